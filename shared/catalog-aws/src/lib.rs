@@ -1,0 +1,33 @@
+//! Adapters between `catalog-core` and the outside world.
+//!
+//! This crate grows with the AWS issues: the S3 object store (streaming
+//! multipart, conditional writes), SQS, configuration from the environment,
+//! and a local-folder store with the same contract. Today it holds only the
+//! naming of the two buckets' prefixes, so the layout lives in one place.
+
+use catalog_core::SubmissionType;
+
+/// Where a built catalog waits in the work bucket before the gate:
+/// `outbox/<env>/catalogs/<name>`.
+pub fn outbox_catalog_key(env: &str, name: &str) -> String {
+    format!("outbox/{env}/catalogs/{name}")
+}
+
+/// The manifest type Amazon expects for a submission type.
+pub fn manifest_type(kind: SubmissionType) -> &'static str {
+    kind.manifest_type()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outbox_key_is_under_env() {
+        assert_eq!(
+            outbox_catalog_key("staging", "catalog-x.xml.zst"),
+            "outbox/staging/catalogs/catalog-x.xml.zst"
+        );
+        assert_eq!(manifest_type(SubmissionType::Full), "CATALOG_FULL");
+    }
+}

@@ -1,0 +1,372 @@
+//! Findings: what is wrong with a catalog or a source export, where, and how to fix it.
+//!
+//! Validation never stops at the first problem. Every rule a reader or loader
+//! checks has a [`Rule`] with a stable code (for machines and `errors.json`)
+//! and a fix hint (for people). [`Findings`] collects them up to a cap and
+//! keeps counting past it, so a catalog with a million bad items still gets a
+//! report of bounded size that says how many there were.
+
+use std::fmt;
+
+use serde::Serialize;
+
+/// How bad a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Reported, but the item still goes through (e.g. a control character removed).
+    Warning,
+    /// The item (or the whole document) is invalid.
+    Error,
+}
+
+/// Every rule a finding can name. The code is stable; the text may improve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(into = "&'static str")]
+pub enum Rule {
+    /// The document is not well-formed XML.
+    XmlMalformed,
+    /// The XML declaration is missing, or declares something other than XML 1.0 in UTF-8.
+    XmlEncoding,
+    /// The compressed stream (zstd, gzip) is corrupt or truncated.
+    Compression,
+    /// A DOCTYPE or entity declaration: refused, it is how entity bombs start.
+    XmlDoctype,
+    /// Elements nested deeper than the configured bound.
+    XmlTooDeep,
+    /// The (decompressed) document, or one token in it, is larger than the configured bound.
+    XmlTooLarge,
+    /// The root element is not `<ProgramCatalog>`.
+    RootElement,
+    /// A root attribute (`id`, `version`, `action`) is missing or invalid.
+    RootAttribute,
+    /// An element the EMBER schema does not know, or in the wrong place.
+    UnknownElement,
+    /// An item lacks a required child (Title; a season's SeriesId, …).
+    RequiredChild,
+    /// A child that may appear once appears twice.
+    DuplicateChild,
+    /// An item or delete has no `id`, or an empty one.
+    MissingId,
+    /// A `version` is missing or not a positive integer.
+    BadVersion,
+    /// The same id appears twice in one catalog or export.
+    DuplicateId,
+    /// A value is malformed: a date, a number, a URL, an offer type, a price.
+    BadValue,
+    /// A season or episode names a parent that is neither in the file nor known.
+    ParentMissing,
+    /// A reference names an item of the wrong kind (a season whose series is a movie).
+    ParentKind,
+    /// A parent is deleted before one of its children in the same catalog.
+    DeleteOrder,
+    /// A parent is deleted while one of its children stays alive.
+    DeleteOrphansChild,
+    /// A source line is not valid JSON, or a CSV row cannot be read.
+    SourceSyntax,
+    /// A source row has an unknown `type`.
+    SourceType,
+    /// Text held characters XML cannot carry; they were removed.
+    ControlCharacter,
+}
+
+impl Rule {
+    /// The stable code, e.g. `item.required-child`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Rule::XmlMalformed => "xml.malformed",
+            Rule::XmlEncoding => "xml.declaration",
+            Rule::Compression => "input.compression",
+            Rule::XmlDoctype => "xml.doctype",
+            Rule::XmlTooDeep => "xml.too-deep",
+            Rule::XmlTooLarge => "xml.too-large",
+            Rule::RootElement => "root.element",
+            Rule::RootAttribute => "root.attribute",
+            Rule::UnknownElement => "element.unknown",
+            Rule::RequiredChild => "item.required-child",
+            Rule::DuplicateChild => "item.duplicate-child",
+            Rule::MissingId => "item.missing-id",
+            Rule::BadVersion => "item.bad-version",
+            Rule::DuplicateId => "item.duplicate-id",
+            Rule::BadValue => "item.bad-value",
+            Rule::ParentMissing => "item.parent-missing",
+            Rule::ParentKind => "item.parent-kind",
+            Rule::DeleteOrder => "delete.order",
+            Rule::DeleteOrphansChild => "delete.orphans-child",
+            Rule::SourceSyntax => "source.syntax",
+            Rule::SourceType => "source.type",
+            Rule::ControlCharacter => "text.control-character",
+        }
+    }
+
+    /// What to do about it, in one sentence.
+    pub fn fix(self) -> &'static str {
+        match self {
+            Rule::XmlMalformed => {
+                "fix the XML syntax at the position given; the rest of the file was not checked"
+            }
+            Rule::XmlEncoding => {
+                "start the file with <?xml version=\"1.0\" encoding=\"UTF-8\"?> and write it in UTF-8"
+            }
+            Rule::Compression => {
+                "recompress the file (zstd -3) and upload it again; it may have been cut short"
+            }
+            Rule::XmlDoctype => {
+                "remove the DOCTYPE and any entity declarations; EMBER catalogs do not use them"
+            }
+            Rule::XmlTooDeep => {
+                "EMBER items nest only a few levels; check the file is an EMBER catalog"
+            }
+            Rule::XmlTooLarge => {
+                "split the catalog into parts, or raise the configured limit if the size is expected"
+            }
+            Rule::RootElement => {
+                "the document must start with <ProgramCatalog id=\"…\" version=\"…\">"
+            }
+            Rule::RootAttribute => {
+                "give <ProgramCatalog> a non-empty id, a positive integer version and action upsert or replace"
+            }
+            Rule::UnknownElement => {
+                "remove the element or correct its name (see DOMAIN.md A2 for the allowed elements)"
+            }
+            Rule::RequiredChild => "add the missing element to the item",
+            Rule::DuplicateChild => "keep one occurrence of the element",
+            Rule::MissingId => "give every item and Delete a non-empty id attribute",
+            Rule::BadVersion => {
+                "use a positive integer version, higher than any version sent before for this id"
+            }
+            Rule::DuplicateId => {
+                "every id may appear once per catalog; merge or rename the duplicates"
+            }
+            Rule::BadValue => "correct the value to the format given in the message",
+            Rule::ParentMissing => {
+                "include the parent in the same catalog or export (before its children), or make sure it is already live"
+            }
+            Rule::ParentKind => "point SeriesId at a TvSeries and SeasonId at a TvSeason",
+            Rule::DeleteOrder => "delete episodes first, then seasons, then series",
+            Rule::DeleteOrphansChild => {
+                "delete the children too (children first), or keep the parent"
+            }
+            Rule::SourceSyntax => {
+                "correct the line so it is one JSON object (or one CSV row matching the header)"
+            }
+            Rule::SourceType => "use type movie, series, season or episode",
+            Rule::ControlCharacter => "remove control characters from the source text",
+        }
+    }
+}
+
+impl From<Rule> for &'static str {
+    fn from(rule: Rule) -> &'static str {
+        rule.code()
+    }
+}
+
+impl fmt::Display for Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+/// Where in the input a finding points. Lines and columns count from 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct Position {
+    /// 1-based line.
+    pub line: u64,
+    /// 1-based column in bytes, or 0 when unknown.
+    pub column: u64,
+    /// Byte offset in the (decompressed) input.
+    pub offset: u64,
+}
+
+impl fmt::Display for Position {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.column > 0 {
+            write!(f, "line {}, column {}", self.line, self.column)
+        } else {
+            write!(f, "line {}", self.line)
+        }
+    }
+}
+
+/// One problem found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// Warning or error.
+    pub severity: Severity,
+    /// The rule broken (serialized as its code).
+    pub rule: Rule,
+    /// The item the finding is about, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub item_id: Option<String>,
+    /// Where.
+    pub position: Position,
+    /// What is wrong, naming the element, field or value.
+    pub message: String,
+    /// How to fix it.
+    pub fix: &'static str,
+}
+
+impl Finding {
+    /// An error finding.
+    pub fn error(rule: Rule, position: Position, message: impl Into<String>) -> Finding {
+        Finding {
+            severity: Severity::Error,
+            rule,
+            item_id: None,
+            position,
+            message: message.into(),
+            fix: rule.fix(),
+        }
+    }
+
+    /// A warning finding.
+    pub fn warning(rule: Rule, position: Position, message: impl Into<String>) -> Finding {
+        Finding {
+            severity: Severity::Warning,
+            ..Finding::error(rule, position, message)
+        }
+    }
+
+    /// The same finding, about `id`.
+    pub fn for_item(mut self, id: impl Into<String>) -> Finding {
+        self.item_id = Some(id.into());
+        self
+    }
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let level = match self.severity {
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        };
+        write!(f, "{}: {level} [{}]", self.position, self.rule)?;
+        if let Some(id) = &self.item_id {
+            write!(f, " item {id:?}")?;
+        }
+        write!(f, ": {} (fix: {})", self.message, self.fix)
+    }
+}
+
+/// Findings collected up to a cap; past it only counted.
+#[derive(Debug, Clone, Serialize)]
+pub struct Findings {
+    kept: Vec<Finding>,
+    errors: u64,
+    warnings: u64,
+    #[serde(skip)]
+    cap: usize,
+}
+
+impl Default for Findings {
+    fn default() -> Findings {
+        Findings::with_cap(Findings::DEFAULT_CAP)
+    }
+}
+
+impl Findings {
+    /// How many findings are kept unless told otherwise.
+    pub const DEFAULT_CAP: usize = 1000;
+
+    /// An empty collection keeping at most `cap` findings.
+    pub fn with_cap(cap: usize) -> Findings {
+        Findings {
+            kept: Vec::new(),
+            errors: 0,
+            warnings: 0,
+            cap,
+        }
+    }
+
+    /// Records a finding.
+    pub fn push(&mut self, finding: Finding) {
+        match finding.severity {
+            Severity::Error => self.errors += 1,
+            Severity::Warning => self.warnings += 1,
+        }
+        if self.kept.len() < self.cap {
+            self.kept.push(finding);
+        }
+    }
+
+    /// The findings kept, in the order found.
+    pub fn iter(&self) -> std::slice::Iter<'_, Finding> {
+        self.kept.iter()
+    }
+
+    /// How many errors were found, kept or not.
+    pub fn error_count(&self) -> u64 {
+        self.errors
+    }
+
+    /// How many warnings were found, kept or not.
+    pub fn warning_count(&self) -> u64 {
+        self.warnings
+    }
+
+    /// How many findings were counted but not kept.
+    pub fn dropped(&self) -> u64 {
+        self.errors + self.warnings - self.kept.len() as u64
+    }
+
+    /// True when no error was found (warnings allowed).
+    pub fn is_clean(&self) -> bool {
+        self.errors == 0
+    }
+
+    /// The kept findings, by value.
+    pub fn into_vec(self) -> Vec<Finding> {
+        self.kept
+    }
+}
+
+impl<'a> IntoIterator for &'a Findings {
+    type Item = &'a Finding;
+    type IntoIter = std::slice::Iter<'a, Finding>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn findings_past_the_cap_are_counted_not_kept() {
+        let mut findings = Findings::with_cap(2);
+        for _ in 0..5 {
+            findings.push(Finding::error(Rule::BadValue, Position::default(), "x"));
+        }
+        findings.push(Finding::warning(
+            Rule::ControlCharacter,
+            Position::default(),
+            "y",
+        ));
+        assert_eq!(findings.iter().count(), 2);
+        assert_eq!(findings.error_count(), 5);
+        assert_eq!(findings.warning_count(), 1);
+        assert_eq!(findings.dropped(), 4);
+        assert!(!findings.is_clean());
+    }
+
+    #[test]
+    fn a_finding_reads_as_a_sentence_with_position_rule_and_fix() {
+        let finding = Finding::error(
+            Rule::RequiredChild,
+            Position {
+                line: 12,
+                column: 3,
+                offset: 400,
+            },
+            "TvSeason has no <SeriesId>",
+        )
+        .for_item("s1");
+        assert_eq!(
+            finding.to_string(),
+            "line 12, column 3: error [item.required-child] item \"s1\": TvSeason has no <SeriesId> (fix: add the missing element to the item)"
+        );
+    }
+}

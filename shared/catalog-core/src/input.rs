@@ -1,0 +1,272 @@
+//! Opening input: compression sniffing, size bounds, and line counting.
+//!
+//! [`open`] looks at the first bytes of any `Read` and puts a zstd or gzip
+//! decoder in front when the magic number says so, so callers never care
+//! whether a file is `.xml` or `.xml.zst`. [`Tracked`] wraps the decoded
+//! stream: it counts lines (so findings can name one), stops a stream that
+//! grows past a configured size (a decompression bomb stops with a clear
+//! error, not an out-of-memory kill), and bounds how much one token may take.
+
+use std::fmt;
+use std::io::{self, BufRead, BufReader, Read};
+
+/// Bounds on what a reader accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// The most decompressed bytes a document may have.
+    pub max_bytes: u64,
+    /// The most bytes one token (a tag, a run of text) may take.
+    pub max_token_bytes: u64,
+    /// The deepest element nesting accepted.
+    pub max_depth: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_bytes: 16 << 30,
+            max_token_bytes: 8 << 20,
+            max_depth: 16,
+        }
+    }
+}
+
+/// The compression an input was found to have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    /// Plain bytes.
+    None,
+    /// A zstd frame (magic `28 B5 2F FD`).
+    Zstd,
+    /// A gzip member (magic `1F 8B`).
+    Gzip,
+}
+
+const READ_BUFFER: usize = 256 * 1024;
+
+/// Sniffs the compression of `input` and returns a buffered reader of the
+/// decoded bytes.
+pub fn open<'a, R: Read + 'a>(input: R) -> io::Result<(Box<dyn BufRead + 'a>, Compression)> {
+    let mut buffered = BufReader::with_capacity(READ_BUFFER, input);
+    let head = buffered.fill_buf()?;
+    if head.starts_with(&[0x28, 0xB5, 0x2F, 0xFD]) {
+        let decoder = zstd::Decoder::with_buffer(buffered)?;
+        Ok((
+            Box::new(BufReader::with_capacity(READ_BUFFER, decoder)),
+            Compression::Zstd,
+        ))
+    } else if head.starts_with(&[0x1F, 0x8B]) {
+        let decoder = flate2::bufread::MultiGzDecoder::new(buffered);
+        Ok((
+            Box::new(BufReader::with_capacity(READ_BUFFER, decoder)),
+            Compression::Gzip,
+        ))
+    } else {
+        Ok((Box::new(buffered), Compression::None))
+    }
+}
+
+/// The error a [`Tracked`] reader returns when a bound is crossed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LimitExceeded {
+    /// The whole input is larger than `Limits::max_bytes`.
+    Document {
+        /// The bound, in bytes.
+        limit: u64,
+    },
+    /// One token is larger than `Limits::max_token_bytes`.
+    Token {
+        /// The bound, in bytes.
+        limit: u64,
+    },
+}
+
+impl fmt::Display for LimitExceeded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LimitExceeded::Document { limit } => write!(
+                f,
+                "the decompressed input is larger than the limit of {limit} bytes; reading stopped"
+            ),
+            LimitExceeded::Token { limit } => write!(
+                f,
+                "one tag or text run is larger than the limit of {limit} bytes; reading stopped"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for LimitExceeded {}
+
+impl LimitExceeded {
+    /// The limit error inside an I/O error, if that is what it is.
+    pub fn from_io(error: &io::Error) -> Option<&LimitExceeded> {
+        error.get_ref()?.downcast_ref::<LimitExceeded>()
+    }
+}
+
+/// A `BufRead` that counts lines and bytes and enforces [`Limits`].
+#[derive(Debug)]
+pub struct Tracked<R> {
+    inner: R,
+    consumed: u64,
+    newlines: u64,
+    last_newline_end: u64,
+    token_start: u64,
+    max_bytes: u64,
+    max_token_bytes: u64,
+}
+
+impl<R: BufRead> Tracked<R> {
+    /// Wraps `inner`.
+    pub fn new(inner: R, limits: &Limits) -> Tracked<R> {
+        Tracked {
+            inner,
+            consumed: 0,
+            newlines: 0,
+            last_newline_end: 0,
+            token_start: 0,
+            max_bytes: limits.max_bytes,
+            max_token_bytes: limits.max_token_bytes,
+        }
+    }
+
+    /// Bytes consumed so far.
+    pub fn offset(&self) -> u64 {
+        self.consumed
+    }
+
+    /// The 1-based line of the next byte to be consumed.
+    pub fn line(&self) -> u64 {
+        self.newlines + 1
+    }
+
+    /// The 1-based line and column of the next byte to be consumed.
+    pub fn line_column(&self) -> (u64, u64) {
+        (self.newlines + 1, self.consumed - self.last_newline_end + 1)
+    }
+
+    /// Starts a new token: the per-token bound counts from here.
+    pub fn mark_token(&mut self) {
+        self.token_start = self.consumed;
+    }
+}
+
+impl<R: BufRead> Read for Tracked<R> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let available = self.fill_buf()?;
+        let n = available.len().min(out.len());
+        out[..n].copy_from_slice(&available[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl<R: BufRead> BufRead for Tracked<R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        if self.consumed - self.token_start > self.max_token_bytes {
+            let limit = self.max_token_bytes;
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                LimitExceeded::Token { limit },
+            ));
+        }
+        let room = self.max_bytes.saturating_sub(self.consumed);
+        let limit = self.max_bytes;
+        let buf = self.inner.fill_buf()?;
+        if room == 0 && !buf.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                LimitExceeded::Document { limit },
+            ));
+        }
+        let n = buf.len().min(usize::try_from(room).unwrap_or(usize::MAX));
+        Ok(&buf[..n])
+    }
+
+    fn consume(&mut self, amt: usize) {
+        if let Ok(buf) = self.inner.fill_buf() {
+            let taken = &buf[..amt.min(buf.len())];
+            for at in memchr::memchr_iter(b'\n', taken) {
+                self.newlines += 1;
+                self.last_newline_end = self.consumed + at as u64 + 1;
+            }
+        }
+        self.inner.consume(amt);
+        self.consumed += amt as u64;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sniffs_zstd_gzip_and_plain() {
+        let text = b"<a>hello</a>\n".repeat(100);
+        let zst = zstd::encode_all(&text[..], 3).unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        io::Write::write_all(&mut gz, &text).unwrap();
+        let gz = gz.finish().unwrap();
+        for (bytes, expect) in [
+            (&text[..], Compression::None),
+            (&zst[..], Compression::Zstd),
+            (&gz[..], Compression::Gzip),
+        ] {
+            let (mut reader, found) = open(bytes).unwrap();
+            let mut out = Vec::new();
+            reader.read_to_end(&mut out).unwrap();
+            assert_eq!(found, expect);
+            assert_eq!(out, text);
+        }
+    }
+
+    #[test]
+    fn counts_lines_and_columns() {
+        let mut tracked = Tracked::new(&b"ab\ncd\nef"[..], &Limits::default());
+        let mut line = String::new();
+        tracked.read_line(&mut line).unwrap();
+        assert_eq!(tracked.line_column(), (2, 1));
+        tracked.consume(1);
+        assert_eq!(tracked.line_column(), (2, 2));
+        assert_eq!(tracked.offset(), 4);
+    }
+
+    #[test]
+    fn a_bomb_stops_at_the_limit_with_a_clear_error() {
+        let zeros = vec![b'a'; 10_000_000];
+        let zst = zstd::encode_all(&zeros[..], 3).unwrap();
+        assert!(zst.len() < 10_000);
+        let (decoded, _) = open(&zst[..]).unwrap();
+        let limits = Limits {
+            max_bytes: 1_000_000,
+            max_token_bytes: u64::MAX,
+            ..Limits::default()
+        };
+        let mut tracked = Tracked::new(decoded, &limits);
+        let err = io::copy(&mut tracked, &mut io::sink()).unwrap_err();
+        assert_eq!(
+            LimitExceeded::from_io(&err),
+            Some(&LimitExceeded::Document { limit: 1_000_000 })
+        );
+        assert!(
+            err.to_string()
+                .contains("larger than the limit of 1000000 bytes")
+        );
+    }
+
+    #[test]
+    fn a_token_larger_than_the_bound_is_refused() {
+        let data = vec![b'x'; 100_000];
+        let limits = Limits {
+            max_token_bytes: 10_000,
+            ..Limits::default()
+        };
+        let mut tracked = Tracked::new(BufReader::with_capacity(4096, &data[..]), &limits);
+        let err = io::copy(&mut tracked, &mut io::sink()).unwrap_err();
+        assert!(matches!(
+            LimitExceeded::from_io(&err),
+            Some(LimitExceeded::Token { limit: 10_000 })
+        ));
+    }
+}

@@ -1,0 +1,374 @@
+//! The EMBER catalog model: what a `<ProgramCatalog>` holds (DOMAIN.md A2–A4).
+//!
+//! An [`Entry`] is either an [`Item`] to add or update, or a [`Delete`]. An
+//! item's [`ItemKind`] carries what only that kind has (a season's series, an
+//! episode's season), so a season without a series cannot be built. The
+//! metadata every kind shares lives in [`Metadata`]. Text is kept exactly as
+//! given; dates are kept as the validated strings they were read from, so a
+//! write → read round trip gives back equal values.
+
+use std::fmt;
+
+/// The `<ProgramCatalog>` root: catalog id, catalog version and action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatalogHeader {
+    /// The provider's catalog id (`id` attribute).
+    pub id: String,
+    /// The catalog's own version (`version` attribute), a positive integer.
+    pub version: u64,
+    /// `upsert` (the default when omitted) or `replace`.
+    pub action: Action,
+}
+
+/// The root's `action` attribute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Action {
+    /// Add or update the items listed; the default.
+    #[default]
+    Upsert,
+    /// Replace the items listed.
+    Replace,
+}
+
+impl Action {
+    /// The attribute value as written in XML.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Upsert => "upsert",
+            Action::Replace => "replace",
+        }
+    }
+
+    /// Parses the attribute value; `None` for anything else.
+    pub fn parse(value: &str) -> Option<Action> {
+        match value {
+            "upsert" => Some(Action::Upsert),
+            "replace" => Some(Action::Replace),
+            _ => None,
+        }
+    }
+}
+
+/// How a submission is declared in its manifest (DOMAIN.md A1, A4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SubmissionType {
+    /// `CATALOG_FULL`: every live item; Amazon deletes whatever is absent.
+    Full,
+    /// `CATALOG_UPDATE`: new, changed and deleted items only.
+    Update,
+}
+
+impl SubmissionType {
+    /// The manifest's `type` value.
+    pub fn manifest_type(self) -> &'static str {
+        match self {
+            SubmissionType::Full => "CATALOG_FULL",
+            SubmissionType::Update => "CATALOG_UPDATE",
+        }
+    }
+
+    /// The word used in file names and on the command line: `full` or `update`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SubmissionType::Full => "full",
+            SubmissionType::Update => "update",
+        }
+    }
+}
+
+impl fmt::Display for SubmissionType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One child of `<ProgramCatalog>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Entry {
+    /// An item to add or update.
+    Item(Item),
+    /// An item to remove.
+    Delete(Delete),
+}
+
+impl Entry {
+    /// The entry's item id.
+    pub fn id(&self) -> &str {
+        match self {
+            Entry::Item(item) => &item.id,
+            Entry::Delete(delete) => &delete.id,
+        }
+    }
+
+    /// The entry's version.
+    pub fn version(&self) -> u64 {
+        match self {
+            Entry::Item(item) => item.version,
+            Entry::Delete(delete) => delete.version,
+        }
+    }
+}
+
+/// `<Delete id version/>`: removes one item. Its version is the item's newest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delete {
+    /// The id of the item removed.
+    pub id: String,
+    /// Greater than the last version sent for that id.
+    pub version: u64,
+}
+
+/// A movie, series, season or episode with its metadata.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Item {
+    /// The provider's id, unique within the catalog.
+    pub id: String,
+    /// A positive integer that only goes up for this id.
+    pub version: u64,
+    /// What the item is, with what only that kind carries.
+    pub kind: ItemKind,
+    /// What every kind carries.
+    pub meta: Metadata,
+}
+
+/// What an item is. Seasons name their series; episodes their season and series.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ItemKind {
+    /// `<Movie>`.
+    Movie,
+    /// `<TvSeries>`.
+    Series,
+    /// `<TvSeason>`.
+    Season {
+        /// `<SeriesId>`: the series this season belongs to.
+        series_id: String,
+        /// `<SeasonNumber>`.
+        season_number: u32,
+    },
+    /// `<TvEpisode>`.
+    Episode {
+        /// `<SeriesId>`: the series the episode belongs to.
+        series_id: String,
+        /// `<SeasonId>`: the season the episode belongs to.
+        season_id: String,
+        /// `<EpisodeNumber>`.
+        episode_number: u32,
+    },
+}
+
+impl ItemKind {
+    /// The kind without its payload.
+    pub fn tag(&self) -> KindTag {
+        match self {
+            ItemKind::Movie => KindTag::Movie,
+            ItemKind::Series => KindTag::Series,
+            ItemKind::Season { .. } => KindTag::Season,
+            ItemKind::Episode { .. } => KindTag::Episode,
+        }
+    }
+
+    /// The id of the direct parent: a season's series, an episode's season.
+    pub fn parent_id(&self) -> Option<&str> {
+        match self {
+            ItemKind::Movie | ItemKind::Series => None,
+            ItemKind::Season { series_id, .. } => Some(series_id),
+            ItemKind::Episode { season_id, .. } => Some(season_id),
+        }
+    }
+}
+
+/// An item kind without its payload: for counts, state and delete order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum KindTag {
+    /// A movie.
+    Movie,
+    /// A TV series.
+    Series,
+    /// A TV season.
+    Season,
+    /// A TV episode.
+    Episode,
+}
+
+impl KindTag {
+    /// Every kind, in the order parents come before children.
+    pub const ALL: [KindTag; 4] = [
+        KindTag::Movie,
+        KindTag::Series,
+        KindTag::Season,
+        KindTag::Episode,
+    ];
+
+    /// The XML element name.
+    pub fn element(self) -> &'static str {
+        match self {
+            KindTag::Movie => "Movie",
+            KindTag::Series => "TvSeries",
+            KindTag::Season => "TvSeason",
+            KindTag::Episode => "TvEpisode",
+        }
+    }
+
+    /// The kind for an XML element name.
+    pub fn from_element(name: &str) -> Option<KindTag> {
+        match name {
+            "Movie" => Some(KindTag::Movie),
+            "TvSeries" => Some(KindTag::Series),
+            "TvSeason" => Some(KindTag::Season),
+            "TvEpisode" => Some(KindTag::Episode),
+            _ => None,
+        }
+    }
+
+    /// The source format's `type` value (`movie`, `series`, `season`, `episode`).
+    pub fn source_name(self) -> &'static str {
+        match self {
+            KindTag::Movie => "movie",
+            KindTag::Series => "series",
+            KindTag::Season => "season",
+            KindTag::Episode => "episode",
+        }
+    }
+
+    /// The rank in which deletes are written: children (0) before parents.
+    /// Movies have no hierarchy and go with the series.
+    pub fn delete_rank(self) -> usize {
+        match self {
+            KindTag::Episode => 0,
+            KindTag::Season => 1,
+            KindTag::Series | KindTag::Movie => 2,
+        }
+    }
+}
+
+impl fmt::Display for KindTag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.source_name())
+    }
+}
+
+/// Metadata every kind carries. Only the title is required.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Metadata {
+    /// `<Title locale="…">`.
+    pub title: LocalizedText,
+    /// `<Synopsis>`.
+    pub synopsis: Option<String>,
+    /// `<ReleaseDate>`: an ISO-8601 calendar date, `YYYY-MM-DD`.
+    pub release_date: Option<String>,
+    /// `<RuntimeMinutes>`.
+    pub runtime_minutes: Option<u32>,
+    /// `<Genres><Genre>…`.
+    pub genres: Vec<String>,
+    /// `<Rating system="…">value</Rating>`.
+    pub rating: Option<Rating>,
+    /// `<Credits><Credit role="…">name</Credit>`.
+    pub credits: Vec<Credit>,
+    /// `<Images><Image type="…" url="…"/>`.
+    pub images: Vec<Image>,
+    /// `<Offers><Offer …>`.
+    pub offers: Vec<Offer>,
+    /// `<LaunchDetails><DeepLink>`: the URI that opens the title in the provider's app.
+    pub deep_link: Option<String>,
+}
+
+/// Text with the locale it is written in, e.g. `en-US`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LocalizedText {
+    /// A BCP-47 language tag.
+    pub locale: String,
+    /// The text itself.
+    pub text: String,
+}
+
+/// A content rating such as MPAA `PG-13`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rating {
+    /// The rating system, e.g. `MPAA`, `FSK`.
+    pub system: String,
+    /// The rating within that system.
+    pub value: String,
+}
+
+/// A person and what they did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credit {
+    /// e.g. `actor`, `director`.
+    pub role: String,
+    /// The person's name.
+    pub name: String,
+}
+
+/// An artwork reference.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Image {
+    /// e.g. `poster`, `boxart`, `hero`.
+    pub kind: String,
+    /// An absolute http(s) URL.
+    pub url: String,
+}
+
+/// How and where an item can be watched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Offer {
+    /// Subscription, free, purchase or rental.
+    pub kind: OfferKind,
+    /// Where the offer applies: an ISO 3166-1 alpha-2 region code.
+    pub region: String,
+    /// When the window opens (RFC 3339), if bounded.
+    pub start: Option<String>,
+    /// When the window closes (RFC 3339), if bounded.
+    pub end: Option<String>,
+    /// Purchase and rental offers carry a price; the others must not.
+    pub price: Option<Price>,
+}
+
+/// The offer types DOMAIN.md A2 allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OfferKind {
+    /// Included in a subscription.
+    Subscription,
+    /// Free to watch.
+    Free,
+    /// Bought to keep.
+    Purchase,
+    /// Rented for a while.
+    Rental,
+}
+
+impl OfferKind {
+    /// The attribute value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OfferKind::Subscription => "subscription",
+            OfferKind::Free => "free",
+            OfferKind::Purchase => "purchase",
+            OfferKind::Rental => "rental",
+        }
+    }
+
+    /// Parses the attribute value.
+    pub fn parse(value: &str) -> Option<OfferKind> {
+        match value {
+            "subscription" => Some(OfferKind::Subscription),
+            "free" => Some(OfferKind::Free),
+            "purchase" => Some(OfferKind::Purchase),
+            "rental" => Some(OfferKind::Rental),
+            _ => None,
+        }
+    }
+
+    /// Whether offers of this kind must carry a price.
+    pub fn is_paid(self) -> bool {
+        matches!(self, OfferKind::Purchase | OfferKind::Rental)
+    }
+}
+
+/// An amount in a currency, kept as the decimal string given (`3.99`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Price {
+    /// A non-negative decimal with at most two fraction digits.
+    pub amount: String,
+    /// An ISO 4217 code, e.g. `USD`.
+    pub currency: String,
+}

@@ -1,0 +1,1796 @@
+//! The streaming EMBER reader and validator.
+//!
+//! [`CatalogReader`] reads a catalog from any `Read` (plain XML, zstd or
+//! gzip, sniffed), one event at a time into a buffer it reuses, and yields
+//! the entries that are valid. Everything else is a [`Finding`] with the item
+//! id, the line and column, the rule and a fix; findings are collected up to
+//! a cap, never stopping at the first.
+//!
+//! What it checks from the file alone (DOMAIN.md A2–A3): the root and its
+//! attributes, known element and attribute names, required children, value
+//! formats (through [`rules::check_item`]), positive integer versions, unique
+//! ids, that a season's series and an episode's season exist in the file or
+//! are known to the caller ([`KnownItems`]), that no parent is deleted while a
+//! child in the file stays alive, and, for deleted ids the caller knows, that
+//! children are deleted before their parents and none is left behind.
+//!
+//! Hostile input: a DOCTYPE (and so any entity declaration) is refused,
+//! nesting is bounded, the decompressed size and the size of one token are
+//! bounded ([`Limits`]). Those stop reading with one fatal finding.
+//! [`CatalogReader::next_entry`] returns `Err` only when the underlying input
+//! fails (a broken connection), which is not the catalog's fault.
+
+use std::borrow::Cow;
+use std::io::{self, BufRead, Read};
+
+use quick_xml::XmlVersion;
+use quick_xml::events::{BytesStart, Event};
+use thiserror::Error;
+
+#[cfg(test)]
+use crate::finding::Severity;
+use crate::finding::{Finding, Findings, Position, Rule};
+use crate::ids::{IdHashMap, IdSet, KnownItems, id_hash};
+use crate::input::{self, Compression, LimitExceeded, Limits, Tracked};
+use crate::model::{
+    Action, CatalogHeader, Credit, Delete, Entry, Image, Item, ItemKind, KindTag, LocalizedText,
+    Metadata, Offer, OfferKind, Price, Rating,
+};
+use crate::rules;
+
+/// How to read.
+#[derive(Clone, Copy)]
+pub struct ReadOptions<'k> {
+    /// Size and depth bounds.
+    pub limits: Limits,
+    /// How many findings to keep (all are counted).
+    pub max_findings: usize,
+    /// Items already live, usable as parents and for delete-order checks.
+    pub known: Option<&'k dyn KnownItems>,
+}
+
+impl Default for ReadOptions<'_> {
+    fn default() -> Self {
+        ReadOptions {
+            limits: Limits::default(),
+            max_findings: Findings::DEFAULT_CAP,
+            known: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for ReadOptions<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadOptions")
+            .field("limits", &self.limits)
+            .field("max_findings", &self.max_findings)
+            .field("known", &self.known.is_some())
+            .finish()
+    }
+}
+
+/// The input failed underneath the reader; the catalog may be fine.
+#[derive(Debug, Error)]
+#[error("could not read the catalog input: {0}")]
+pub struct ReadError(#[from] pub io::Error);
+
+/// What a finished read found.
+#[derive(Debug)]
+pub struct ReadReport {
+    /// The root's attributes, when the root was read.
+    pub header: Option<CatalogHeader>,
+    /// Every problem found.
+    pub findings: Findings,
+    /// Valid items yielded per kind, indexed like [`KindTag::ALL`].
+    pub items: [u64; 4],
+    /// Valid deletes yielded.
+    pub deletes: u64,
+    /// Entries found invalid and not yielded.
+    pub rejected: u64,
+    /// Decompressed bytes read.
+    pub xml_bytes: u64,
+    /// The compression the input had.
+    pub compression: Compression,
+    /// False when a fatal finding stopped reading before the end.
+    pub complete: bool,
+}
+
+impl ReadReport {
+    /// True when the whole document was read and no error was found.
+    pub fn is_valid(&self) -> bool {
+        self.complete && self.findings.is_clean()
+    }
+
+    /// All valid items yielded.
+    pub fn total_items(&self) -> u64 {
+        self.items.iter().sum()
+    }
+}
+
+/// Marks errors raised by the raw input (below any decoder).
+#[derive(Debug)]
+struct RawInputError(io::Error);
+
+impl std::fmt::Display for RawInputError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for RawInputError {}
+
+struct RawInput<R>(R);
+
+impl<R: Read> Read for RawInput<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0
+            .read(buf)
+            .map_err(|e| io::Error::new(e.kind(), RawInputError(e)))
+    }
+}
+
+/// A fatal problem: reading stops.
+enum Stop {
+    /// Recorded as a finding; the document is not read further.
+    Finding,
+    /// The input failed.
+    Io(io::Error),
+}
+
+type Xml<'a> = quick_xml::Reader<Tracked<Box<dyn BufRead + 'a>>>;
+
+/// Reads one EMBER catalog, yielding valid entries and collecting findings.
+pub struct CatalogReader<'a> {
+    xml: Xml<'a>,
+    buf: Vec<u8>,
+    text: String,
+    options: ReadOptions<'a>,
+    compression: Compression,
+    findings: Findings,
+    header: Option<CatalogHeader>,
+    /// Every id seen, item or delete.
+    ids: IdSet,
+    series: IdSet,
+    /// Season id hash → its series id hash.
+    seasons: IdHashMap<u64>,
+    /// Parents that an upserted item in this file points at.
+    live_parents: IdHashMap<Position>,
+    /// Deleted ids: hash → (id, position), plus the order seen.
+    deleted: IdHashMap<Position>,
+    deleted_order: Vec<(String, Position)>,
+    /// Parent references not yet resolved: (child id, parent id, parent kind, position).
+    pending: Vec<(String, String, KindTag, Position)>,
+    items: [u64; 4],
+    deletes: u64,
+    rejected: u64,
+    root_closed: bool,
+    finished: bool,
+    complete: bool,
+}
+
+impl std::fmt::Debug for CatalogReader<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CatalogReader")
+            .field("header", &self.header)
+            .field("findings", &self.findings.error_count())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> CatalogReader<'a> {
+    /// Opens a catalog, sniffing zstd or gzip compression. Reads the prolog
+    /// and the root element; problems there become findings.
+    pub fn new<R: Read + 'a>(input: R, options: ReadOptions<'a>) -> Result<Self, ReadError> {
+        let (decoded, compression) = input::open(RawInput(input)).map_err(ReadError)?;
+        let tracked = Tracked::new(decoded, &options.limits);
+        let mut xml = quick_xml::Reader::from_reader(tracked);
+        let config = xml.config_mut();
+        config.check_end_names = true;
+        config.check_comments = true;
+        config.expand_empty_elements = false;
+        let mut reader = CatalogReader {
+            xml,
+            buf: Vec::with_capacity(16 * 1024),
+            text: String::new(),
+            options,
+            compression,
+            findings: Findings::with_cap(options.max_findings),
+            header: None,
+            ids: IdSet::new(),
+            series: IdSet::new(),
+            seasons: IdHashMap::default(),
+            live_parents: IdHashMap::default(),
+            deleted: IdHashMap::default(),
+            deleted_order: Vec::new(),
+            pending: Vec::new(),
+            items: [0; 4],
+            deletes: 0,
+            rejected: 0,
+            root_closed: false,
+            finished: false,
+            complete: false,
+        };
+        let mut buf = std::mem::take(&mut reader.buf);
+        let prolog = reader.read_prolog(&mut buf);
+        reader.buf = buf;
+        match prolog {
+            Ok(()) => {}
+            Err(Stop::Finding) => reader.finished = true,
+            Err(Stop::Io(e)) => return Err(ReadError(e)),
+        }
+        Ok(reader)
+    }
+
+    /// The root's attributes, once read.
+    pub fn header(&self) -> Option<&CatalogHeader> {
+        self.header.as_ref()
+    }
+
+    /// The findings so far.
+    pub fn findings(&self) -> &Findings {
+        &self.findings
+    }
+
+    /// The next valid entry, or `None` at the end of the document (or after
+    /// a fatal finding). Invalid entries are reported and skipped.
+    #[allow(clippy::should_implement_trait)]
+    pub fn next_entry(&mut self) -> Option<Entry> {
+        match self.try_next_entry() {
+            Ok(entry) => entry,
+            Err(error) => {
+                self.fatal(
+                    Rule::XmlMalformed,
+                    self.position(),
+                    format!("the input failed: {}", error.0),
+                );
+                None
+            }
+        }
+    }
+
+    /// Like [`next_entry`](Self::next_entry), but an input failure (not the
+    /// catalog's fault) is returned as an error rather than a finding.
+    pub fn try_next_entry(&mut self) -> Result<Option<Entry>, ReadError> {
+        while !self.finished {
+            let mut buf = std::mem::take(&mut self.buf);
+            let read = self.read_top_level(&mut buf);
+            self.buf = buf;
+            match read {
+                Ok(Some(entry)) => return Ok(Some(entry)),
+                Ok(None) => {}
+                Err(Stop::Finding) => self.finished = true,
+                Err(Stop::Io(e)) => {
+                    self.finished = true;
+                    return Err(ReadError(e));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Reads to the end, discarding entries, and reports.
+    pub fn validate_to_end(mut self) -> Result<ReadReport, ReadError> {
+        while self.try_next_entry()?.is_some() {}
+        Ok(self.finish())
+    }
+
+    /// Ends reading: runs the end-of-document checks and returns the report.
+    /// Call it after `next_entry` returned `None`.
+    pub fn finish(mut self) -> ReadReport {
+        self.resolve_pending();
+        self.check_known_children();
+        ReadReport {
+            header: self.header,
+            findings: self.findings,
+            items: self.items,
+            deletes: self.deletes,
+            rejected: self.rejected,
+            xml_bytes: self.xml.get_ref().offset(),
+            compression: self.compression,
+            complete: self.complete,
+        }
+    }
+
+    fn position(&self) -> Position {
+        let tracked = self.xml.get_ref();
+        let (line, column) = tracked.line_column();
+        Position {
+            line,
+            column,
+            offset: tracked.offset(),
+        }
+    }
+
+    fn report(&mut self, finding: Finding) {
+        self.findings.push(finding);
+    }
+
+    fn error(&mut self, rule: Rule, position: Position, id: Option<&str>, message: String) {
+        let mut finding = Finding::error(rule, position, message);
+        if let Some(id) = id {
+            finding = finding.for_item(id);
+        }
+        self.report(finding);
+    }
+
+    fn fatal(&mut self, rule: Rule, position: Position, message: String) {
+        self.report(Finding::error(rule, position, message));
+        self.finished = true;
+    }
+
+    /// Reads one event into `self.buf`, turning parser errors into a fatal finding.
+    fn read_event<'b>(&mut self, buf: &'b mut Vec<u8>) -> Result<Event<'b>, Stop> {
+        buf.clear();
+        self.xml.get_mut().mark_token();
+        match self.xml.read_event_into(buf) {
+            Ok(event) => Ok(event),
+            Err(error) => {
+                let at = self.xml.error_position();
+                Err(self.classify(error, at))
+            }
+        }
+    }
+
+    fn classify(&mut self, error: quick_xml::Error, at: u64) -> Stop {
+        let position = Position {
+            offset: at,
+            ..self.position()
+        };
+        if let quick_xml::Error::Io(io) = &error {
+            if let Some(limit) = LimitExceeded::from_io(io) {
+                let message = limit.to_string();
+                self.report(Finding::error(Rule::XmlTooLarge, position, message));
+                return Stop::Finding;
+            }
+            let raw = io
+                .get_ref()
+                .and_then(|e| e.downcast_ref::<RawInputError>())
+                .is_some();
+            if raw {
+                return Stop::Io(io::Error::new(io.kind(), io.to_string()));
+            }
+            let message = format!("the compressed stream is corrupt or truncated: {io}");
+            self.report(Finding::error(Rule::Compression, position, message));
+            return Stop::Finding;
+        }
+        self.report(Finding::error(
+            Rule::XmlMalformed,
+            position,
+            format!("not well-formed XML: {error}"),
+        ));
+        Stop::Finding
+    }
+
+    fn read_prolog(&mut self, buf: &mut Vec<u8>) -> Result<(), Stop> {
+        let mut declared = false;
+        loop {
+            let position = self.position();
+            let event = self.read_event(buf)?;
+            let empty = matches!(event, Event::Empty(_));
+            match event {
+                Event::Decl(decl) => {
+                    declared = true;
+                    let encoding = decl
+                        .encoding()
+                        .and_then(Result::ok)
+                        .map(|e| e.to_ascii_lowercase());
+                    let version = decl.version().ok().map(|v| v.into_owned());
+                    if let Some(encoding) = encoding.filter(|e| e != "utf-8" && e != "utf8") {
+                        let message = format!(
+                            "the document declares encoding {encoding:?}; EMBER catalogs are UTF-8"
+                        );
+                        self.fatal(Rule::XmlEncoding, position, message);
+                        return Err(Stop::Finding);
+                    }
+                    if version.as_deref() != Some("1.0") {
+                        let message = format!(
+                            "the declaration says XML version {}; write version=\"1.0\"",
+                            version.as_deref().unwrap_or("?")
+                        );
+                        self.error(Rule::XmlEncoding, position, None, message);
+                    }
+                }
+                Event::DocType(_) => {
+                    self.fatal(
+                        Rule::XmlDoctype,
+                        position,
+                        "the document has a DOCTYPE; entity declarations are refused".into(),
+                    );
+                    return Err(Stop::Finding);
+                }
+                Event::Comment(_) | Event::PI(_) => {}
+                Event::Text(text) if is_blank(&text) => {}
+                Event::Start(start) | Event::Empty(start) if start.name().0 == "ProgramCatalog" => {
+                    let start = start.into_owned();
+                    if !declared {
+                        self.report(Finding::warning(
+                            Rule::XmlEncoding,
+                            position,
+                            "the document has no XML declaration; start it with <?xml version=\"1.0\" encoding=\"UTF-8\"?>",
+                        ));
+                    }
+                    self.read_header(&start, position);
+                    if empty {
+                        self.root_closed = true;
+                    }
+                    return Ok(());
+                }
+                Event::Start(start) | Event::Empty(start) => {
+                    let name = start.name().0.to_owned();
+                    self.fatal(
+                        Rule::RootElement,
+                        position,
+                        format!("the root element is <{name}>, not <ProgramCatalog>"),
+                    );
+                    return Err(Stop::Finding);
+                }
+                Event::Eof => {
+                    self.fatal(Rule::RootElement, position, "the document is empty".into());
+                    return Err(Stop::Finding);
+                }
+                _ => {
+                    self.fatal(
+                        Rule::XmlMalformed,
+                        position,
+                        "content before the root element".into(),
+                    );
+                    return Err(Stop::Finding);
+                }
+            }
+        }
+    }
+
+    fn read_header(&mut self, start: &BytesStart<'_>, position: Position) {
+        let mut id = None;
+        let mut version = None;
+        let mut action = Action::Upsert;
+        for (key, value) in self.attributes(start, position, "ProgramCatalog") {
+            match key.as_str() {
+                "id" => id = Some(value),
+                "version" => version = Some(value),
+                "action" => match Action::parse(&value) {
+                    Some(a) => action = a,
+                    None => self.error(
+                        Rule::RootAttribute,
+                        position,
+                        None,
+                        format!("action {value:?} is neither upsert nor replace"),
+                    ),
+                },
+                "xmlns" => {}
+                other => self.unknown_attribute(position, None, "ProgramCatalog", other),
+            }
+        }
+        let id = match id {
+            Some(id) if !id.trim().is_empty() && rules::first_non_xml_char(&id).is_none() => id,
+            _ => {
+                self.error(
+                    Rule::RootAttribute,
+                    position,
+                    None,
+                    "<ProgramCatalog> has no id".into(),
+                );
+                String::new()
+            }
+        };
+        let version = match version.as_deref().map(parse_version) {
+            Some(Some(v)) => v,
+            Some(None) => {
+                let message = format!(
+                    "<ProgramCatalog> version {:?} is not a positive integer",
+                    version.unwrap_or_default()
+                );
+                self.error(Rule::RootAttribute, position, None, message);
+                0
+            }
+            None => {
+                self.error(
+                    Rule::RootAttribute,
+                    position,
+                    None,
+                    "<ProgramCatalog> has no version".into(),
+                );
+                0
+            }
+        };
+        self.header = Some(CatalogHeader {
+            id,
+            version,
+            action,
+        });
+    }
+
+    /// Reads top-level events until an entry is complete. `Ok(None)` means
+    /// "nothing yielded this time, keep going".
+    fn read_top_level(&mut self, buf: &mut Vec<u8>) -> Result<Option<Entry>, Stop> {
+        let position = self.position();
+        let event = self.read_event(buf)?;
+        let empty = matches!(event, Event::Empty(_));
+        match event {
+            Event::Start(start) | Event::Empty(start) => {
+                let start = start.into_owned();
+                if self.root_closed {
+                    self.fatal(
+                        Rule::XmlMalformed,
+                        position,
+                        "an element after </ProgramCatalog>; a document has one root".into(),
+                    );
+                    return Err(Stop::Finding);
+                }
+                let name = start.name();
+                if let Some(kind) = KindTag::from_element(name.0) {
+                    return self.read_item(buf, kind, &start, empty, position);
+                }
+                if name.0 == "Delete" {
+                    if !empty {
+                        self.skip_children(buf, position, "Delete")?;
+                    }
+                    return Ok(self.read_delete(&start, position));
+                }
+                let name = name.0.to_owned();
+                self.error(
+                    Rule::UnknownElement,
+                    position,
+                    None,
+                    format!("<{name}> is not an EMBER element; expected Movie, TvSeries, TvSeason, TvEpisode or Delete"),
+                );
+                if !empty {
+                    self.skip_subtree(buf, 1)?;
+                }
+                Ok(None)
+            }
+            Event::End(_) => {
+                // check_end_names guarantees this is </ProgramCatalog>.
+                self.root_closed = true;
+                Ok(None)
+            }
+            Event::Text(text) => {
+                if !is_blank(&text) {
+                    self.error(
+                        Rule::UnknownElement,
+                        position,
+                        None,
+                        "text directly inside <ProgramCatalog>; only items and deletes belong there".into(),
+                    );
+                }
+                Ok(None)
+            }
+            Event::CData(_) | Event::GeneralRef(_) => {
+                self.error(
+                    Rule::UnknownElement,
+                    position,
+                    None,
+                    "text directly inside <ProgramCatalog>; only items and deletes belong there"
+                        .into(),
+                );
+                Ok(None)
+            }
+            Event::Comment(_) | Event::PI(_) => Ok(None),
+            Event::Decl(_) => {
+                self.fatal(
+                    Rule::XmlMalformed,
+                    position,
+                    "a second XML declaration".into(),
+                );
+                Err(Stop::Finding)
+            }
+            Event::DocType(_) => {
+                self.fatal(
+                    Rule::XmlDoctype,
+                    position,
+                    "a DOCTYPE inside the document; entity declarations are refused".into(),
+                );
+                Err(Stop::Finding)
+            }
+            Event::Eof => {
+                if self.root_closed {
+                    self.complete = true;
+                } else {
+                    self.report(Finding::error(
+                        Rule::XmlMalformed,
+                        position,
+                        "the document ends before </ProgramCatalog>; the file is truncated",
+                    ));
+                }
+                self.finished = true;
+                Ok(None)
+            }
+        }
+    }
+
+    /// Collects an element's attributes as decoded strings; broken ones become findings.
+    fn attributes(
+        &mut self,
+        start: &BytesStart<'_>,
+        position: Position,
+        element: &str,
+    ) -> Vec<(String, String)> {
+        let mut out = Vec::with_capacity(4);
+        for attribute in start.attributes() {
+            match attribute {
+                Ok(attribute) => {
+                    let key = attribute.key.0.to_owned();
+                    match attribute.normalized_value(XmlVersion::Implicit1_0) {
+                        Ok(value) => out.push((key, value.into_owned())),
+                        Err(error) => self.error(
+                            Rule::XmlMalformed,
+                            position,
+                            None,
+                            format!("attribute {key} of <{element}> cannot be read: {error}"),
+                        ),
+                    }
+                }
+                Err(error) => self.error(
+                    Rule::XmlMalformed,
+                    position,
+                    None,
+                    format!("an attribute of <{element}> is malformed: {error}"),
+                ),
+            }
+        }
+        out
+    }
+
+    fn unknown_attribute(
+        &mut self,
+        position: Position,
+        id: Option<&str>,
+        element: &str,
+        name: &str,
+    ) {
+        self.error(
+            Rule::UnknownElement,
+            position,
+            id,
+            format!("<{element}> has an unknown attribute {name:?}"),
+        );
+    }
+
+    /// Reads the `id` and `version` attributes every entry has.
+    fn entry_attributes(
+        &mut self,
+        start: &BytesStart<'_>,
+        position: Position,
+        element: &str,
+        extra: &[&str],
+    ) -> (Option<String>, Option<u64>, Vec<(String, String)>) {
+        let mut id = None;
+        let mut version = None;
+        let mut raw_version = None;
+        let mut rest = Vec::new();
+        for (key, value) in self.attributes(start, position, element) {
+            match key.as_str() {
+                "id" => id = Some(value),
+                "version" => {
+                    version = parse_version(&value);
+                    raw_version = Some(value);
+                }
+                k if extra.contains(&k) => rest.push((key, value)),
+                other => {
+                    let other = other.to_owned();
+                    self.unknown_attribute(position, id.as_deref(), element, &other);
+                }
+            }
+        }
+        let id = id.filter(|id| !id.trim().is_empty());
+        if id.is_none() {
+            self.error(
+                Rule::MissingId,
+                position,
+                None,
+                format!("<{element}> has no id attribute (or an empty one)"),
+            );
+        }
+        if version.is_none() {
+            let message = match raw_version {
+                Some(raw) => format!("<{element}> version {raw:?} is not a positive integer"),
+                None => format!("<{element}> has no version attribute"),
+            };
+            self.error(Rule::BadVersion, position, id.as_deref(), message);
+        }
+        (id, version, rest)
+    }
+
+    fn read_delete(&mut self, start: &BytesStart<'_>, position: Position) -> Option<Entry> {
+        let (id, version, _) = self.entry_attributes(start, position, "Delete", &[]);
+        let Some(id) = id else {
+            self.rejected += 1;
+            return None;
+        };
+        let mut valid = version.is_some();
+        if !self.ids.insert(&id) {
+            valid = false;
+            self.error(
+                Rule::DuplicateId,
+                position,
+                Some(&id),
+                format!("id {id:?} appears more than once in this catalog (here as a Delete)"),
+            );
+        }
+        let hash = id_hash(&id);
+        if let Some(child_at) = self.live_parents.get(&hash).copied() {
+            self.error(
+                Rule::DeleteOrphansChild,
+                position,
+                Some(&id),
+                format!("{id:?} is deleted but an item at line {} of this catalog still names it as its parent", child_at.line),
+            );
+        }
+        if let Some(parent) = self
+            .options
+            .known
+            .and_then(|k| k.get(&id))
+            .and_then(|k| k.parent)
+        {
+            if let Some(parent_at) = self.deleted.get(&id_hash(&parent)).copied() {
+                self.error(
+                    Rule::DeleteOrder,
+                    position,
+                    Some(&id),
+                    format!(
+                        "{id:?} is deleted after its parent {parent:?} (deleted at line {}); delete children first",
+                        parent_at.line
+                    ),
+                );
+            }
+        }
+        self.deleted.insert(hash, position);
+        self.deleted_order.push((id.clone(), position));
+        match version {
+            Some(version) if valid => {
+                self.deletes += 1;
+                Some(Entry::Delete(Delete { id, version }))
+            }
+            _ => {
+                self.rejected += 1;
+                None
+            }
+        }
+    }
+
+    fn read_item(
+        &mut self,
+        buf: &mut Vec<u8>,
+        kind: KindTag,
+        start: &BytesStart<'_>,
+        empty: bool,
+        position: Position,
+    ) -> Result<Option<Entry>, Stop> {
+        let element = kind.element();
+        let (id, version, _) = self.entry_attributes(start, position, element, &[]);
+        let mut parts = ItemParts::default();
+        if !empty {
+            self.read_item_body(buf, kind, id.as_deref(), &mut parts)?;
+        }
+        let Some(id) = id else {
+            self.rejected += 1;
+            return Ok(None);
+        };
+        let errors_before = self.findings.error_count();
+        if !self.ids.insert(&id) {
+            self.error(
+                Rule::DuplicateId,
+                position,
+                Some(&id),
+                format!("id {id:?} appears more than once in this catalog"),
+            );
+        }
+        let item_kind = self.item_kind(kind, &id, &mut parts, position);
+        if parts.title.is_none() {
+            self.error(
+                Rule::RequiredChild,
+                position,
+                Some(&id),
+                format!("<{element}> has no <Title>"),
+            );
+        }
+        let (Some(version), Some(item_kind), Some(title)) =
+            (version, item_kind, parts.title.take())
+        else {
+            self.rejected += 1;
+            return Ok(None);
+        };
+        let item = Item {
+            id,
+            version,
+            kind: item_kind,
+            meta: Metadata {
+                title,
+                synopsis: parts.synopsis,
+                release_date: parts.release_date,
+                runtime_minutes: parts.runtime_minutes,
+                genres: parts.genres,
+                rating: parts.rating,
+                credits: parts.credits,
+                images: parts.images,
+                offers: parts.offers,
+                deep_link: parts.deep_link,
+            },
+        };
+        let mut problems = Vec::new();
+        rules::check_item(&item, &mut |rule, message| problems.push((rule, message)));
+        for (rule, message) in problems {
+            self.error(rule, position, Some(&item.id), message);
+        }
+        self.check_parents(&item, position);
+        if self.findings.error_count() > errors_before || parts.invalid {
+            self.rejected += 1;
+            return Ok(None);
+        }
+        self.items[kind as usize] += 1;
+        Ok(Some(Entry::Item(item)))
+    }
+
+    /// Builds the kind-specific part, reporting what a season or episode lacks.
+    fn item_kind(
+        &mut self,
+        kind: KindTag,
+        id: &str,
+        parts: &mut ItemParts,
+        position: Position,
+    ) -> Option<ItemKind> {
+        let element = kind.element();
+        let require = |this: &mut Self, present: bool, child: &str| {
+            if !present {
+                this.error(
+                    Rule::RequiredChild,
+                    position,
+                    Some(id),
+                    format!("<{element}> has no <{child}>"),
+                );
+            }
+        };
+        match kind {
+            KindTag::Movie => Some(ItemKind::Movie),
+            KindTag::Series => Some(ItemKind::Series),
+            KindTag::Season => {
+                require(self, parts.series_id.is_some(), "SeriesId");
+                require(self, parts.season_number.is_some(), "SeasonNumber");
+                Some(ItemKind::Season {
+                    series_id: parts.series_id.take()?,
+                    season_number: parts.season_number?,
+                })
+            }
+            KindTag::Episode => {
+                require(self, parts.series_id.is_some(), "SeriesId");
+                require(self, parts.season_id.is_some(), "SeasonId");
+                require(self, parts.episode_number.is_some(), "EpisodeNumber");
+                Some(ItemKind::Episode {
+                    series_id: parts.series_id.take()?,
+                    season_id: parts.season_id.take()?,
+                    episode_number: parts.episode_number?,
+                })
+            }
+        }
+    }
+
+    /// Records the item as a possible parent and checks its own parents.
+    fn check_parents(&mut self, item: &Item, position: Position) {
+        let hash = id_hash(&item.id);
+        match &item.kind {
+            ItemKind::Movie => {}
+            ItemKind::Series => {
+                self.series.insert(&item.id);
+            }
+            ItemKind::Season { series_id, .. } => {
+                self.seasons.insert(hash, id_hash(series_id));
+                self.check_parent(&item.id, series_id, KindTag::Series, position);
+            }
+            ItemKind::Episode {
+                series_id,
+                season_id,
+                ..
+            } => {
+                self.check_parent(&item.id, series_id, KindTag::Series, position);
+                self.check_parent(&item.id, season_id, KindTag::Season, position);
+                if let Some(&season_series) = self.seasons.get(&id_hash(season_id)) {
+                    if season_series != id_hash(series_id) {
+                        self.error(
+                            Rule::ParentKind,
+                            position,
+                            Some(&item.id),
+                            format!("episode names series {series_id:?}, but its season {season_id:?} belongs to another series"),
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    fn check_parent(&mut self, child: &str, parent: &str, kind: KindTag, position: Position) {
+        let hash = id_hash(parent);
+        self.live_parents.entry(hash).or_insert(position);
+        if let Some(deleted_at) = self.deleted.get(&hash).copied() {
+            self.error(
+                Rule::DeleteOrphansChild,
+                position,
+                Some(child),
+                format!(
+                    "{child:?} stays alive but its parent {parent:?} is deleted at line {} of this catalog",
+                    deleted_at.line
+                ),
+            );
+            return;
+        }
+        let present = match kind {
+            KindTag::Series => self.series.contains(parent),
+            _ => self.seasons.contains_key(&hash),
+        };
+        if present {
+            return;
+        }
+        if self.ids.contains(parent) {
+            self.error(
+                Rule::ParentKind,
+                position,
+                Some(child),
+                format!(
+                    "{parent:?} is in this catalog but is not a {}",
+                    kind.element()
+                ),
+            );
+            return;
+        }
+        match self.options.known.and_then(|k| k.get(parent)) {
+            Some(known) if known.kind == kind => {}
+            Some(known) => self.error(
+                Rule::ParentKind,
+                position,
+                Some(child),
+                format!(
+                    "{parent:?} is a live {}, not a {}",
+                    known.kind.element(),
+                    kind.element()
+                ),
+            ),
+            None => self
+                .pending
+                .push((child.to_owned(), parent.to_owned(), kind, position)),
+        }
+    }
+
+    /// Parent references to items later in the file are settled at the end.
+    fn resolve_pending(&mut self) {
+        for (child, parent, kind, position) in std::mem::take(&mut self.pending) {
+            let present = match kind {
+                KindTag::Series => self.series.contains(&parent),
+                _ => self.seasons.contains_key(&id_hash(&parent)),
+            };
+            if present {
+                continue;
+            }
+            let message = if self.ids.contains(&parent) {
+                format!(
+                    "{parent:?} is in this catalog but is not a {}",
+                    kind.element()
+                )
+            } else {
+                format!(
+                    "{child:?} names {} {parent:?}, which is neither in this catalog nor known to be live",
+                    kind.element()
+                )
+            };
+            let rule = if self.ids.contains(&parent) {
+                Rule::ParentKind
+            } else {
+                Rule::ParentMissing
+            };
+            self.error(rule, position, Some(&child), message);
+        }
+    }
+
+    /// A known parent deleted here must not leave a known child alive.
+    fn check_known_children(&mut self) {
+        let Some(known) = self.options.known else {
+            return;
+        };
+        for (parent, position) in std::mem::take(&mut self.deleted_order) {
+            for child in known.children(&parent) {
+                if !self.deleted.contains_key(&id_hash(&child)) {
+                    self.error(
+                        Rule::DeleteOrphansChild,
+                        position,
+                        Some(&parent),
+                        format!("{parent:?} is deleted but its child {child:?} stays alive; delete it first"),
+                    );
+                }
+            }
+        }
+    }
+
+    fn read_item_body(
+        &mut self,
+        buf: &mut Vec<u8>,
+        kind: KindTag,
+        id: Option<&str>,
+        parts: &mut ItemParts,
+    ) -> Result<(), Stop> {
+        let element = kind.element();
+        loop {
+            let position = self.position();
+            let event = self.read_event(buf)?;
+            let (start, empty) = match event {
+                Event::End(_) => return Ok(()),
+                Event::Start(start) => (start.into_owned(), false),
+                Event::Empty(start) => (start.into_owned(), true),
+                Event::Text(text) if is_blank(&text) => continue,
+                Event::Comment(_) | Event::PI(_) => continue,
+                Event::Eof => return self.truncated(position),
+                _ => {
+                    self.error(
+                        Rule::UnknownElement,
+                        position,
+                        id,
+                        format!("text directly inside <{element}>; put it in a child element"),
+                    );
+                    parts.invalid = true;
+                    continue;
+                }
+            };
+            let child = start.name().0.to_owned();
+            if !child_allowed(kind, &child) {
+                self.error(
+                    Rule::UnknownElement,
+                    position,
+                    id,
+                    format!("<{element}> does not take <{child}>"),
+                );
+                parts.invalid = true;
+                if !empty {
+                    self.skip_subtree(buf, 1)?;
+                }
+                continue;
+            }
+            self.read_child(buf, &child, &start, empty, id, position, parts)?;
+        }
+    }
+
+    fn read_child(
+        &mut self,
+        buf: &mut Vec<u8>,
+        child: &str,
+        start: &BytesStart<'_>,
+        empty: bool,
+        id: Option<&str>,
+        position: Position,
+        parts: &mut ItemParts,
+    ) -> Result<(), Stop> {
+        let once = |this: &mut Self, taken: bool, parts: &mut ItemParts| {
+            if taken {
+                this.error(
+                    Rule::DuplicateChild,
+                    position,
+                    id,
+                    format!("<{child}> appears more than once"),
+                );
+                parts.invalid = true;
+            }
+        };
+        match child {
+            "Title" => {
+                let locale = self.single_attribute(start, position, id, "Title", "locale");
+                let text = self.leaf_text(buf, empty, position, id, "Title")?;
+                once(self, parts.title.is_some(), parts);
+                match locale {
+                    Some(locale) => parts.title = Some(LocalizedText { locale, text }),
+                    None => {
+                        self.error(
+                            Rule::RequiredChild,
+                            position,
+                            id,
+                            "<Title> has no locale attribute".into(),
+                        );
+                        parts.invalid = true;
+                        parts.title = Some(LocalizedText {
+                            locale: String::new(),
+                            text,
+                        });
+                    }
+                }
+            }
+            "Synopsis" => {
+                let text = self.leaf_text(buf, empty, position, id, child)?;
+                once(self, parts.synopsis.is_some(), parts);
+                parts.synopsis = Some(text);
+            }
+            "ReleaseDate" => {
+                let text = self.leaf_text(buf, empty, position, id, child)?;
+                once(self, parts.release_date.is_some(), parts);
+                parts.release_date = Some(text);
+            }
+            "RuntimeMinutes" | "SeasonNumber" | "EpisodeNumber" => {
+                let text = self.leaf_text(buf, empty, position, id, child)?;
+                let number = match text.trim().parse::<u32>() {
+                    Ok(n) => Some(n),
+                    Err(_) => {
+                        self.error(
+                            Rule::BadValue,
+                            position,
+                            id,
+                            format!("<{child}> {text:?} is not a whole number"),
+                        );
+                        parts.invalid = true;
+                        None
+                    }
+                };
+                let slot = match child {
+                    "RuntimeMinutes" => &mut parts.runtime_minutes,
+                    "SeasonNumber" => &mut parts.season_number,
+                    _ => &mut parts.episode_number,
+                };
+                let taken = slot.is_some();
+                if number.is_some() {
+                    *slot = number;
+                }
+                once(self, taken, parts);
+            }
+            "SeriesId" | "SeasonId" => {
+                let text = self.leaf_text(buf, empty, position, id, child)?;
+                let slot = if child == "SeriesId" {
+                    &mut parts.series_id
+                } else {
+                    &mut parts.season_id
+                };
+                let taken = slot.replace(text).is_some();
+                once(self, taken, parts);
+            }
+            "Rating" => {
+                let system = self.single_attribute(start, position, id, "Rating", "system");
+                let value = self.leaf_text(buf, empty, position, id, child)?;
+                once(self, parts.rating.is_some(), parts);
+                match system {
+                    Some(system) => parts.rating = Some(Rating { system, value }),
+                    None => {
+                        self.error(
+                            Rule::RequiredChild,
+                            position,
+                            id,
+                            "<Rating> has no system attribute".into(),
+                        );
+                        parts.invalid = true;
+                    }
+                }
+            }
+            "Genres" | "Credits" | "Images" | "Offers" | "LaunchDetails" => {
+                self.no_attributes(start, position, id, child);
+                let seen = match child {
+                    "Genres" => &mut parts.seen_genres,
+                    "Credits" => &mut parts.seen_credits,
+                    "Images" => &mut parts.seen_images,
+                    "Offers" => &mut parts.seen_offers,
+                    _ => &mut parts.seen_launch,
+                };
+                let taken = std::mem::replace(seen, true);
+                once(self, taken, parts);
+                if !empty {
+                    self.read_list(buf, child, id, parts)?;
+                }
+            }
+            // child_allowed admitted only the names matched above.
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Reads the members of a list element (`Genres`, `Credits`, …) up to its end tag.
+    fn read_list(
+        &mut self,
+        buf: &mut Vec<u8>,
+        list: &str,
+        id: Option<&str>,
+        parts: &mut ItemParts,
+    ) -> Result<(), Stop> {
+        let member = match list {
+            "Genres" => "Genre",
+            "Credits" => "Credit",
+            "Images" => "Image",
+            "Offers" => "Offer",
+            _ => "DeepLink",
+        };
+        loop {
+            let position = self.position();
+            let event = self.read_event(buf)?;
+            let (start, empty) = match event {
+                Event::End(_) => return Ok(()),
+                Event::Start(start) => (start.into_owned(), false),
+                Event::Empty(start) => (start.into_owned(), true),
+                Event::Text(text) if is_blank(&text) => continue,
+                Event::Comment(_) | Event::PI(_) => continue,
+                Event::Eof => return self.truncated(position),
+                _ => {
+                    self.error(
+                        Rule::UnknownElement,
+                        position,
+                        id,
+                        format!(
+                            "text directly inside <{list}>; only <{member}> elements belong there"
+                        ),
+                    );
+                    parts.invalid = true;
+                    continue;
+                }
+            };
+            if start.name().0 != member {
+                let name = start.name().0.to_owned();
+                self.error(
+                    Rule::UnknownElement,
+                    position,
+                    id,
+                    format!("<{list}> holds <{name}>; only <{member}> elements belong there"),
+                );
+                parts.invalid = true;
+                if !empty {
+                    self.skip_subtree(buf, 1)?;
+                }
+                continue;
+            }
+            match member {
+                "Genre" => {
+                    self.no_attributes(&start, position, id, member);
+                    let text = self.leaf_text(buf, empty, position, id, member)?;
+                    parts.genres.push(text);
+                }
+                "Credit" => {
+                    let role = self.single_attribute(&start, position, id, member, "role");
+                    let name = self.leaf_text(buf, empty, position, id, member)?;
+                    match role {
+                        Some(role) => parts.credits.push(Credit { role, name }),
+                        None => {
+                            self.error(
+                                Rule::RequiredChild,
+                                position,
+                                id,
+                                "<Credit> has no role attribute".into(),
+                            );
+                            parts.invalid = true;
+                        }
+                    }
+                }
+                "Image" => {
+                    let mut kind = None;
+                    let mut url = None;
+                    for (key, value) in self.attributes(&start, position, member) {
+                        match key.as_str() {
+                            "type" => kind = Some(value),
+                            "url" => url = Some(value),
+                            other => {
+                                let other = other.to_owned();
+                                self.unknown_attribute(position, id, member, &other);
+                                parts.invalid = true;
+                            }
+                        }
+                    }
+                    if !empty {
+                        self.skip_children(buf, position, member)?;
+                    }
+                    match (kind, url) {
+                        (Some(kind), Some(url)) => parts.images.push(Image { kind, url }),
+                        _ => {
+                            self.error(
+                                Rule::RequiredChild,
+                                position,
+                                id,
+                                "<Image> needs both a type and a url attribute".into(),
+                            );
+                            parts.invalid = true;
+                        }
+                    }
+                }
+                "Offer" => {
+                    if let Some(offer) = self.read_offer(buf, &start, empty, position, id)? {
+                        parts.offers.push(offer);
+                    } else {
+                        parts.invalid = true;
+                    }
+                }
+                _ => {
+                    self.no_attributes(&start, position, id, member);
+                    let text = self.leaf_text(buf, empty, position, id, member)?;
+                    if parts.deep_link.replace(text).is_some() {
+                        self.error(
+                            Rule::DuplicateChild,
+                            position,
+                            id,
+                            "<DeepLink> appears more than once".into(),
+                        );
+                        parts.invalid = true;
+                    }
+                }
+            }
+        }
+    }
+
+    fn read_offer(
+        &mut self,
+        buf: &mut Vec<u8>,
+        start: &BytesStart<'_>,
+        empty: bool,
+        position: Position,
+        id: Option<&str>,
+    ) -> Result<Option<Offer>, Stop> {
+        let mut kind = None;
+        let mut region = None;
+        let mut window_start = None;
+        let mut window_end = None;
+        let mut ok = true;
+        for (key, value) in self.attributes(start, position, "Offer") {
+            match key.as_str() {
+                "type" => {
+                    match OfferKind::parse(&value) {
+                        Some(k) => kind = Some(k),
+                        None => {
+                            self.error(
+                            Rule::BadValue,
+                            position,
+                            id,
+                            format!("offer type {value:?} is not subscription, free, purchase or rental"),
+                        );
+                            ok = false;
+                        }
+                    }
+                }
+                "region" => region = Some(value),
+                "start" => window_start = Some(value),
+                "end" => window_end = Some(value),
+                other => {
+                    let other = other.to_owned();
+                    self.unknown_attribute(position, id, "Offer", &other);
+                    ok = false;
+                }
+            }
+        }
+        let mut price = None;
+        if !empty {
+            loop {
+                let at = self.position();
+                let event = self.read_event(buf)?;
+                let empty_price = matches!(event, Event::Empty(_));
+                match event {
+                    Event::End(_) => break,
+                    Event::Text(text) if is_blank(&text) => {}
+                    Event::Comment(_) | Event::PI(_) => {}
+                    Event::Eof => return self.truncated(at).map(|()| None),
+                    Event::Start(s) | Event::Empty(s) if s.name().0 == "Price" => {
+                        let s = s.into_owned();
+                        let currency = self.single_attribute(&s, at, id, "Price", "currency");
+                        let amount = self.leaf_text(buf, empty_price, at, id, "Price")?;
+                        match currency {
+                            Some(currency) if price.is_none() => {
+                                price = Some(Price {
+                                    amount: amount.trim().to_owned(),
+                                    currency,
+                                })
+                            }
+                            Some(_) => {
+                                self.error(
+                                    Rule::DuplicateChild,
+                                    at,
+                                    id,
+                                    "<Price> appears more than once in an <Offer>".into(),
+                                );
+                                ok = false;
+                            }
+                            None => {
+                                self.error(
+                                    Rule::RequiredChild,
+                                    at,
+                                    id,
+                                    "<Price> has no currency attribute".into(),
+                                );
+                                ok = false;
+                            }
+                        }
+                    }
+                    Event::Start(s) => {
+                        let name = s.name().0.to_owned();
+                        self.error(
+                            Rule::UnknownElement,
+                            at,
+                            id,
+                            format!("<Offer> does not take <{name}>"),
+                        );
+                        ok = false;
+                        self.skip_subtree(buf, 1)?;
+                    }
+                    Event::Empty(s) => {
+                        let name = s.name().0.to_owned();
+                        self.error(
+                            Rule::UnknownElement,
+                            at,
+                            id,
+                            format!("<Offer> does not take <{name}>"),
+                        );
+                        ok = false;
+                    }
+                    _ => {
+                        let what = "text";
+                        self.error(
+                            Rule::UnknownElement,
+                            at,
+                            id,
+                            format!("<Offer> does not take {what}"),
+                        );
+                        ok = false;
+                    }
+                }
+            }
+        }
+        let (Some(kind), Some(region)) = (kind, region) else {
+            if ok {
+                self.error(
+                    Rule::RequiredChild,
+                    position,
+                    id,
+                    "<Offer> needs a type and a region attribute".into(),
+                );
+            }
+            return Ok(None);
+        };
+        Ok(ok.then_some(Offer {
+            kind,
+            region,
+            start: window_start,
+            end: window_end,
+            price,
+        }))
+    }
+
+    /// Reads one attribute an element must have and reports any other.
+    fn single_attribute(
+        &mut self,
+        start: &BytesStart<'_>,
+        position: Position,
+        id: Option<&str>,
+        element: &str,
+        name: &str,
+    ) -> Option<String> {
+        let mut found = None;
+        for (key, value) in self.attributes(start, position, element) {
+            if key == name {
+                found = Some(value);
+            } else {
+                self.unknown_attribute(position, id, element, &key);
+            }
+        }
+        found
+    }
+
+    fn no_attributes(
+        &mut self,
+        start: &BytesStart<'_>,
+        position: Position,
+        id: Option<&str>,
+        element: &str,
+    ) {
+        for (key, _) in self.attributes(start, position, element) {
+            self.unknown_attribute(position, id, element, &key);
+        }
+    }
+
+    /// Reads the text of a leaf element up to its end tag.
+    fn leaf_text(
+        &mut self,
+        buf: &mut Vec<u8>,
+        empty: bool,
+        _position: Position,
+        id: Option<&str>,
+        element: &str,
+    ) -> Result<String, Stop> {
+        let mut text = std::mem::take(&mut self.text);
+        text.clear();
+        if !empty {
+            loop {
+                let at = self.position();
+                let event = self.read_event(buf)?;
+                let nested = matches!(event, Event::Start(_));
+                match event {
+                    Event::End(_) => break,
+                    Event::Text(t) => text.push_str(&t.xml10_content()),
+                    Event::CData(c) => text.push_str(&c.xml10_content()),
+                    Event::GeneralRef(r) => match resolve_reference(&r) {
+                        Some(resolved) => text.push_str(&resolved),
+                        None => {
+                            let name = r.into_inner().into_owned();
+                            self.error(
+                                Rule::XmlMalformed,
+                                at,
+                                id,
+                                format!("<{element}> uses the undefined entity &{name};"),
+                            );
+                        }
+                    },
+                    Event::Comment(_) | Event::PI(_) => {}
+                    Event::Eof => {
+                        self.truncated(at)?;
+                        break;
+                    }
+                    Event::Start(s) | Event::Empty(s) => {
+                        let name = s.name().0.to_owned();
+                        self.error(
+                            Rule::UnknownElement,
+                            at,
+                            id,
+                            format!("<{element}> holds text only, not <{name}>"),
+                        );
+                        if nested {
+                            self.skip_subtree(buf, 1)?;
+                        }
+                    }
+                    Event::Decl(_) | Event::DocType(_) => {
+                        self.fatal(
+                            Rule::XmlMalformed,
+                            at,
+                            "a declaration inside an element".into(),
+                        );
+                        return Err(Stop::Finding);
+                    }
+                }
+            }
+        }
+        let value = text.clone();
+        self.text = text;
+        Ok(value)
+    }
+
+    /// Skips the children of an element that must be empty, reporting them.
+    fn skip_children(
+        &mut self,
+        buf: &mut Vec<u8>,
+        position: Position,
+        element: &str,
+    ) -> Result<(), Stop> {
+        let mut reported = false;
+        let mut depth = 1usize;
+        loop {
+            let event = self.read_event(buf)?;
+            match event {
+                Event::Start(_) => depth += 1,
+                Event::End(_) => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return Ok(());
+                    }
+                }
+                Event::Eof => return self.truncated(position),
+                Event::Text(text) if is_blank(&text) => continue,
+                Event::Comment(_) | Event::PI(_) => continue,
+                _ => {}
+            }
+            if !reported {
+                reported = true;
+                self.error(
+                    Rule::UnknownElement,
+                    position,
+                    None,
+                    format!("<{element}> must be empty"),
+                );
+            }
+        }
+    }
+
+    /// Skips the rest of an element whose start tag was just read.
+    fn skip_subtree(&mut self, buf: &mut Vec<u8>, mut depth: usize) -> Result<(), Stop> {
+        let max_depth = self.options.limits.max_depth;
+        loop {
+            let position = self.position();
+            let event = self.read_event(buf)?;
+            match event {
+                Event::Start(_) => {
+                    depth += 1;
+                    if depth > max_depth {
+                        self.fatal(
+                            Rule::XmlTooDeep,
+                            position,
+                            format!("elements nest deeper than {max_depth} levels"),
+                        );
+                        return Err(Stop::Finding);
+                    }
+                }
+                Event::End(_) => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return Ok(());
+                    }
+                }
+                Event::Eof => return self.truncated(position),
+                Event::DocType(_) => {
+                    self.fatal(
+                        Rule::XmlDoctype,
+                        position,
+                        "a DOCTYPE inside the document".into(),
+                    );
+                    return Err(Stop::Finding);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn truncated(&mut self, position: Position) -> Result<(), Stop> {
+        self.fatal(
+            Rule::XmlMalformed,
+            position,
+            "the document ends inside an element; the file is truncated".into(),
+        );
+        Err(Stop::Finding)
+    }
+}
+
+/// The children of an item as read, before the item is built.
+#[derive(Default)]
+struct ItemParts {
+    title: Option<LocalizedText>,
+    synopsis: Option<String>,
+    release_date: Option<String>,
+    runtime_minutes: Option<u32>,
+    genres: Vec<String>,
+    rating: Option<Rating>,
+    credits: Vec<Credit>,
+    images: Vec<Image>,
+    offers: Vec<Offer>,
+    deep_link: Option<String>,
+    series_id: Option<String>,
+    season_id: Option<String>,
+    season_number: Option<u32>,
+    episode_number: Option<u32>,
+    seen_genres: bool,
+    seen_credits: bool,
+    seen_images: bool,
+    seen_offers: bool,
+    seen_launch: bool,
+    /// A structural problem was reported; the item is not yielded.
+    invalid: bool,
+}
+
+fn child_allowed(kind: KindTag, child: &str) -> bool {
+    match child {
+        "Title" | "Synopsis" | "ReleaseDate" | "RuntimeMinutes" | "Genres" | "Rating"
+        | "Credits" | "Images" | "Offers" | "LaunchDetails" => true,
+        "SeriesId" | "SeasonNumber" => matches!(kind, KindTag::Season | KindTag::Episode),
+        "SeasonId" | "EpisodeNumber" => kind == KindTag::Episode,
+        _ => false,
+    }
+}
+
+fn resolve_reference(reference: &quick_xml::events::BytesRef<'_>) -> Option<Cow<'static, str>> {
+    if reference.is_char_ref() {
+        return match reference.resolve_char_ref() {
+            Ok(Some(c)) => Some(Cow::Owned(c.to_string())),
+            _ => None,
+        };
+    }
+    quick_xml::escape::resolve_predefined_entity(reference).map(Cow::Borrowed)
+}
+
+fn is_blank(text: &quick_xml::events::BytesText<'_>) -> bool {
+    text.bytes().all(|b| b.is_ascii_whitespace())
+}
+
+/// A positive integer version (`1`, `42`); leading `+`, zero and signs refused.
+pub fn parse_version(text: &str) -> Option<u64> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse::<u64>().ok().filter(|&v| v > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read_all(xml: &str) -> (Vec<Entry>, ReadReport) {
+        let mut reader = CatalogReader::new(xml.as_bytes(), ReadOptions::default()).unwrap();
+        let mut entries = Vec::new();
+        while let Some(entry) = reader.next_entry() {
+            entries.push(entry);
+        }
+        (entries, reader.finish())
+    }
+
+    fn rules(report: &ReadReport) -> Vec<(&'static str, u64)> {
+        report
+            .findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .map(|f| (f.rule.code(), f.position.line))
+            .collect()
+    }
+
+    const DECL: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+
+    #[test]
+    fn reads_the_seed_shape() {
+        let xml = format!(
+            "{DECL}<ProgramCatalog id=\"MY_CATALOG\" version=\"1\" action=\"upsert\">\n\
+             <Movie id=\"NEW_MOVIE\" version=\"1\"><Title locale=\"en-US\">New</Title></Movie>\n\
+             <Delete id=\"EXPIRED_MOVIE\" version=\"10\"/>\n\
+             </ProgramCatalog>\n"
+        );
+        let (entries, report) = read_all(&xml);
+        assert!(report.is_valid(), "{:?}", report.findings);
+        assert_eq!(entries.len(), 2);
+        assert_eq!(report.header.unwrap().id, "MY_CATALOG");
+        assert_eq!(
+            entries[1],
+            Entry::Delete(Delete {
+                id: "EXPIRED_MOVIE".into(),
+                version: 10
+            })
+        );
+    }
+
+    #[test]
+    fn action_defaults_to_upsert() {
+        let xml = format!("{DECL}<ProgramCatalog id=\"C\" version=\"2\"/>");
+        let (_, report) = read_all(&xml);
+        assert!(report.is_valid());
+        assert_eq!(report.header.unwrap().action, Action::Upsert);
+    }
+
+    #[test]
+    fn reports_many_findings_with_lines() {
+        let xml = format!(
+            "{DECL}<ProgramCatalog id=\"C\" version=\"1\">\n\
+             <Movie id=\"a\" version=\"0\"><Title locale=\"en\">A</Title></Movie>\n\
+             <Movie id=\"b\" version=\"1\"></Movie>\n\
+             <Movie id=\"b\" version=\"2\"><Title locale=\"en\">B</Title></Movie>\n\
+             <Film id=\"c\" version=\"1\"/>\n\
+             </ProgramCatalog>\n"
+        );
+        let (entries, report) = read_all(&xml);
+        assert!(entries.is_empty());
+        assert_eq!(
+            rules(&report),
+            vec![
+                ("item.bad-version", 3),
+                ("item.required-child", 4),
+                ("item.duplicate-id", 5),
+                ("element.unknown", 6),
+            ]
+        );
+    }
+
+    #[test]
+    fn doctype_is_refused() {
+        let xml = "<?xml version=\"1.0\"?><!DOCTYPE x [<!ENTITY a \"aaaa\">]><ProgramCatalog id=\"C\" version=\"1\"/>";
+        let (_, report) = read_all(xml);
+        assert_eq!(rules(&report), vec![("xml.doctype", 1)]);
+        assert!(!report.complete);
+    }
+
+    #[test]
+    fn deep_nesting_stops() {
+        let mut xml = format!(
+            "{DECL}<ProgramCatalog id=\"C\" version=\"1\"><Movie id=\"m\" version=\"1\"><Junk>"
+        );
+        xml.push_str(&"<a>".repeat(100));
+        xml.push_str(&"</a>".repeat(100));
+        xml.push_str("</Junk></Movie></ProgramCatalog>");
+        let (_, report) = read_all(&xml);
+        assert!(rules(&report).iter().any(|(r, _)| *r == "xml.too-deep"));
+        assert!(!report.complete);
+    }
+
+    #[test]
+    fn parents_later_in_the_file_resolve() {
+        let xml = format!(
+            "{DECL}<ProgramCatalog id=\"C\" version=\"1\">\n\
+             <TvSeason id=\"s1\" version=\"1\"><SeriesId>x</SeriesId><SeasonNumber>1</SeasonNumber><Title locale=\"en\">S1</Title></TvSeason>\n\
+             <TvSeries id=\"x\" version=\"1\"><Title locale=\"en\">X</Title></TvSeries>\n\
+             <TvSeason id=\"s2\" version=\"1\"><SeriesId>nope</SeriesId><SeasonNumber>2</SeasonNumber><Title locale=\"en\">S2</Title></TvSeason>\n\
+             </ProgramCatalog>\n"
+        );
+        let (_, report) = read_all(&xml);
+        assert_eq!(rules(&report), vec![("item.parent-missing", 5)]);
+    }
+
+    #[test]
+    fn version_parsing() {
+        assert_eq!(parse_version("1"), Some(1));
+        assert_eq!(parse_version("0"), None);
+        assert_eq!(parse_version("-1"), None);
+        assert_eq!(parse_version("+1"), None);
+        assert_eq!(parse_version("1.5"), None);
+        assert_eq!(parse_version(""), None);
+    }
+}

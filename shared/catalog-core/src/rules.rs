@@ -1,0 +1,336 @@
+//! The item rules of DOMAIN.md A2, in one place.
+//!
+//! Both the XML reader and the source loader build an [`Item`] and then ask
+//! [`check_item`] what is wrong with its values, so a rule is written once
+//! whichever way the item came in. Structural rules (required elements,
+//! unknown elements, duplicate ids, parents) belong to whoever sees the
+//! structure: the reader for XML, the loader for source rows.
+
+use time::format_description::well_known::Rfc3339;
+use time::{Date, OffsetDateTime};
+
+use crate::finding::Rule;
+use crate::model::{Item, ItemKind, Metadata, Offer};
+
+/// Whether XML 1.0 can carry this character at all (even as a reference).
+///
+/// Tab, line feed and carriage return are allowed; every other C0 control
+/// character and the non-characters U+FFFE and U+FFFF are not.
+pub fn is_xml_char(c: char) -> bool {
+    !matches!(c, '\u{0}'..='\u{8}' | '\u{B}' | '\u{C}' | '\u{E}'..='\u{1F}' | '\u{FFFE}' | '\u{FFFF}')
+}
+
+/// The first character XML cannot carry, if any.
+pub fn first_non_xml_char(text: &str) -> Option<char> {
+    text.chars().find(|&c| !is_xml_char(c))
+}
+
+/// Checks an item's values, calling `report` once per problem.
+pub fn check_item(item: &Item, report: &mut dyn FnMut(Rule, String)) {
+    if item.id.trim().is_empty() {
+        report(Rule::MissingId, "the id is empty".into());
+    }
+    if item.version == 0 {
+        report(Rule::BadVersion, "version 0: versions start at 1".into());
+    }
+    match &item.kind {
+        ItemKind::Movie | ItemKind::Series => {}
+        ItemKind::Season { series_id, .. } => {
+            if series_id.trim().is_empty() {
+                report(
+                    Rule::RequiredChild,
+                    "TvSeason has an empty <SeriesId>".into(),
+                );
+            }
+        }
+        ItemKind::Episode {
+            series_id,
+            season_id,
+            ..
+        } => {
+            if series_id.trim().is_empty() {
+                report(
+                    Rule::RequiredChild,
+                    "TvEpisode has an empty <SeriesId>".into(),
+                );
+            }
+            if season_id.trim().is_empty() {
+                report(
+                    Rule::RequiredChild,
+                    "TvEpisode has an empty <SeasonId>".into(),
+                );
+            }
+        }
+    }
+    check_metadata(&item.meta, report);
+    check_text(item, report);
+}
+
+fn check_metadata(meta: &Metadata, report: &mut dyn FnMut(Rule, String)) {
+    if meta.title.text.trim().is_empty() {
+        report(Rule::RequiredChild, "the <Title> is empty".into());
+    }
+    if !is_locale(&meta.title.locale) {
+        report(
+            Rule::BadValue,
+            format!(
+                "title locale {:?} is not a language tag like en-US",
+                meta.title.locale
+            ),
+        );
+    }
+    if let Some(date) = &meta.release_date {
+        if parse_date(date).is_none() {
+            report(
+                Rule::BadValue,
+                format!("release date {date:?} is not a calendar date YYYY-MM-DD"),
+            );
+        }
+    }
+    if meta.runtime_minutes == Some(0) {
+        report(Rule::BadValue, "runtime of 0 minutes".into());
+    }
+    for image in &meta.images {
+        if !is_http_url(&image.url) {
+            report(
+                Rule::BadValue,
+                format!("image URL {:?} is not an absolute http(s) URL", image.url),
+            );
+        }
+        if image.kind.trim().is_empty() {
+            report(Rule::BadValue, "an image has an empty type".into());
+        }
+    }
+    for offer in &meta.offers {
+        check_offer(offer, report);
+    }
+    if let Some(link) = &meta.deep_link {
+        if !is_uri(link) {
+            report(
+                Rule::BadValue,
+                format!("deep link {link:?} is not a URI with a scheme (myapp://…)"),
+            );
+        }
+    }
+}
+
+fn check_offer(offer: &Offer, report: &mut dyn FnMut(Rule, String)) {
+    let kind = offer.kind.as_str();
+    if !is_region(&offer.region) {
+        report(
+            Rule::BadValue,
+            format!(
+                "{kind} offer region {:?} is not a two-letter code like US",
+                offer.region
+            ),
+        );
+    }
+    let start = offer.start.as_deref().map(|s| (s, parse_datetime(s)));
+    let end = offer.end.as_deref().map(|s| (s, parse_datetime(s)));
+    for (name, value) in [("start", start), ("end", end)] {
+        if let Some((text, None)) = value {
+            report(
+                Rule::BadValue,
+                format!(
+                    "{kind} offer {name} {text:?} is not an RFC 3339 time like 2025-04-20T00:00:00Z"
+                ),
+            );
+        }
+    }
+    if let (Some((s, Some(start))), Some((e, Some(end)))) = (start, end) {
+        if start >= end {
+            report(
+                Rule::BadValue,
+                format!("{kind} offer window ends ({e}) before it starts ({s})"),
+            );
+        }
+    }
+    match (&offer.price, offer.kind.is_paid()) {
+        (None, true) => report(
+            Rule::RequiredChild,
+            format!("{kind} offer in {} has no <Price>", offer.region),
+        ),
+        (Some(_), false) => report(
+            Rule::BadValue,
+            format!(
+                "{kind} offer in {} carries a price; only purchase and rental do",
+                offer.region
+            ),
+        ),
+        (Some(price), true) => {
+            if !is_amount(&price.amount) {
+                report(
+                    Rule::BadValue,
+                    format!("price {:?} is not a decimal like 3.99", price.amount),
+                );
+            }
+            if !(price.currency.len() == 3
+                && price.currency.bytes().all(|b| b.is_ascii_uppercase()))
+            {
+                report(
+                    Rule::BadValue,
+                    format!(
+                        "currency {:?} is not an ISO 4217 code like USD",
+                        price.currency
+                    ),
+                );
+            }
+        }
+        (None, false) => {}
+    }
+}
+
+/// Reports text XML cannot carry, once per item, naming the first character.
+fn check_text(item: &Item, report: &mut dyn FnMut(Rule, String)) {
+    let mut bad = None;
+    for_each_text(item, &mut |field, text| {
+        if bad.is_none() {
+            if let Some(c) = first_non_xml_char(text) {
+                bad = Some((field, c));
+            }
+        }
+    });
+    if let Some((field, c)) = bad {
+        report(
+            Rule::ControlCharacter,
+            format!("{field} holds U+{:04X}, which XML cannot carry", c as u32),
+        );
+    }
+}
+
+/// Calls `f` with every text field of the item and its name.
+pub fn for_each_text(item: &Item, f: &mut dyn FnMut(&'static str, &str)) {
+    f("id", &item.id);
+    match &item.kind {
+        ItemKind::Movie | ItemKind::Series => {}
+        ItemKind::Season { series_id, .. } => f("SeriesId", series_id),
+        ItemKind::Episode {
+            series_id,
+            season_id,
+            ..
+        } => {
+            f("SeriesId", series_id);
+            f("SeasonId", season_id);
+        }
+    }
+    let meta = &item.meta;
+    f("Title", &meta.title.text);
+    f("Title locale", &meta.title.locale);
+    if let Some(s) = &meta.synopsis {
+        f("Synopsis", s);
+    }
+    for g in &meta.genres {
+        f("Genre", g);
+    }
+    if let Some(r) = &meta.rating {
+        f("Rating system", &r.system);
+        f("Rating", &r.value);
+    }
+    for c in &meta.credits {
+        f("Credit role", &c.role);
+        f("Credit", &c.name);
+    }
+    for i in &meta.images {
+        f("Image type", &i.kind);
+        f("Image url", &i.url);
+    }
+    if let Some(d) = &meta.deep_link {
+        f("DeepLink", d);
+    }
+}
+
+/// Parses `YYYY-MM-DD` into a calendar date.
+pub fn parse_date(text: &str) -> Option<Date> {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    Date::parse(text, &format).ok()
+}
+
+/// Parses an RFC 3339 date-time.
+pub fn parse_datetime(text: &str) -> Option<OffsetDateTime> {
+    OffsetDateTime::parse(text, &Rfc3339).ok()
+}
+
+/// A BCP-47-shaped tag: a 2–3 letter language, then `-`-separated subtags.
+pub fn is_locale(tag: &str) -> bool {
+    let mut parts = tag.split('-');
+    let language_ok = parts
+        .next()
+        .is_some_and(|p| (2..=3).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphabetic()));
+    language_ok
+        && parts.all(|p| (1..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
+/// An ISO 3166-1 alpha-2 shaped region code: two upper-case letters.
+pub fn is_region(code: &str) -> bool {
+    code.len() == 2 && code.bytes().all(|b| b.is_ascii_uppercase())
+}
+
+/// An absolute http(s) URL with a host.
+pub fn is_http_url(url: &str) -> bool {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    rest.is_some_and(|r| {
+        let host = r.split(['/', '?', '#']).next().unwrap_or_default();
+        !host.is_empty() && !url.chars().any(char::is_whitespace)
+    })
+}
+
+/// A URI with a scheme (`myapp://title/1`, `https://…`).
+pub fn is_uri(uri: &str) -> bool {
+    match uri.split_once(':') {
+        Some((scheme, rest)) => {
+            !rest.is_empty()
+                && scheme
+                    .bytes()
+                    .next()
+                    .is_some_and(|b| b.is_ascii_alphabetic())
+                && scheme
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+                && !uri.chars().any(char::is_whitespace)
+        }
+        None => false,
+    }
+}
+
+/// A non-negative decimal with at most two fraction digits: `3`, `3.9`, `3.99`.
+pub fn is_amount(text: &str) -> bool {
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    !whole.is_empty()
+        && whole.bytes().all(|b| b.is_ascii_digit())
+        && fraction.len() <= 2
+        && fraction.bytes().all(|b| b.is_ascii_digit())
+        && !(text.contains('.') && fraction.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn value_shapes() {
+        assert!(parse_date("2024-02-29").is_some());
+        assert!(parse_date("2023-02-29").is_none());
+        assert!(parse_date("2024-2-1").is_none());
+        assert!(parse_datetime("2025-04-20T00:00:00Z").is_some());
+        assert!(parse_datetime("2025-04-20").is_none());
+        assert!(is_locale("en-US") && is_locale("de") && is_locale("zh-Hant-TW"));
+        assert!(!is_locale("") && !is_locale("english") && !is_locale("en_US"));
+        assert!(is_region("US") && !is_region("us") && !is_region("USA"));
+        assert!(is_http_url("https://img.example.com/a.jpg"));
+        assert!(
+            !is_http_url("ftp://x/y") && !is_http_url("https://") && !is_http_url("https://a b")
+        );
+        assert!(is_uri("myapp://title/1") && !is_uri("no-scheme") && !is_uri("1abc:x"));
+        assert!(is_amount("3.99") && is_amount("0") && is_amount("10.5"));
+        assert!(!is_amount("3.") && !is_amount("-1") && !is_amount("3.999") && !is_amount(""));
+    }
+
+    #[test]
+    fn xml_chars() {
+        assert!(is_xml_char('\t') && is_xml_char('\n') && is_xml_char('\r') && is_xml_char('😀'));
+        assert!(!is_xml_char('\u{0}') && !is_xml_char('\u{1b}') && !is_xml_char('\u{FFFF}'));
+        assert_eq!(first_non_xml_char("ok\u{7}bad"), Some('\u{7}'));
+    }
+}

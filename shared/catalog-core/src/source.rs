@@ -1,0 +1,1046 @@
+//! The provider source format: what a provider exports from its own system.
+//!
+//! Two shapes, each optionally zstd- or gzip-compressed (sniffed, not guessed
+//! from the name):
+//!
+//! - **JSON Lines** (`.jsonl`): one object per line with a `type` of `movie`,
+//!   `series`, `season` or `episode`. See [`SourceRecord`] for the fields.
+//!   Parents come before their children: a series before its seasons, a
+//!   season before its episodes.
+//! - **CSV** (`.csv`): a flat list of movies with a header row. See
+//!   [`CsvMovie`] for the columns.
+//!
+//! [`SourceLoader`] streams rows into [`Item`]s. A bad row (not JSON, unknown
+//! type or field, missing title, bad date, duplicate id, an episode whose
+//! season is not earlier in the export, …) becomes a [`Finding`] with its
+//! line number and is left out; good rows still go through. Text XML cannot
+//! carry (control characters) is removed with a warning, never silently.
+//!
+//! The rules on values are [`rules::check_item`]'s, the same the XML reader
+//! applies.
+
+use std::io::{self, BufRead, Read};
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::finding::{Finding, Findings, Position, Rule};
+use crate::ids::{IdHashMap, IdSet, id_hash};
+use crate::input::{self, Compression, LimitExceeded, Limits, Tracked};
+use crate::model::{
+    Credit, Image, Item, ItemKind, KindTag, LocalizedText, Metadata, Offer, OfferKind, Price,
+    Rating,
+};
+use crate::rules::{self, is_xml_char};
+
+/// The shape of a source file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceFormat {
+    /// One JSON object per line.
+    JsonLines,
+    /// A CSV list of movies with a header row.
+    Csv,
+}
+
+impl SourceFormat {
+    /// Guesses the format from a file name: `.csv` (optionally `.gz`/`.zst`
+    /// after it) is CSV, anything else JSON Lines.
+    pub fn from_path(path: &Path) -> SourceFormat {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_ascii_lowercase())
+            .unwrap_or_default();
+        let name = name
+            .strip_suffix(".gz")
+            .or_else(|| name.strip_suffix(".zst"))
+            .unwrap_or(&name);
+        if name.ends_with(".csv") {
+            SourceFormat::Csv
+        } else {
+            SourceFormat::JsonLines
+        }
+    }
+}
+
+/// How to load.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    /// The locale of titles whose row names none.
+    pub default_locale: String,
+    /// Size bounds on the (decompressed) input; one token is one line.
+    pub limits: Limits,
+    /// How many findings to keep (all are counted).
+    pub max_findings: usize,
+}
+
+impl Default for LoadOptions {
+    fn default() -> LoadOptions {
+        LoadOptions {
+            default_locale: "en-US".into(),
+            limits: Limits {
+                max_token_bytes: 1 << 20,
+                ..Limits::default()
+            },
+            max_findings: Findings::DEFAULT_CAP,
+        }
+    }
+}
+
+/// The source input failed underneath the loader, or a bound was crossed.
+#[derive(Debug, Error)]
+pub enum LoadError {
+    /// Reading failed.
+    #[error("could not read the source export: {0}")]
+    Io(#[from] io::Error),
+    /// The input crossed a size bound.
+    #[error("the source export is too large: {0}")]
+    TooLarge(LimitExceeded),
+    /// The CSV header row is missing or lacks a required column.
+    #[error(
+        "the CSV header is not usable: {0} (the first row must name the columns, e.g. id,title,locale,…)"
+    )]
+    CsvHeader(String),
+}
+
+impl LoadError {
+    fn from_io(error: io::Error) -> LoadError {
+        match LimitExceeded::from_io(&error) {
+            Some(limit) => LoadError::TooLarge(limit.clone()),
+            None => LoadError::Io(error),
+        }
+    }
+}
+
+/// One JSON Lines row. Unknown fields are refused (a typo must not vanish).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceRecord {
+    /// `movie`, `series`, `season` or `episode`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The provider's id, unique in the export.
+    pub id: String,
+    /// An explicit version; when absent, 1 (or what the catalog state assigns).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<u64>,
+    /// Required.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// A language tag; the loader's default when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locale: Option<String>,
+    /// Free text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub synopsis: Option<String>,
+    /// `YYYY-MM-DD`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release_date: Option<String>,
+    /// Whole minutes, at least 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime_minutes: Option<u32>,
+    /// Genre names.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub genres: Vec<String>,
+    /// `{"system": "MPAA", "value": "PG-13"}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rating: Option<SourceRating>,
+    /// `[{"role": "director", "name": "…"}]`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub credits: Vec<SourceCredit>,
+    /// `[{"type": "poster", "url": "https://…"}]`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub images: Vec<SourceImage>,
+    /// Availability windows.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub offers: Vec<SourceOffer>,
+    /// The URI that opens the title in the provider's app.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deep_link: Option<String>,
+    /// Seasons and episodes: the series.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub series_id: Option<String>,
+    /// Episodes: the season.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub season_id: Option<String>,
+    /// Seasons: the season's number (0 for specials).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub season_number: Option<u32>,
+    /// Episodes: the episode's number within its season.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub episode_number: Option<u32>,
+}
+
+/// A rating in a source row.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceRating {
+    /// e.g. `MPAA`.
+    pub system: String,
+    /// e.g. `PG-13`.
+    pub value: String,
+}
+
+/// A credit in a source row.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceCredit {
+    /// e.g. `actor`.
+    pub role: String,
+    /// The person.
+    pub name: String,
+}
+
+/// An image in a source row.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceImage {
+    /// e.g. `poster`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// An absolute http(s) URL.
+    pub url: String,
+}
+
+/// An offer in a source row. `regions` lists where it applies; each region
+/// becomes one `<Offer>`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceOffer {
+    /// `subscription`, `free`, `purchase` or `rental`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Two-letter region codes.
+    pub regions: Vec<String>,
+    /// RFC 3339 start of the window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<String>,
+    /// RFC 3339 end of the window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end: Option<String>,
+    /// A decimal string (`"3.99"`); required for purchase and rental.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price: Option<String>,
+    /// ISO 4217 code, with the price.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
+}
+
+/// One CSV row: a movie. Lists (`genres`, `regions`) are `|`-separated.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CsvMovie {
+    /// Required.
+    pub id: String,
+    /// Required.
+    pub title: String,
+    /// Optional; the loader's default when empty.
+    #[serde(default)]
+    pub locale: String,
+    /// Optional.
+    #[serde(default)]
+    pub synopsis: String,
+    /// Optional, `YYYY-MM-DD`.
+    #[serde(default)]
+    pub release_date: String,
+    /// Optional whole minutes.
+    #[serde(default)]
+    pub runtime_minutes: String,
+    /// `Drama|Crime`.
+    #[serde(default)]
+    pub genres: String,
+    /// With `rating`.
+    #[serde(default)]
+    pub rating_system: String,
+    /// With `rating_system`.
+    #[serde(default)]
+    pub rating: String,
+    /// A poster image URL.
+    #[serde(default)]
+    pub poster_url: String,
+    /// The app deep link.
+    #[serde(default)]
+    pub deep_link: String,
+    /// `subscription`, `free`, `purchase` or `rental`; empty for no offer.
+    #[serde(default)]
+    pub offer_type: String,
+    /// `US|CA`.
+    #[serde(default)]
+    pub regions: String,
+    /// RFC 3339.
+    #[serde(default)]
+    pub offer_start: String,
+    /// RFC 3339.
+    #[serde(default)]
+    pub offer_end: String,
+    /// Decimal, for purchase and rental.
+    #[serde(default)]
+    pub price: String,
+    /// ISO 4217, with the price.
+    #[serde(default)]
+    pub currency: String,
+    /// An explicit version.
+    #[serde(default)]
+    pub version: String,
+}
+
+/// What a finished load found.
+#[derive(Debug)]
+pub struct LoadReport {
+    /// Every problem found, by line.
+    pub findings: Findings,
+    /// Items yielded per kind, indexed like [`KindTag::ALL`].
+    pub items: [u64; 4],
+    /// Rows read (not counting blank lines and the CSV header).
+    pub rows: u64,
+    /// Rows left out.
+    pub rejected: u64,
+    /// Decompressed bytes read.
+    pub bytes: u64,
+    /// The compression the input had.
+    pub compression: Compression,
+}
+
+impl LoadReport {
+    /// All items yielded.
+    pub fn total_items(&self) -> u64 {
+        self.items.iter().sum()
+    }
+}
+
+enum Rows<'a> {
+    Json {
+        input: Tracked<Box<dyn BufRead + 'a>>,
+        line: String,
+        line_number: u64,
+    },
+    Csv {
+        reader: Box<csv::Reader<Tracked<Box<dyn BufRead + 'a>>>>,
+        headers: csv::StringRecord,
+        record: csv::StringRecord,
+    },
+}
+
+/// Streams a source export into items, reporting bad rows.
+pub struct SourceLoader<'a> {
+    rows: Rows<'a>,
+    options: LoadOptions,
+    compression: Compression,
+    findings: Findings,
+    ids: IdSet,
+    series: IdSet,
+    /// Season id hash → the season's series id.
+    seasons: IdHashMap<String>,
+    items: [u64; 4],
+    rows_read: u64,
+    rejected: u64,
+}
+
+impl std::fmt::Debug for SourceLoader<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SourceLoader")
+            .field("rows_read", &self.rows_read)
+            .field("rejected", &self.rejected)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> SourceLoader<'a> {
+    /// Opens a source export of the given format, sniffing compression.
+    pub fn new<R: Read + 'a>(
+        input: R,
+        format: SourceFormat,
+        options: LoadOptions,
+    ) -> Result<SourceLoader<'a>, LoadError> {
+        let (decoded, compression) = input::open(input)?;
+        let tracked = Tracked::new(decoded, &options.limits);
+        let rows = match format {
+            SourceFormat::JsonLines => Rows::Json {
+                input: tracked,
+                line: String::new(),
+                line_number: 0,
+            },
+            SourceFormat::Csv => {
+                let mut reader = csv::ReaderBuilder::new()
+                    .has_headers(true)
+                    .trim(csv::Trim::Headers)
+                    .from_reader(tracked);
+                let headers = reader
+                    .headers()
+                    .map_err(|e| LoadError::CsvHeader(e.to_string()))?
+                    .clone();
+                for required in ["id", "title"] {
+                    if !headers.iter().any(|h| h == required) {
+                        return Err(LoadError::CsvHeader(format!(
+                            "no {required:?} column in {:?}",
+                            headers.iter().collect::<Vec<_>>().join(",")
+                        )));
+                    }
+                }
+                Rows::Csv {
+                    reader: Box::new(reader),
+                    headers,
+                    record: csv::StringRecord::new(),
+                }
+            }
+        };
+        Ok(SourceLoader {
+            rows,
+            findings: Findings::with_cap(options.max_findings),
+            options,
+            compression,
+            ids: IdSet::new(),
+            series: IdSet::new(),
+            seasons: IdHashMap::default(),
+            items: [0; 4],
+            rows_read: 0,
+            rejected: 0,
+        })
+    }
+
+    /// The findings so far.
+    pub fn findings(&self) -> &Findings {
+        &self.findings
+    }
+
+    /// Decompressed bytes read so far (for progress).
+    pub fn bytes_read(&self) -> u64 {
+        match &self.rows {
+            Rows::Json { input, .. } => input.offset(),
+            Rows::Csv { reader, .. } => reader.get_ref().offset(),
+        }
+    }
+
+    /// The next good item, or `None` at the end. Bad rows are reported and skipped.
+    pub fn next_item(&mut self) -> Result<Option<Item>, LoadError> {
+        loop {
+            let Some((line, record)) = self.next_record()? else {
+                return Ok(None);
+            };
+            self.rows_read += 1;
+            let position = Position {
+                line,
+                column: 0,
+                offset: 0,
+            };
+            match self.admit(record, position) {
+                Some(item) => {
+                    self.items[item.kind.tag() as usize] += 1;
+                    return Ok(Some(item));
+                }
+                None => self.rejected += 1,
+            }
+        }
+    }
+
+    /// Ends the load and reports.
+    pub fn finish(self) -> LoadReport {
+        let bytes = self.bytes_read();
+        LoadReport {
+            findings: self.findings,
+            items: self.items,
+            rows: self.rows_read,
+            rejected: self.rejected,
+            bytes,
+            compression: self.compression,
+        }
+    }
+
+    /// Reads the next non-blank row as a record, or a finding when it cannot
+    /// be parsed. `Ok(None)` at the end of input.
+    fn next_record(&mut self) -> Result<Option<(u64, Result<SourceRecord, String>)>, LoadError> {
+        match &mut self.rows {
+            Rows::Json {
+                input,
+                line,
+                line_number,
+            } => loop {
+                line.clear();
+                input.mark_token();
+                let n = input.read_line(line).map_err(LoadError::from_io)?;
+                if n == 0 {
+                    return Ok(None);
+                }
+                *line_number += 1;
+                if line.trim().is_empty() {
+                    continue;
+                }
+                let parsed = serde_json::from_str::<SourceRecord>(line)
+                    .map_err(|e| format!("not a valid row: {e}"));
+                return Ok(Some((*line_number, parsed)));
+            },
+            Rows::Csv {
+                reader,
+                headers,
+                record,
+            } => {
+                reader.get_mut().mark_token();
+                match reader.read_record(record) {
+                    Ok(false) => Ok(None),
+                    Ok(true) => {
+                        let line = record.position().map_or(0, csv::Position::line);
+                        let parsed = record
+                            .deserialize::<CsvMovie>(Some(headers))
+                            .map_err(|e| format!("not a valid row: {e}"))
+                            .and_then(csv_to_record);
+                        Ok(Some((line, parsed)))
+                    }
+                    Err(error) => {
+                        if let csv::ErrorKind::Io(io) = error.kind() {
+                            let io = io::Error::new(io.kind(), io.to_string());
+                            return Err(LoadError::from_io(io));
+                        }
+                        let line = error.position().map_or(0, csv::Position::line);
+                        Ok(Some((line, Err(format!("not a valid row: {error}")))))
+                    }
+                }
+            }
+        }
+    }
+
+    /// Turns a parsed row into an item, or reports why not.
+    fn admit(&mut self, record: Result<SourceRecord, String>, position: Position) -> Option<Item> {
+        let mut record = match record {
+            Ok(record) => record,
+            Err(message) => {
+                self.findings
+                    .push(Finding::error(Rule::SourceSyntax, position, message));
+                return None;
+            }
+        };
+        let id = record.id.clone();
+        let error =
+            |rule: Rule, message: String| Finding::error(rule, position, message).for_item(&id);
+        for (field, c) in strip_control_characters(&mut record) {
+            self.findings.push(
+                Finding::warning(
+                    Rule::ControlCharacter,
+                    position,
+                    format!(
+                        "{field} held U+{:04X}, which XML cannot carry; it was removed",
+                        c as u32
+                    ),
+                )
+                .for_item(&id),
+            );
+        }
+        let mut problems: Vec<Finding> = Vec::new();
+        if record.id.trim().is_empty() {
+            problems.push(error(Rule::MissingId, "the row has an empty id".into()));
+        }
+        let Some(kind) = KindTag::ALL
+            .into_iter()
+            .find(|k| k.source_name() == record.kind)
+        else {
+            problems.push(error(
+                Rule::SourceType,
+                format!(
+                    "type {:?} is not movie, series, season or episode",
+                    record.kind
+                ),
+            ));
+            return self.reject(problems);
+        };
+        let item_kind = match self.item_kind(kind, &record, &mut problems, &error) {
+            Some(k) => k,
+            None => return self.reject(problems),
+        };
+        let Some(title) = record.title.take().filter(|t| !t.trim().is_empty()) else {
+            problems.push(error(
+                Rule::RequiredChild,
+                format!("the {kind} has no title"),
+            ));
+            return self.reject(problems);
+        };
+        let version = record.version.unwrap_or(1);
+        let meta = match self.metadata(title, record, &mut problems, &error) {
+            Some(meta) => meta,
+            None => return self.reject(problems),
+        };
+        let item = Item {
+            id: id.clone(),
+            version,
+            kind: item_kind,
+            meta,
+        };
+        rules::check_item(&item, &mut |rule, message| {
+            problems.push(error(rule, message))
+        });
+        if !problems.is_empty() {
+            return self.reject(problems);
+        }
+        if !self.ids.insert(&item.id) {
+            return self.reject(vec![error(
+                Rule::DuplicateId,
+                format!(
+                    "id {:?} appears earlier in the export; this row is left out",
+                    item.id
+                ),
+            )]);
+        }
+        match &item.kind {
+            ItemKind::Series => {
+                self.series.insert(&item.id);
+            }
+            ItemKind::Season { series_id, .. } => {
+                self.seasons.insert(id_hash(&item.id), series_id.clone());
+            }
+            ItemKind::Movie | ItemKind::Episode { .. } => {}
+        }
+        Some(item)
+    }
+
+    fn reject(&mut self, problems: Vec<Finding>) -> Option<Item> {
+        for finding in problems {
+            self.findings.push(finding);
+        }
+        None
+    }
+
+    /// The kind-specific part, checking parents appear earlier in the export.
+    fn item_kind(
+        &self,
+        kind: KindTag,
+        record: &SourceRecord,
+        problems: &mut Vec<Finding>,
+        error: &dyn Fn(Rule, String) -> Finding,
+    ) -> Option<ItemKind> {
+        let mut missing = |field: &str| {
+            problems.push(error(
+                Rule::RequiredChild,
+                format!("the {kind} has no {field}"),
+            ));
+        };
+        match kind {
+            KindTag::Movie => Some(ItemKind::Movie),
+            KindTag::Series => Some(ItemKind::Series),
+            KindTag::Season => {
+                let (Some(series_id), Some(season_number)) =
+                    (record.series_id.clone(), record.season_number)
+                else {
+                    if record.series_id.is_none() {
+                        missing("series_id");
+                    }
+                    if record.season_number.is_none() {
+                        missing("season_number");
+                    }
+                    return None;
+                };
+                if !self.series.contains(&series_id) {
+                    problems.push(error(
+                        Rule::ParentMissing,
+                        format!(
+                            "season names series {series_id:?}, which is not earlier in the export"
+                        ),
+                    ));
+                    return None;
+                }
+                Some(ItemKind::Season {
+                    series_id,
+                    season_number,
+                })
+            }
+            KindTag::Episode => {
+                let (Some(season_id), Some(episode_number)) =
+                    (record.season_id.clone(), record.episode_number)
+                else {
+                    if record.season_id.is_none() {
+                        missing("season_id");
+                    }
+                    if record.episode_number.is_none() {
+                        missing("episode_number");
+                    }
+                    return None;
+                };
+                let Some(season_series) = self.seasons.get(&id_hash(&season_id)) else {
+                    problems.push(error(
+                        Rule::ParentMissing,
+                        format!(
+                            "episode names season {season_id:?}, which is not earlier in the export"
+                        ),
+                    ));
+                    return None;
+                };
+                let series_id = match &record.series_id {
+                    Some(named) if named != season_series => {
+                        problems.push(error(
+                            Rule::ParentKind,
+                            format!("episode names series {named:?}, but its season {season_id:?} belongs to {season_series:?}"),
+                        ));
+                        return None;
+                    }
+                    _ => season_series.clone(),
+                };
+                Some(ItemKind::Episode {
+                    series_id,
+                    season_id,
+                    episode_number,
+                })
+            }
+        }
+    }
+
+    fn metadata(
+        &self,
+        title: String,
+        record: SourceRecord,
+        problems: &mut Vec<Finding>,
+        error: &dyn Fn(Rule, String) -> Finding,
+    ) -> Option<Metadata> {
+        let mut offers = Vec::new();
+        for offer in record.offers {
+            let Some(kind) = OfferKind::parse(&offer.kind) else {
+                problems.push(error(
+                    Rule::BadValue,
+                    format!(
+                        "offer type {:?} is not subscription, free, purchase or rental",
+                        offer.kind
+                    ),
+                ));
+                continue;
+            };
+            if offer.regions.is_empty() {
+                problems.push(error(
+                    Rule::RequiredChild,
+                    format!("the {} offer lists no regions", offer.kind),
+                ));
+            }
+            let price = match (offer.price, offer.currency) {
+                (Some(amount), Some(currency)) => Some(Price { amount, currency }),
+                (None, None) => None,
+                (Some(_), None) => {
+                    problems.push(error(
+                        Rule::RequiredChild,
+                        format!("the {} offer has a price but no currency", offer.kind),
+                    ));
+                    None
+                }
+                (None, Some(_)) => {
+                    problems.push(error(
+                        Rule::RequiredChild,
+                        format!("the {} offer has a currency but no price", offer.kind),
+                    ));
+                    None
+                }
+            };
+            for region in offer.regions {
+                offers.push(Offer {
+                    kind,
+                    region,
+                    start: offer.start.clone(),
+                    end: offer.end.clone(),
+                    price: price.clone(),
+                });
+            }
+        }
+        if !problems.is_empty() {
+            return None;
+        }
+        Some(Metadata {
+            title: LocalizedText {
+                locale: record
+                    .locale
+                    .unwrap_or_else(|| self.options.default_locale.clone()),
+                text: title,
+            },
+            synopsis: record.synopsis,
+            release_date: record.release_date,
+            runtime_minutes: record.runtime_minutes,
+            genres: record.genres,
+            rating: record.rating.map(|r| Rating {
+                system: r.system,
+                value: r.value,
+            }),
+            credits: record
+                .credits
+                .into_iter()
+                .map(|c| Credit {
+                    role: c.role,
+                    name: c.name,
+                })
+                .collect(),
+            images: record
+                .images
+                .into_iter()
+                .map(|i| Image {
+                    kind: i.kind,
+                    url: i.url,
+                })
+                .collect(),
+            offers,
+            deep_link: record.deep_link,
+        })
+    }
+}
+
+/// Turns a CSV movie row into the JSON Lines record shape.
+fn csv_to_record(row: CsvMovie) -> Result<SourceRecord, String> {
+    let some = |s: String| (!s.trim().is_empty()).then_some(s);
+    let list = |s: &str| -> Vec<String> {
+        s.split('|')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(str::to_owned)
+            .collect()
+    };
+    let runtime_minutes = match some(row.runtime_minutes) {
+        Some(text) => Some(
+            text.trim()
+                .parse::<u32>()
+                .map_err(|_| format!("runtime_minutes {text:?} is not a whole number"))?,
+        ),
+        None => None,
+    };
+    let version = match some(row.version) {
+        Some(text) => Some(
+            crate::reader::parse_version(text.trim())
+                .ok_or_else(|| format!("version {text:?} is not a positive integer"))?,
+        ),
+        None => None,
+    };
+    let rating = match (some(row.rating_system), some(row.rating)) {
+        (Some(system), Some(value)) => Some(SourceRating { system, value }),
+        (None, None) => None,
+        _ => return Err("rating_system and rating go together; give both or neither".into()),
+    };
+    let offers = match some(row.offer_type) {
+        Some(kind) => vec![SourceOffer {
+            kind,
+            regions: list(&row.regions),
+            start: some(row.offer_start),
+            end: some(row.offer_end),
+            price: some(row.price),
+            currency: some(row.currency),
+        }],
+        None => Vec::new(),
+    };
+    Ok(SourceRecord {
+        kind: "movie".into(),
+        id: row.id,
+        version,
+        title: some(row.title),
+        locale: some(row.locale),
+        synopsis: some(row.synopsis),
+        release_date: some(row.release_date),
+        runtime_minutes,
+        genres: list(&row.genres),
+        rating,
+        images: some(row.poster_url)
+            .map(|url| {
+                vec![SourceImage {
+                    kind: "poster".into(),
+                    url,
+                }]
+            })
+            .unwrap_or_default(),
+        offers,
+        deep_link: some(row.deep_link),
+        ..SourceRecord::default()
+    })
+}
+
+/// Removes characters XML cannot carry from every text field, returning
+/// which field held which character.
+fn strip_control_characters(record: &mut SourceRecord) -> Vec<(&'static str, char)> {
+    let mut removed = Vec::new();
+    let mut clean = |field: &'static str, text: &mut String| {
+        if let Some(c) = text.chars().find(|&c| !is_xml_char(c)) {
+            removed.push((field, c));
+            text.retain(is_xml_char);
+        }
+    };
+    let opt =
+        |field, text: &mut Option<String>, clean: &mut dyn FnMut(&'static str, &mut String)| {
+            if let Some(text) = text {
+                clean(field, text);
+            }
+        };
+    clean("id", &mut record.id);
+    opt("title", &mut record.title, &mut clean);
+    opt("locale", &mut record.locale, &mut clean);
+    opt("synopsis", &mut record.synopsis, &mut clean);
+    opt("deep_link", &mut record.deep_link, &mut clean);
+    opt("series_id", &mut record.series_id, &mut clean);
+    opt("season_id", &mut record.season_id, &mut clean);
+    for genre in &mut record.genres {
+        clean("genres", genre);
+    }
+    if let Some(rating) = &mut record.rating {
+        clean("rating", &mut rating.value);
+        clean("rating", &mut rating.system);
+    }
+    for credit in &mut record.credits {
+        clean("credits", &mut credit.name);
+        clean("credits", &mut credit.role);
+    }
+    removed
+}
+
+impl From<&Item> for SourceRecord {
+    /// The source row an item would come from (offers one per region).
+    fn from(item: &Item) -> SourceRecord {
+        let meta = &item.meta;
+        let (series_id, season_id, season_number, episode_number) = match &item.kind {
+            ItemKind::Movie | ItemKind::Series => (None, None, None, None),
+            ItemKind::Season {
+                series_id,
+                season_number,
+            } => (Some(series_id.clone()), None, Some(*season_number), None),
+            ItemKind::Episode {
+                series_id,
+                season_id,
+                episode_number,
+            } => (
+                Some(series_id.clone()),
+                Some(season_id.clone()),
+                None,
+                Some(*episode_number),
+            ),
+        };
+        SourceRecord {
+            kind: item.kind.tag().source_name().into(),
+            id: item.id.clone(),
+            version: None,
+            title: Some(meta.title.text.clone()),
+            locale: Some(meta.title.locale.clone()),
+            synopsis: meta.synopsis.clone(),
+            release_date: meta.release_date.clone(),
+            runtime_minutes: meta.runtime_minutes,
+            genres: meta.genres.clone(),
+            rating: meta.rating.as_ref().map(|r| SourceRating {
+                system: r.system.clone(),
+                value: r.value.clone(),
+            }),
+            credits: meta
+                .credits
+                .iter()
+                .map(|c| SourceCredit {
+                    role: c.role.clone(),
+                    name: c.name.clone(),
+                })
+                .collect(),
+            images: meta
+                .images
+                .iter()
+                .map(|i| SourceImage {
+                    kind: i.kind.clone(),
+                    url: i.url.clone(),
+                })
+                .collect(),
+            offers: meta
+                .offers
+                .iter()
+                .map(|o| SourceOffer {
+                    kind: o.kind.as_str().into(),
+                    regions: vec![o.region.clone()],
+                    start: o.start.clone(),
+                    end: o.end.clone(),
+                    price: o.price.as_ref().map(|p| p.amount.clone()),
+                    currency: o.price.as_ref().map(|p| p.currency.clone()),
+                })
+                .collect(),
+            deep_link: meta.deep_link.clone(),
+            series_id,
+            season_id,
+            season_number,
+            episode_number,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str, format: SourceFormat) -> (Vec<Item>, LoadReport) {
+        let mut loader =
+            SourceLoader::new(text.as_bytes(), format, LoadOptions::default()).unwrap();
+        let mut items = Vec::new();
+        while let Some(item) = loader.next_item().unwrap() {
+            items.push(item);
+        }
+        (items, loader.finish())
+    }
+
+    fn found(report: &LoadReport) -> Vec<(u64, &'static str)> {
+        report
+            .findings
+            .iter()
+            .map(|f| (f.position.line, f.rule.code()))
+            .collect()
+    }
+
+    #[test]
+    fn good_rows_go_through_and_bad_rows_are_reported_by_line() {
+        let text = r#"{"type":"movie","id":"m1","title":"Heat","release_date":"1995-12-15"}
+{"type":"movie","id":"m2"}
+{"type":"film","id":"m3","title":"X"}
+
+{"type":"movie","id":"m4","title":"Y","release_date":"1995-13-01"}
+not json
+{"type":"series","id":"s1","title":"Show"}
+{"type":"season","id":"s1-1","series_id":"s1","season_number":1,"title":"Season 1"}
+{"type":"episode","id":"s1-1-1","season_id":"s1-1","episode_number":1,"title":"Pilot"}
+{"type":"episode","id":"s1-2-1","season_id":"s1-2","episode_number":1,"title":"Orphan"}
+{"type":"movie","id":"m1","title":"Heat again"}
+{"type":"movie","id":"m5","title":"Typo","synposis":"x"}
+"#;
+        let (items, report) = load(text, SourceFormat::JsonLines);
+        let ids: Vec<_> = items.iter().map(|i| i.id.as_str()).collect();
+        assert_eq!(ids, ["m1", "s1", "s1-1", "s1-1-1"]);
+        assert_eq!(
+            found(&report),
+            vec![
+                (2, "item.required-child"),
+                (3, "source.type"),
+                (5, "item.bad-value"),
+                (6, "source.syntax"),
+                (10, "item.parent-missing"),
+                (11, "item.duplicate-id"),
+                (12, "source.syntax"),
+            ]
+        );
+        assert_eq!(report.rows, 11);
+        assert_eq!(report.rejected, 7);
+        match &items[3].kind {
+            ItemKind::Episode { series_id, .. } => assert_eq!(series_id, "s1"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn control_characters_are_removed_with_a_warning() {
+        let text = "{\"type\":\"movie\",\"id\":\"m1\",\"title\":\"Bell\\u0007s\"}\n";
+        let (items, report) = load(text, SourceFormat::JsonLines);
+        assert_eq!(items[0].meta.title.text, "Bells");
+        assert_eq!(found(&report), vec![(1, "text.control-character")]);
+        assert!(report.findings.is_clean());
+    }
+
+    #[test]
+    fn csv_movies() {
+        let text = "id,title,locale,genres,regions,offer_type,price,currency\n\
+                    m1,Heat,en-US,Crime|Drama,US|CA,rental,3.99,USD\n\
+                    m2,,en-US,,,,,\n\
+                    m3,Ronin,,,,subscription,,\n";
+        let (items, report) = load(text, SourceFormat::Csv);
+        assert_eq!(items.len(), 1);
+        assert_eq!(items[0].meta.genres, ["Crime", "Drama"]);
+        assert_eq!(items[0].meta.offers.len(), 2);
+        assert_eq!(
+            found(&report),
+            vec![(3, "item.required-child"), (4, "item.required-child")]
+        );
+    }
+
+    #[test]
+    fn format_from_path() {
+        assert_eq!(
+            SourceFormat::from_path(Path::new("a/export.csv.gz")),
+            SourceFormat::Csv
+        );
+        assert_eq!(
+            SourceFormat::from_path(Path::new("export.jsonl.zst")),
+            SourceFormat::JsonLines
+        );
+    }
+}
