@@ -1,1 +1,129 @@
-fn main() {}
+//! `catalogctl`: the catalog-relay pipeline on local files.
+//!
+//! A thin shell over `catalog-core`: parse the arguments, call the library,
+//! print the error chain, exit with a documented code. The same code runs in
+//! the Lambda functions; nothing here decides a domain rule.
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+mod build;
+mod generate;
+mod report;
+mod validate;
+
+/// Exit codes, documented in `--help`.
+pub mod exit {
+    /// The command did what was asked.
+    pub const OK: u8 = 0;
+    /// The input has findings: an invalid catalog, or source rows in error.
+    pub const FINDINGS: u8 = 1;
+    /// The command could not run: bad arguments, unreadable files.
+    pub const FAILURE: u8 = 2;
+}
+
+const AFTER_HELP: &str = "\
+Exit codes:
+  0  success (catalog valid / built)
+  1  findings: the catalog is invalid, or the source had rows in error
+  2  the command could not run (bad arguments, unreadable or unwritable files)
+
+Examples:
+  catalogctl build --source examples/provider-export.jsonl --out out/
+  catalogctl validate out/catalog-20250420T060000Z-full.xml.zst
+  catalogctl generate --items 100000 --seed 7 --out synthetic.jsonl.zst";
+
+/// Build, validate and inspect EMBER catalogs for Amazon on local files.
+#[derive(Debug, Parser)]
+#[command(name = "catalogctl", version, about, after_help = AFTER_HELP)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Build an EMBER catalog (.xml.zst) and a JSON summary from a provider export.
+    ///
+    /// Reads a JSON Lines or CSV export (plain, .zst or .gz), writes
+    /// DIR/catalog-<UTC time>-<full|update>.xml.zst and a .summary.json next
+    /// to it with counts and every finding. Bad rows are reported by line and
+    /// left out; unless --allow-partial is given, any bad row means no
+    /// catalog is written and the exit code is 1.
+    ///
+    /// Example: catalogctl build --source examples/provider-export.jsonl --out out/
+    Build(build::BuildArgs),
+
+    /// Check an EMBER catalog (.xml or .xml.zst) against every rule.
+    ///
+    /// Streams the file, so any size works. Prints each finding with its line,
+    /// the rule and how to fix it; --json prints one JSON report instead.
+    /// Exit code 0 only when the catalog is valid.
+    ///
+    /// Example: catalogctl validate out/catalog-20250420T060000Z-full.xml.zst
+    Validate(validate::ValidateArgs),
+
+    /// Write a deterministic synthetic export (JSON Lines) for tests and benchmarks.
+    ///
+    /// The same --items and --seed give the same bytes on every machine.
+    /// Output ending in .zst is zstd-compressed.
+    ///
+    /// Example: catalogctl generate --items 100000 --seed 7 --out synthetic.jsonl.zst
+    Generate(generate::GenerateArgs),
+}
+
+/// `full` or `update`, as the manifest will say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TypeArg {
+    /// CATALOG_FULL: every live item; Amazon deletes whatever is absent.
+    Full,
+    /// CATALOG_UPDATE: adds, changes and deletes only.
+    Update,
+}
+
+impl From<TypeArg> for catalog_core::SubmissionType {
+    fn from(value: TypeArg) -> Self {
+        match value {
+            TypeArg::Full => catalog_core::SubmissionType::Full,
+            TypeArg::Update => catalog_core::SubmissionType::Update,
+        }
+    }
+}
+
+/// A path, or `-` for standard output.
+pub fn is_stdout(path: &std::path::Path) -> bool {
+    path == PathBuf::from("-")
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Build(args) => build::run(args),
+        Command::Validate(args) => validate::run(args),
+        Command::Generate(args) => generate::run(args),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(error) => {
+            if is_broken_pipe(&error) {
+                return ExitCode::from(exit::OK);
+            }
+            let mut stderr = io::stderr().lock();
+            let _ = writeln!(stderr, "error: {error}");
+            for cause in error.chain().skip(1) {
+                let _ = writeln!(stderr, "  caused by: {cause}");
+            }
+            ExitCode::from(exit::FAILURE)
+        }
+    }
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error
+        .chain()
+        .filter_map(|e| e.downcast_ref::<io::Error>())
+        .any(|e| e.kind() == io::ErrorKind::BrokenPipe)
+}

@@ -402,6 +402,11 @@ impl<'a> SourceLoader<'a> {
         &self.findings
     }
 
+    /// The compression the input was found to have.
+    pub fn compression(&self) -> Compression {
+        self.compression
+    }
+
     /// Decompressed bytes read so far (for progress).
     pub fn bytes_read(&self) -> u64 {
         match &self.rows {
@@ -464,8 +469,7 @@ impl<'a> SourceLoader<'a> {
                 if line.trim().is_empty() {
                     continue;
                 }
-                let parsed = serde_json::from_str::<SourceRecord>(line)
-                    .map_err(|e| format!("not a valid row: {e}"));
+                let parsed = serde_json::from_str::<SourceRecord>(line).map_err(describe_json_error);
                 return Ok(Some((*line_number, parsed)));
             },
             Rows::Csv {
@@ -770,6 +774,16 @@ impl<'a> SourceLoader<'a> {
             deep_link: record.deep_link,
         })
     }
+}
+
+/// serde_json says "at line 1 column N" of the one-line string; the finding
+/// already names the file's line, so keep only the column.
+fn describe_json_error(error: serde_json::Error) -> String {
+    let message = error.to_string();
+    let message = message
+        .rfind(" at line ")
+        .map_or(message.as_str(), |at| &message[..at]);
+    format!("not a valid row: {message} (at column {})", error.column())
 }
 
 /// Turns a CSV movie row into the JSON Lines record shape.

@@ -1,0 +1,130 @@
+//! Build and validate throughput, with peak memory, on synthetic catalogs.
+//!
+//! `cargo bench -p catalog-core --bench catalog` runs every scenario for 100k
+//! and 1M items, each in a fresh child process so its peak RSS is its own,
+//! and prints one line per scenario. `-- ITEMS` runs one size only.
+//!
+//! Scenarios:
+//! - `build`: synthetic items → `CatalogWriter` → zstd level 3 → a file
+//!   (compression on the same thread; what one Lambda core does).
+//! - `build-mt`: the same with zstd's worker thread (compression overlapped).
+//! - `validate`: that file → zstd decode → `CatalogReader` (every rule).
+//! - `parse-only`: the same XML through quick-xml alone, no validation (the floor).
+
+use std::fs::File;
+use std::io::{BufWriter, Read};
+use std::path::Path;
+use std::process::Command;
+use std::time::Instant;
+
+use catalog_core::model::{Action, CatalogHeader};
+use catalog_core::reader::{CatalogReader, ReadOptions};
+use catalog_core::synthetic::Synthetic;
+use catalog_core::writer::CatalogWriter;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    if args.first().map(String::as_str) == Some("--child") {
+        child(&args[1], args[2].parse().expect("items"), Path::new(&args[3]));
+        return;
+    }
+    let sizes: Vec<u64> = match args.first() {
+        Some(n) => vec![n.parse().expect("ITEMS must be a number")],
+        None => vec![100_000, 1_000_000],
+    };
+    let dir = std::env::temp_dir().join("catalog-bench");
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    println!("scenario    items      xml MB   file MB  ratio   seconds  XML MB/s  items/s    peak RSS MB");
+    for items in sizes {
+        let file = dir.join(format!("synthetic-{items}.xml.zst"));
+        for scenario in ["build", "build-mt", "validate", "parse-only"] {
+            let exe = std::env::current_exe().expect("current exe");
+            let status = Command::new(exe)
+                .args(["--child", scenario, &items.to_string()])
+                .arg(&file)
+                .status()
+                .expect("run child");
+            assert!(status.success(), "{scenario} failed");
+        }
+        let _ = std::fs::remove_file(&file);
+    }
+}
+
+fn child(scenario: &str, items: u64, file: &Path) {
+    let started = Instant::now();
+    let (xml_bytes, count) = match scenario {
+        "build" | "build-mt" => build(items, file, scenario == "build-mt"),
+        "validate" => validate(file),
+        "parse-only" => parse_only(file),
+        other => panic!("unknown scenario {other}"),
+    };
+    let seconds = started.elapsed().as_secs_f64();
+    let file_bytes = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
+    let mb = xml_bytes as f64 / 1e6;
+    println!(
+        "{scenario:<11} {count:<10} {mb:<8.1} {:<8.1} {:<7.1} {seconds:<8.2} {:<9.0} {:<10.0} {:.1}",
+        file_bytes as f64 / 1e6,
+        xml_bytes as f64 / file_bytes.max(1) as f64,
+        mb / seconds,
+        count as f64 / seconds,
+        peak_rss_mb(),
+    );
+}
+
+fn build(items: u64, file: &Path, multithread: bool) -> (u64, u64) {
+    let out = BufWriter::with_capacity(1 << 20, File::create(file).expect("create"));
+    let mut encoder = zstd::Encoder::new(out, 3).expect("encoder");
+    if multithread {
+        encoder.multithread(1).expect("zstdmt");
+    }
+    let header = CatalogHeader {
+        id: "BENCH".into(),
+        version: 1,
+        action: Action::Upsert,
+    };
+    let mut writer = CatalogWriter::new(encoder, &header).expect("writer");
+    for item in Synthetic::new(items, 42) {
+        writer.write_item(&item).expect("write");
+    }
+    let (encoder, summary) = writer.finish().expect("finish");
+    encoder.finish().expect("zstd finish").into_inner().expect("flush");
+    (summary.xml_bytes, summary.total_items())
+}
+
+fn validate(file: &Path) -> (u64, u64) {
+    let input = File::open(file).expect("open");
+    let report = CatalogReader::new(input, ReadOptions::default())
+        .expect("reader")
+        .validate_to_end()
+        .expect("read");
+    assert!(report.is_valid(), "{:?}", report.findings.iter().next());
+    (report.xml_bytes, report.total_items())
+}
+
+fn parse_only(file: &Path) -> (u64, u64) {
+    let decoder = zstd::Decoder::new(File::open(file).expect("open")).expect("decoder");
+    let mut xml = quick_xml::Reader::from_reader(std::io::BufReader::with_capacity(256 << 10, decoder));
+    let mut buf = Vec::new();
+    let mut events = 0u64;
+    loop {
+        buf.clear();
+        match xml.read_event_into(&mut buf).expect("xml") {
+            quick_xml::events::Event::Eof => break,
+            _ => events += 1,
+        }
+    }
+    (xml.buffer_position(), events)
+}
+
+fn peak_rss_mb() -> f64 {
+    let mut status = String::new();
+    File::open("/proc/self/status")
+        .and_then(|mut f| f.read_to_string(&mut status))
+        .ok();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
