@@ -3,19 +3,12 @@
 //! This crate grows with the AWS issues: the S3 object store (streaming
 //! multipart, conditional writes), SQS, configuration from the environment,
 //! and a local-folder store with the same contract. Today it holds only the
-//! naming of the two buckets' prefixes, so the layout lives in one place.
-
-use catalog_core::SubmissionType;
+//! layout of the work bucket's outbox, so that layout lives in one place.
 
 /// Where a built catalog waits in the work bucket before the gate:
 /// `outbox/<env>/catalogs/<name>`.
 pub fn outbox_catalog_key(env: &str, name: &str) -> String {
     format!("outbox/{env}/catalogs/{name}")
-}
-
-/// The manifest type Amazon expects for a submission type.
-pub fn manifest_type(kind: SubmissionType) -> &'static str {
-    kind.manifest_type()
 }
 
 #[cfg(test)]
@@ -28,6 +21,5 @@ mod tests {
             outbox_catalog_key("staging", "catalog-x.xml.zst"),
             "outbox/staging/catalogs/catalog-x.xml.zst"
         );
-        assert_eq!(manifest_type(SubmissionType::Full), "CATALOG_FULL");
     }
 }

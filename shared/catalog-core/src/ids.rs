@@ -131,10 +131,9 @@ impl KnownCatalog {
                 );
             }
             Entry::Delete(delete) => {
-                if let Some(known) = self.items.remove(&delete.id) {
-                    if let Some(siblings) = known.parent.and_then(|p| self.children.get_mut(&p)) {
-                        siblings.retain(|c| c != &delete.id);
-                    }
+                let parent = self.items.remove(&delete.id).and_then(|known| known.parent);
+                if let Some(siblings) = parent.and_then(|p| self.children.get_mut(&p)) {
+                    siblings.retain(|c| c != &delete.id);
                 }
             }
         }

@@ -83,6 +83,9 @@ impl fmt::Display for SubmissionType {
 }
 
 /// One child of `<ProgramCatalog>`.
+// Entries stream through one at a time; boxing the item would cost an
+// allocation per item to save a few hundred bytes of stack.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Entry {
     /// An item to add or update.

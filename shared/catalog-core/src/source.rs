@@ -307,6 +307,9 @@ impl LoadReport {
     }
 }
 
+/// A row as read: its line, and the record or why it could not be parsed.
+type RawRow = (u64, Result<SourceRecord, String>);
+
 enum Rows<'a> {
     Json {
         input: Tracked<Box<dyn BufRead + 'a>>,
@@ -452,7 +455,7 @@ impl<'a> SourceLoader<'a> {
 
     /// Reads the next non-blank row as a record, or a finding when it cannot
     /// be parsed. `Ok(None)` at the end of input.
-    fn next_record(&mut self) -> Result<Option<(u64, Result<SourceRecord, String>)>, LoadError> {
+    fn next_record(&mut self) -> Result<Option<RawRow>, LoadError> {
         match &mut self.rows {
             Rows::Json {
                 input,
@@ -469,7 +472,8 @@ impl<'a> SourceLoader<'a> {
                 if line.trim().is_empty() {
                     continue;
                 }
-                let parsed = serde_json::from_str::<SourceRecord>(line).map_err(describe_json_error);
+                let parsed =
+                    serde_json::from_str::<SourceRecord>(line).map_err(describe_json_error);
                 return Ok(Some((*line_number, parsed)));
             },
             Rows::Csv {
@@ -511,10 +515,11 @@ impl<'a> SourceLoader<'a> {
                 return None;
             }
         };
+        let removed = strip_control_characters(&mut record);
         let id = record.id.clone();
         let error =
             |rule: Rule, message: String| Finding::error(rule, position, message).for_item(&id);
-        for (field, c) in strip_control_characters(&mut record) {
+        for (field, c) in removed {
             self.findings.push(
                 Finding::warning(
                     Rule::ControlCharacter,

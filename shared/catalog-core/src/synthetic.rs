@@ -263,18 +263,18 @@ impl Iterator for Synthetic {
         }
         self.remaining -= 1;
         if let Some(mut cursor) = self.series.take() {
-            if let Some((season_id, episodes_left, episode_number)) = cursor.season.take() {
-                if episodes_left > 0 {
-                    let id = self.next_id("episode");
-                    let kind = ItemKind::Episode {
-                        series_id: cursor.series_id.clone(),
-                        season_id: season_id.clone(),
-                        episode_number: episode_number + 1,
-                    };
-                    cursor.season = Some((season_id, episodes_left - 1, episode_number + 1));
-                    self.series = Some(cursor);
-                    return Some(self.item(id, kind, true));
-                }
+            if let Some((season_id, episodes_left, episode_number)) = cursor.season.take()
+                && episodes_left > 0
+            {
+                let id = self.next_id("episode");
+                let kind = ItemKind::Episode {
+                    series_id: cursor.series_id.clone(),
+                    season_id: season_id.clone(),
+                    episode_number: episode_number + 1,
+                };
+                cursor.season = Some((season_id, episodes_left - 1, episode_number + 1));
+                self.series = Some(cursor);
+                return Some(self.item(id, kind, true));
             }
             if cursor.seasons_left > 0 {
                 cursor.seasons_left -= 1;
