@@ -11,6 +11,8 @@
 //! - `validate`: that file → zstd decode → `CatalogReader` (every rule).
 //! - `parse-only`: the same XML through quick-xml alone, no validation (the floor).
 
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 use std::fs::File;
 use std::io::{BufWriter, Read};
 use std::path::Path;

@@ -68,6 +68,8 @@ pub enum Rule {
     SourceType,
     /// Text held characters XML cannot carry; they were removed.
     ControlCharacter,
+    /// Live items absent from the export were not deleted this run.
+    RemovalsHeld,
 }
 
 impl Rule {
@@ -96,6 +98,7 @@ impl Rule {
             Rule::SourceSyntax => "source.syntax",
             Rule::SourceType => "source.type",
             Rule::ControlCharacter => "text.control-character",
+            Rule::RemovalsHeld => "diff.removals-held",
         }
     }
 
@@ -152,6 +155,7 @@ impl Rule {
             }
             Rule::SourceType => "use type movie, series, season or episode",
             Rule::ControlCharacter => "remove control characters from the source text",
+            Rule::RemovalsHeld => "fix the unreadable rows; the removals go out with the next clean export",
         }
     }
 }

@@ -36,7 +36,9 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![deny(missing_docs)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod diff;
 pub mod finding;
 pub mod ids;
 pub mod input;
@@ -45,6 +47,7 @@ pub mod naming;
 pub mod reader;
 pub mod rules;
 pub mod source;
+pub mod state;
 pub mod synthetic;
 pub mod writer;
 

@@ -84,7 +84,7 @@ impl<W: Write> CatalogWriter<W> {
     /// Starts a document: the XML declaration and the opening root tag.
     pub fn new(sink: W, header: &CatalogHeader) -> Result<CatalogWriter<W>, WriteError> {
         check_attr(&header.id, "catalog id", &header.id)?;
-        if header.id.is_empty() || header.version == 0 {
+        if header.id.trim().is_empty() || header.version == 0 {
             return Err(WriteError::Invalid {
                 id: header.id.clone(),
                 reason: "the catalog needs a non-empty id and a version of at least 1".into(),
@@ -122,7 +122,7 @@ impl<W: Write> CatalogWriter<W> {
     /// [`finish`](Self::finish), children first, in the order queued within a kind.
     pub fn delete(&mut self, delete: Delete, kind: KindTag) -> Result<(), WriteError> {
         check_attr(&delete.id, "id", &delete.id)?;
-        if delete.id.is_empty() || delete.version == 0 {
+        if delete.id.trim().is_empty() || delete.version == 0 {
             return Err(WriteError::Invalid {
                 id: delete.id,
                 reason: "a Delete needs a non-empty id and a version of at least 1".into(),
@@ -176,18 +176,37 @@ fn check_attr(id: &str, field: &str, value: &str) -> Result<(), WriteError> {
 }
 
 fn check_item_writable(item: &Item) -> Result<(), WriteError> {
-    if item.id.is_empty() || item.version == 0 {
+    if item.id.trim().is_empty() || item.version == 0 {
         return Err(WriteError::Invalid {
             id: item.id.clone(),
             reason: "an item needs a non-empty id and a version of at least 1".into(),
         });
     }
     let mut bad = None;
-    crate::rules::for_each_text(item, &mut |field, text| {
+    let mut check = |field: &'static str, text: &str| {
         if bad.is_none() {
             bad = first_non_xml_char(text).map(|c| (field, c));
         }
-    });
+    };
+    crate::rules::for_each_text(item, &mut check);
+    // `for_each_text` leaves out the fields with a format (the rules check
+    // those), but the writer does not run the rules, so it checks them here.
+    if let Some(date) = &item.meta.release_date {
+        check("ReleaseDate", date);
+    }
+    for offer in &item.meta.offers {
+        check("Offer region", &offer.region);
+        if let Some(start) = &offer.start {
+            check("Offer start", start);
+        }
+        if let Some(end) = &offer.end {
+            check("Offer end", end);
+        }
+        if let Some(price) = &offer.price {
+            check("Price", &price.amount);
+            check("Price currency", &price.currency);
+        }
+    }
     match bad {
         Some((field, c)) => Err(WriteError::Invalid {
             id: item.id.clone(),
