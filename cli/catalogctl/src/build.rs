@@ -233,7 +233,7 @@ fn write_catalog(
     while let Some(item) = loader.next_item()? {
         writer.write_item(&item)?;
         count += 1;
-        if count % 4096 == 0 {
+        if count.is_multiple_of(4096) {
             progress.set_position(loader.bytes_read());
             progress.set_message(format!("{count} items"));
         }

@@ -5,7 +5,6 @@
 //! the Lambda functions; nothing here decides a domain rule.
 
 use std::io::{self, Write};
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -95,7 +94,7 @@ impl From<TypeArg> for catalog_core::SubmissionType {
 
 /// A path, or `-` for standard output.
 pub fn is_stdout(path: &std::path::Path) -> bool {
-    path == PathBuf::from("-")
+    path.as_os_str() == "-"
 }
 
 fn main() -> ExitCode {
