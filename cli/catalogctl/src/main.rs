@@ -10,6 +10,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 mod build;
+mod demo;
+mod diff;
 mod generate;
 mod report;
 mod validate;
@@ -33,6 +35,8 @@ Exit codes:
 Examples:
   catalogctl build --source examples/provider-export.jsonl --out out/
   catalogctl validate out/catalog-20250420T060000Z-full.xml.zst
+  catalogctl build --source export.jsonl --out out/ --state state.jsonl.zst
+  catalogctl demo
   catalogctl generate --items 100000 --seed 7 --out synthetic.jsonl.zst";
 
 /// Build, validate and inspect EMBER catalogs for Amazon on local files.
@@ -64,6 +68,22 @@ enum Command {
     ///
     /// Example: catalogctl validate out/catalog-20250420T060000Z-full.xml.zst
     Validate(validate::ValidateArgs),
+
+    /// Show what `build --state` would send: new, changed, removed ids.
+    ///
+    /// Diffs the export against the state without writing anything.
+    ///
+    /// Example: catalogctl diff --state state.jsonl.zst --source export.jsonl
+    Diff(diff::DiffArgs),
+
+    /// Run two days of a provider's life on the bundled example.
+    ///
+    /// Day 1 sends a full catalog, day 2 an edited export as an update with
+    /// adds, changes and children-first deletes, into a folder laid out like
+    /// the work bucket (source/, outbox/, state/). Prints what happened.
+    ///
+    /// Example: catalogctl demo --dir demo
+    Demo(demo::DemoArgs),
 
     /// Write a deterministic synthetic export (JSON Lines) for tests and benchmarks.
     ///
@@ -102,6 +122,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Build(args) => build::run(args),
         Command::Validate(args) => validate::run(args),
+        Command::Diff(args) => diff::run(args),
+        Command::Demo(args) => demo::run(args),
         Command::Generate(args) => generate::run(args),
     };
     match result {

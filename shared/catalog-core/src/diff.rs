@@ -106,7 +106,9 @@ pub struct Plan {
     pub catalog_version: u64,
     /// The counts behind the verdict.
     pub counts: DiffCounts,
-    /// Deletes to write (updates only), with each item's kind for ordering.
+    /// The items removed, with each item's kind for ordering. An update
+    /// writes them as `Delete`s; a full removes them by omission and writes
+    /// none (the delete versions are then unused).
     pub deletes: Vec<(Delete, KindTag)>,
     /// The keep-alive item to write when an update had nothing else to send:
     /// the live item sent longest ago, unchanged, at its version + 1.
@@ -170,6 +172,11 @@ impl<'s> Planner<'s> {
     /// Full or update, decided when the planner was made.
     pub fn kind(&self) -> SubmissionType {
         self.kind
+    }
+
+    /// The counts so far (removals are counted by `finish`).
+    pub fn counts(&self) -> &DiffCounts {
+        &self.counts
     }
 
     /// Takes the next item of the export and returns it, with its version
@@ -259,18 +266,16 @@ impl<'s> Planner<'s> {
             let kind = old.kind_at(at);
             let id = old.id_at(at);
             self.counts.removed[kind as usize] += 1;
+            let delete_version = old.version_at(at) + 1;
+            deletes.push((
+                Delete {
+                    id: id.to_owned(),
+                    version: delete_version,
+                },
+                kind,
+            ));
             let version = match self.kind {
-                SubmissionType::Update => {
-                    let version = old.version_at(at) + 1;
-                    deletes.push((
-                        Delete {
-                            id: id.to_owned(),
-                            version,
-                        },
-                        kind,
-                    ));
-                    version
-                }
+                SubmissionType::Update => delete_version,
                 // A full submission deletes by omission; the version is not spent.
                 SubmissionType::Full => old.version_at(at),
             };
@@ -285,7 +290,8 @@ impl<'s> Planner<'s> {
         }
 
         let removed_total: u64 = self.counts.removed.iter().sum();
-        let sent_total: u64 = self.counts.new.iter().sum::<u64>() + self.counts.changed.iter().sum::<u64>();
+        let sent_total: u64 =
+            self.counts.new.iter().sum::<u64>() + self.counts.changed.iter().sum::<u64>();
         let mut keepalive = None;
         let outcome = match self.kind {
             SubmissionType::Full => {
@@ -303,7 +309,7 @@ impl<'s> Planner<'s> {
                     Outcome::Send
                 }
             }
-            SubmissionType::Update if sent_total == 0 && deletes.is_empty() => {
+            SubmissionType::Update if sent_total == 0 && removed_total == 0 => {
                 let last = old.last_update.or(old.last_full);
                 let due = last.is_none_or(|at| now - at >= self.policy.keepalive_after);
                 match self.keepalive.take() {
@@ -516,7 +522,12 @@ mod tests {
         }
     }
 
-    fn run(state: &CatalogState, now: i64, force_full: bool, export: Vec<Item>) -> (Vec<Item>, Plan) {
+    fn run(
+        state: &CatalogState,
+        now: i64,
+        force_full: bool,
+        export: Vec<Item>,
+    ) -> (Vec<Item>, Plan) {
         let request = Request {
             now,
             force_full,
@@ -542,16 +553,35 @@ mod tests {
         let state = plan.new_state.unwrap();
         assert_eq!(state.catalog_version, 1);
 
-        let (sent, plan) = run(&state, T0 + DAY, false, vec![movie("a", "A2"), movie("c", "C")]);
+        let (sent, plan) = run(
+            &state,
+            T0 + DAY,
+            false,
+            vec![movie("a", "A2"), movie("c", "C")],
+        );
         assert_eq!(plan.kind, SubmissionType::Update);
         let versions: Vec<_> = sent.iter().map(|i| (i.id.as_str(), i.version)).collect();
         assert_eq!(versions, [("a", 2), ("c", 1)]);
-        assert_eq!(plan.deletes, vec![(Delete { id: "b".into(), version: 2 }, KindTag::Movie)]);
+        assert_eq!(
+            plan.deletes,
+            vec![(
+                Delete {
+                    id: "b".into(),
+                    version: 2
+                },
+                KindTag::Movie
+            )]
+        );
         let state = plan.new_state.unwrap();
         assert_eq!(state.get("b").unwrap().status, Status::Deleted);
 
         // b comes back: above any version ever used.
-        let (sent, plan) = run(&state, T0 + 2 * DAY, false, vec![movie("a", "A2"), movie("b", "B"), movie("c", "C")]);
+        let (sent, plan) = run(
+            &state,
+            T0 + 2 * DAY,
+            false,
+            vec![movie("a", "A2"), movie("b", "B"), movie("c", "C")],
+        );
         assert_eq!(sent.len(), 1);
         assert_eq!((sent[0].id.as_str(), sent[0].version), ("b", 3));
         assert!(plan.deletes.is_empty());
@@ -559,14 +589,29 @@ mod tests {
 
     #[test]
     fn nothing_to_do_unless_the_keepalive_is_due() {
-        let (_, plan) = run(&CatalogState::new("C"), T0, false, vec![movie("a", "A"), movie("b", "B")]);
+        let (_, plan) = run(
+            &CatalogState::new("C"),
+            T0,
+            false,
+            vec![movie("a", "A"), movie("b", "B")],
+        );
         let state = plan.new_state.unwrap();
-        let (sent, plan) = run(&state, T0 + DAY, false, vec![movie("a", "A"), movie("b", "B")]);
+        let (sent, plan) = run(
+            &state,
+            T0 + DAY,
+            false,
+            vec![movie("a", "A"), movie("b", "B")],
+        );
         assert!(sent.is_empty());
         assert_eq!(plan.outcome, Outcome::NothingToDo);
         assert!(plan.new_state.is_none());
 
-        let (_, plan) = run(&state, T0 + 4 * DAY, false, vec![movie("a", "A"), movie("b", "B")]);
+        let (_, plan) = run(
+            &state,
+            T0 + 4 * DAY,
+            false,
+            vec![movie("a", "A"), movie("b", "B")],
+        );
         assert_eq!(plan.outcome, Outcome::Send);
         let keepalive = plan.keepalive.unwrap();
         assert_eq!((keepalive.id.as_str(), keepalive.version), ("a", 2));
@@ -581,7 +626,10 @@ mod tests {
         assert_eq!(plan.kind, SubmissionType::Update);
         let (sent, plan) = run(&state, T0 + 25 * DAY, false, vec![movie("a", "A")]);
         assert_eq!(plan.kind, SubmissionType::Full);
-        assert_eq!(sent[0].version, 1, "an unchanged item keeps its version in a full");
+        assert_eq!(
+            sent[0].version, 1,
+            "an unchanged item keeps its version in a full"
+        );
     }
 
     #[test]

@@ -44,6 +44,7 @@ pub mod ids;
 pub mod input;
 pub mod model;
 pub mod naming;
+pub mod pipeline;
 pub mod reader;
 pub mod rules;
 pub mod source;

@@ -294,6 +294,11 @@ pub struct LoadReport {
     pub rows: u64,
     /// Rows left out.
     pub rejected: u64,
+    /// The ids of the rows left out, where the row named one: the export
+    /// still lists these items, so a diff must not take them for removed.
+    pub rejected_ids: Vec<String>,
+    /// Rows left out whose id could not be made out at all.
+    pub unreadable_rows: u64,
     /// Decompressed bytes read.
     pub bytes: u64,
     /// The compression the input had.
@@ -307,8 +312,9 @@ impl LoadReport {
     }
 }
 
-/// A row as read: its line, and the record or why it could not be parsed.
-type RawRow = (u64, Result<SourceRecord, String>);
+/// A row as read: its line, and the record or why it could not be parsed
+/// (with the row's id when it could still be made out).
+type RawRow = (u64, Result<SourceRecord, (String, Option<String>)>);
 
 enum Rows<'a> {
     Json {
@@ -336,6 +342,8 @@ pub struct SourceLoader<'a> {
     items: [u64; 4],
     rows_read: u64,
     rejected: u64,
+    rejected_ids: Vec<String>,
+    unreadable: u64,
 }
 
 impl std::fmt::Debug for SourceLoader<'_> {
@@ -397,6 +405,8 @@ impl<'a> SourceLoader<'a> {
             items: [0; 4],
             rows_read: 0,
             rejected: 0,
+            rejected_ids: Vec::new(),
+            unreadable: 0,
         })
     }
 
@@ -448,6 +458,8 @@ impl<'a> SourceLoader<'a> {
             items: self.items,
             rows: self.rows_read,
             rejected: self.rejected,
+            rejected_ids: self.rejected_ids,
+            unreadable_rows: self.unreadable,
             bytes,
             compression: self.compression,
         }
@@ -472,8 +484,8 @@ impl<'a> SourceLoader<'a> {
                 if line.trim().is_empty() {
                     continue;
                 }
-                let parsed =
-                    serde_json::from_str::<SourceRecord>(line).map_err(describe_json_error);
+                let parsed = serde_json::from_str::<SourceRecord>(line)
+                    .map_err(|e| (describe_json_error(e), id_of_json_row(line)));
                 return Ok(Some((*line_number, parsed)));
             },
             Rows::Csv {
@@ -486,10 +498,17 @@ impl<'a> SourceLoader<'a> {
                     Ok(false) => Ok(None),
                     Ok(true) => {
                         let line = record.position().map_or(0, csv::Position::line);
+                        let id = headers
+                            .iter()
+                            .position(|h| h == "id")
+                            .and_then(|at| record.get(at))
+                            .filter(|id| !id.trim().is_empty())
+                            .map(str::to_owned);
                         let parsed = record
                             .deserialize::<CsvMovie>(Some(headers))
                             .map_err(|e| format!("not a valid row: {e}"))
-                            .and_then(csv_to_record);
+                            .and_then(csv_to_record)
+                            .map_err(|message| (message, id));
                         Ok(Some((line, parsed)))
                     }
                     Err(error) => {
@@ -498,7 +517,10 @@ impl<'a> SourceLoader<'a> {
                             return Err(LoadError::from_io(io));
                         }
                         let line = error.position().map_or(0, csv::Position::line);
-                        Ok(Some((line, Err(format!("not a valid row: {error}")))))
+                        Ok(Some((
+                            line,
+                            Err((format!("not a valid row: {error}"), None)),
+                        )))
                     }
                 }
             }
@@ -506,12 +528,23 @@ impl<'a> SourceLoader<'a> {
     }
 
     /// Turns a parsed row into an item, or reports why not.
-    fn admit(&mut self, record: Result<SourceRecord, String>, position: Position) -> Option<Item> {
+    fn admit(
+        &mut self,
+        record: Result<SourceRecord, (String, Option<String>)>,
+        position: Position,
+    ) -> Option<Item> {
         let mut record = match record {
             Ok(record) => record,
-            Err(message) => {
-                self.findings
-                    .push(Finding::error(Rule::SourceSyntax, position, message));
+            Err((message, id)) => {
+                let mut finding = Finding::error(Rule::SourceSyntax, position, message);
+                match id {
+                    Some(id) => {
+                        finding = finding.for_item(&id);
+                        self.rejected_ids.push(id);
+                    }
+                    None => self.unreadable += 1,
+                }
+                self.findings.push(finding);
                 return None;
             }
         };
@@ -547,23 +580,23 @@ impl<'a> SourceLoader<'a> {
                     record.kind
                 ),
             ));
-            return self.reject(problems);
+            return self.reject(problems, &id);
         };
         let item_kind = match self.item_kind(kind, &record, &mut problems, &error) {
             Some(k) => k,
-            None => return self.reject(problems),
+            None => return self.reject(problems, &id),
         };
         let Some(title) = record.title.take().filter(|t| !t.trim().is_empty()) else {
             problems.push(error(
                 Rule::RequiredChild,
                 format!("the {kind} has no title"),
             ));
-            return self.reject(problems);
+            return self.reject(problems, &id);
         };
         let version = record.version.unwrap_or(1);
         let meta = match self.metadata(title, record, &mut problems, &error) {
             Some(meta) => meta,
-            None => return self.reject(problems),
+            None => return self.reject(problems, &id),
         };
         let item = Item {
             id: id.clone(),
@@ -575,16 +608,19 @@ impl<'a> SourceLoader<'a> {
             problems.push(error(rule, message))
         });
         if !problems.is_empty() {
-            return self.reject(problems);
+            return self.reject(problems, &id);
         }
         if !self.ids.insert(&item.id) {
-            return self.reject(vec![error(
-                Rule::DuplicateId,
-                format!(
-                    "id {:?} appears earlier in the export; this row is left out",
-                    item.id
-                ),
-            )]);
+            return self.reject(
+                vec![error(
+                    Rule::DuplicateId,
+                    format!(
+                        "id {:?} appears earlier in the export; this row is left out",
+                        item.id
+                    ),
+                )],
+                &id,
+            );
         }
         match &item.kind {
             ItemKind::Series => {
@@ -598,7 +634,10 @@ impl<'a> SourceLoader<'a> {
         Some(item)
     }
 
-    fn reject(&mut self, problems: Vec<Finding>) -> Option<Item> {
+    fn reject(&mut self, problems: Vec<Finding>, id: &str) -> Option<Item> {
+        if !id.trim().is_empty() {
+            self.rejected_ids.push(id.to_owned());
+        }
         for finding in problems {
             self.findings.push(finding);
         }
@@ -779,6 +818,13 @@ impl<'a> SourceLoader<'a> {
             deep_link: record.deep_link,
         })
     }
+}
+
+/// The `id` of a row that did not parse as a record, if it is JSON at all.
+fn id_of_json_row(line: &str) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_str(line).ok()?;
+    let id = value.get("id")?.as_str()?.trim();
+    (!id.is_empty()).then(|| id.to_owned())
 }
 
 /// serde_json says "at line 1 column N" of the one-line string; the finding
