@@ -200,14 +200,15 @@ pub fn run(args: BuildArgs) -> Result<u8> {
         .with_context(|| format!("cannot read the source {}", args.source.display()))?;
     fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create the output folder {}", args.out.display()))?;
-    let partial_path = args.out.join(format!(
-        ".catalog-{}.partial",
-        now.unix_timestamp_nanos()
-    ));
+    let partial_path = args
+        .out
+        .join(format!(".catalog-{}.partial", now.unix_timestamp_nanos()));
     let progress = progress_bar(args.quiet, loader.compression(), source_len);
 
     let produced = match &args.state {
-        Some(state_path) => build_with_state(&args, state_path, loader, now, &partial_path, &progress),
+        Some(state_path) => {
+            build_with_state(&args, state_path, loader, now, &partial_path, &progress)
+        }
         None => build_plain(&args, loader, &partial_path, &progress),
     };
     progress.finish_and_clear();
@@ -272,21 +273,28 @@ fn build_with_state(
         allow_shrink: args.allow_shrink,
     };
     let sink = open_catalog(partial, args.level)?;
-    let built = build_from_state(loader, &state, Policy::default(), request, sink, &mut |n, bytes| {
-        show(progress, n, bytes)
-    })?;
+    let catalog_id = state.catalog_id.clone();
+    let built = build_from_state(
+        loader,
+        state,
+        Policy::default(),
+        request,
+        sink,
+        &mut |n, bytes| show(progress, n, bytes),
+    )?;
+    let written = built.written();
     let compressed_bytes = close_catalog(built.sink, partial)?;
     let plan = built.plan;
     let keepalive = plan.keepalive.as_ref().map(|i| i.id.clone());
     Ok(Produced {
         kind: plan.kind,
         header: CatalogHeader {
-            id: state.catalog_id.clone(),
+            id: catalog_id,
             version: plan.catalog_version,
             action: Action::Upsert,
         },
         load: built.load,
-        written: built.written,
+        written,
         compressed_bytes,
         diff: Some((
             plan.outcome,
@@ -473,17 +481,16 @@ pub fn load_state(path: &Path, catalog_id: Option<&str>) -> Result<CatalogState>
 /// Writes a state (zstd JSON Lines) atomically: a temporary file, then rename.
 pub fn save_state(state: &CatalogState, path: &Path) -> Result<()> {
     let partial = path.with_extension("partial");
-    let file = File::create(&partial).with_context(|| format!("cannot create {}", partial.display()))?;
+    let file =
+        File::create(&partial).with_context(|| format!("cannot create {}", partial.display()))?;
     let encoder = zstd::Encoder::new(BufWriter::new(file), 3)?;
     let encoder = state
         .save(encoder)
         .with_context(|| format!("cannot write {}", partial.display()))?;
-    let file = encoder
-        .finish()?
-        .into_inner()
-        .map_err(|e| e.into_error())?;
+    let file = encoder.finish()?.into_inner().map_err(|e| e.into_error())?;
     file.sync_all()?;
-    fs::rename(&partial, path).with_context(|| format!("cannot move the state into {}", path.display()))
+    fs::rename(&partial, path)
+        .with_context(|| format!("cannot move the state into {}", path.display()))
 }
 
 fn write_summary(path: &Path, summary: &Summary<'_>) -> Result<()> {

@@ -43,9 +43,21 @@ pub fn run(args: DemoArgs) -> Result<u8> {
     let dir = &args.dir;
     prepare(dir)?;
     let mut out = io::stdout().lock();
-    writeln!(out, "catalog-relay demo in {}/ (laid out like the work bucket)", dir.display())?;
+    writeln!(
+        out,
+        "catalog-relay demo in {}/ (laid out like the work bucket)",
+        dir.display()
+    )?;
     let day1 = datetime!(2026-01-05 06:00 UTC);
-    let days = [(1, day1, "provider-export-day1.jsonl", DAY1), (2, day1 + Duration::days(1), "provider-export-day2.jsonl", DAY2)];
+    let days = [
+        (1, day1, "provider-export-day1.jsonl", DAY1),
+        (
+            2,
+            day1 + Duration::days(1),
+            "provider-export-day2.jsonl",
+            DAY2,
+        ),
+    ];
     for (day, now, name, export) in days {
         let source = dir.join("source").join(name);
         fs::write(&source, export).with_context(|| format!("cannot write {}", source.display()))?;
@@ -62,7 +74,9 @@ pub fn run(args: DemoArgs) -> Result<u8> {
 /// Creates the folders; refuses a non-empty folder an earlier demo did not make.
 fn prepare(dir: &Path) -> Result<()> {
     let marker = dir.join(MARKER);
-    let occupied = fs::read_dir(dir).map(|mut d| d.next().is_some()).unwrap_or(false);
+    let occupied = fs::read_dir(dir)
+        .map(|mut d| d.next().is_some())
+        .unwrap_or(false);
     if occupied && !marker.exists() {
         bail!(
             "{} exists and is not empty; give --dir an empty or new folder (the demo only reuses folders it made)",
@@ -72,7 +86,8 @@ fn prepare(dir: &Path) -> Result<()> {
     for sub in ["source", "outbox", "state"] {
         let path = dir.join(sub);
         if path.exists() {
-            fs::remove_dir_all(&path).with_context(|| format!("cannot clear {}", path.display()))?;
+            fs::remove_dir_all(&path)
+                .with_context(|| format!("cannot clear {}", path.display()))?;
         }
     }
     for sub in ["source", "outbox/staging/catalogs", "state"] {
@@ -83,7 +98,13 @@ fn prepare(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-fn run_day(out: &mut dyn Write, dir: &Path, day: u32, now: OffsetDateTime, source: &Path) -> Result<()> {
+fn run_day(
+    out: &mut dyn Write,
+    dir: &Path,
+    day: u32,
+    now: OffsetDateTime,
+    source: &Path,
+) -> Result<()> {
     let state_path = dir.join("state").join("catalog-state.jsonl.zst");
     let state = load_state(&state_path, Some("EXAMPLE_PROVIDER"))?;
     let file = File::open(source).with_context(|| format!("cannot open {}", source.display()))?;
@@ -96,10 +117,23 @@ fn run_day(out: &mut dyn Write, dir: &Path, day: u32, now: OffsetDateTime, sourc
     let catalogs = dir.join("outbox").join("staging").join("catalogs");
     let partial = catalogs.join(".demo.partial");
     let sink = open_catalog(&partial, 3)?;
-    let built = build_from_state(loader, &state, Policy::default(), request, sink, &mut |_, _| {})?;
+    let built = build_from_state(
+        loader,
+        state.clone(),
+        Policy::default(),
+        request,
+        sink,
+        &mut |_, _| {},
+    )?;
     close_catalog(built.sink, &partial)?;
     let plan = built.plan;
-    writeln!(out, "\nday {day} ({}): {} rows in {}", now.date(), built.load.rows, source.display())?;
+    writeln!(
+        out,
+        "\nday {day} ({}): {} rows in {}",
+        now.date(),
+        built.load.rows,
+        source.display()
+    )?;
     if plan.outcome != Outcome::Send {
         fs::remove_file(&partial)?;
         writeln!(out, "  {:?}: no catalog", plan.outcome)?;
@@ -112,7 +146,13 @@ fn run_day(out: &mut dyn Write, dir: &Path, day: u32, now: OffsetDateTime, sourc
         save_state(new_state, &state_path)?;
     }
     let c = &plan.counts;
-    writeln!(out, "  {} {} (catalog version {})", plan.kind.manifest_type(), catalog.display(), plan.catalog_version)?;
+    writeln!(
+        out,
+        "  {} {} (catalog version {})",
+        plan.kind.manifest_type(),
+        catalog.display(),
+        plan.catalog_version
+    )?;
     writeln!(out, "  new       {}", describe_counts(c.new))?;
     writeln!(out, "  changed   {}", describe_counts(c.changed))?;
     writeln!(out, "  removed   {}", describe_counts(c.removed))?;
@@ -120,7 +160,10 @@ fn run_day(out: &mut dyn Write, dir: &Path, day: u32, now: OffsetDateTime, sourc
     if !plan.deletes.is_empty() {
         let mut deletes = plan.deletes.clone();
         deletes.sort_by_key(|(_, kind)| kind.delete_rank());
-        let order: Vec<String> = deletes.iter().map(|(d, k)| format!("{} ({k})", d.id)).collect();
+        let order: Vec<String> = deletes
+            .iter()
+            .map(|(d, k)| format!("{} ({k})", d.id))
+            .collect();
         writeln!(out, "  deletes, children first: {}", order.join(", "))?;
     }
     let options = ReadOptions {
@@ -128,7 +171,11 @@ fn run_day(out: &mut dyn Write, dir: &Path, day: u32, now: OffsetDateTime, sourc
         ..ReadOptions::default()
     };
     let report = validate_file(&catalog, options)?;
-    let verdict = if report.is_valid() { "valid" } else { "INVALID" };
+    let verdict = if report.is_valid() {
+        "valid"
+    } else {
+        "INVALID"
+    };
     writeln!(
         out,
         "  validated against what was live before it: {verdict} ({} items, {} deletes, {} errors)",

@@ -75,7 +75,7 @@ pub fn run(args: DiffArgs) -> Result<u8> {
         force_full: args.kind == TypeArg::Full,
         allow_shrink: false,
     };
-    let mut planner = Planner::new(&state, Policy::default(), request);
+    let mut planner = Planner::new(state, Policy::default(), request);
     let keep = if args.json { usize::MAX } else { args.first };
     let mut ids = Ids::default();
     while let Some(item) = loader.next_item()? {
@@ -122,7 +122,11 @@ pub fn run(args: DiffArgs) -> Result<u8> {
         serde_json::to_writer_pretty(&mut out, &json)?;
         writeln!(out)?;
     } else {
-        print_findings(&mut io::stderr().lock(), &args.source.display().to_string(), &load.findings)?;
+        print_findings(
+            &mut io::stderr().lock(),
+            &args.source.display().to_string(),
+            &load.findings,
+        )?;
         writeln!(
             out,
             "{} (catalog version {}): {outcome}",
@@ -135,7 +139,11 @@ pub fn run(args: DiffArgs) -> Result<u8> {
         line(&mut out, "removed", c.removed, &ids.removed)?;
         line(&mut out, "unchanged", c.unchanged, &[])?;
         if c.held > 0 {
-            writeln!(out, "  held:      {} (rows in error; kept as they are)", c.held)?;
+            writeln!(
+                out,
+                "  held:      {} (rows in error; kept as they are)",
+                c.held
+            )?;
         }
         if let Some(item) = &plan.keepalive {
             writeln!(out, "  keep-alive: {} at version {}", item.id, item.version)?;
@@ -155,7 +163,11 @@ fn line(out: &mut dyn Write, label: &str, counts: [u64; 4], ids: &[String]) -> i
         write!(out, " ({})", describe_counts(counts))?;
     }
     if !ids.is_empty() {
-        let more = if (ids.len() as u64) < total { ", …" } else { "" };
+        let more = if (ids.len() as u64) < total {
+            ", …"
+        } else {
+            ""
+        };
         write!(out, ": {}{more}", ids.join(", "))?;
     }
     writeln!(out)?;

@@ -13,7 +13,7 @@ use clap::Args;
 use serde::Serialize;
 
 use crate::exit;
-use crate::report::{describe_bytes, describe_counts, print_findings, KindCounts};
+use crate::report::{KindCounts, describe_bytes, describe_counts, print_findings};
 
 /// Arguments of `catalogctl validate`.
 #[derive(Debug, Args)]
@@ -97,7 +97,11 @@ pub fn run(args: ValidateArgs) -> Result<u8> {
         writeln!(out)?;
     } else {
         print_findings(&mut out, &name, &report.findings)?;
-        let verdict = if report.is_valid() { "valid" } else { "INVALID" };
+        let verdict = if report.is_valid() {
+            "valid"
+        } else {
+            "INVALID"
+        };
         writeln!(
             out,
             "{name}: {verdict}: {} ({}), {} deletes, {} of XML; {} errors, {} warnings{}",
@@ -107,7 +111,11 @@ pub fn run(args: ValidateArgs) -> Result<u8> {
             describe_bytes(report.xml_bytes),
             report.findings.error_count(),
             report.findings.warning_count(),
-            if report.complete { "" } else { "; reading stopped early" },
+            if report.complete {
+                ""
+            } else {
+                "; reading stopped early"
+            },
         )?;
     }
     Ok(if report.is_valid() {

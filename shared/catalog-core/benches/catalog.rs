@@ -25,9 +25,16 @@ use catalog_core::synthetic::Synthetic;
 use catalog_core::writer::CatalogWriter;
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
     if args.first().map(String::as_str) == Some("--child") {
-        child(&args[1], args[2].parse().expect("items"), Path::new(&args[3]));
+        child(
+            &args[1],
+            args[2].parse().expect("items"),
+            Path::new(&args[3]),
+        );
         return;
     }
     let sizes: Vec<u64> = match args.first() {
@@ -36,7 +43,9 @@ fn main() {
     };
     let dir = std::env::temp_dir().join("catalog-bench");
     std::fs::create_dir_all(&dir).expect("temp dir");
-    println!("scenario    items      xml MB   file MB  ratio   seconds  XML MB/s  items/s    peak RSS MB");
+    println!(
+        "scenario    items      xml MB   file MB  ratio   seconds  XML MB/s  items/s    peak RSS MB"
+    );
     for items in sizes {
         let file = dir.join(format!("synthetic-{items}.xml.zst"));
         for scenario in ["build", "build-mt", "validate", "parse-only"] {
@@ -89,7 +98,11 @@ fn build(items: u64, file: &Path, multithread: bool) -> (u64, u64) {
         writer.write_item(&item).expect("write");
     }
     let (encoder, summary) = writer.finish().expect("finish");
-    encoder.finish().expect("zstd finish").into_inner().expect("flush");
+    encoder
+        .finish()
+        .expect("zstd finish")
+        .into_inner()
+        .expect("flush");
     (summary.xml_bytes, summary.total_items())
 }
 
@@ -105,7 +118,8 @@ fn validate(file: &Path) -> (u64, u64) {
 
 fn parse_only(file: &Path) -> (u64, u64) {
     let decoder = zstd::Decoder::new(File::open(file).expect("open")).expect("decoder");
-    let mut xml = quick_xml::Reader::from_reader(std::io::BufReader::with_capacity(256 << 10, decoder));
+    let mut xml =
+        quick_xml::Reader::from_reader(std::io::BufReader::with_capacity(256 << 10, decoder));
     let mut buf = Vec::new();
     let mut events = 0u64;
     loop {
@@ -129,4 +143,3 @@ fn peak_rss_mb() -> f64 {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
-

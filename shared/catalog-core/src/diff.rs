@@ -122,16 +122,41 @@ pub struct Plan {
 /// What can go wrong while planning.
 #[derive(Debug, Error)]
 pub enum DiffError {
+    /// The export listed the same id twice (the loader prevents it).
+    #[error("the export lists {0:?} twice")]
+    DuplicateId(String),
     /// The new state could not be recorded (an id too large, a parent missing).
     #[error(transparent)]
     State(#[from] StateError),
 }
 
+/// Full or update for a run: full when asked, when no full was ever sent,
+/// or when the last full is at least `policy.full_after` old.
+pub fn submission_kind(state: &CatalogState, policy: Policy, request: &Request) -> SubmissionType {
+    let full_due = state
+        .last_full
+        .is_none_or(|at| request.now - at >= policy.full_after);
+    if request.force_full || full_due {
+        SubmissionType::Full
+    } else {
+        SubmissionType::Update
+    }
+}
+
 /// Diffs one export against the state, item by item.
 #[derive(Debug)]
-pub struct Planner<'s> {
-    old: &'s CatalogState,
-    new: CatalogState,
+pub struct Planner {
+    /// The state, updated in place as items are diffed (so memory holds one
+    /// state, not two); handed back in the plan only when it is to be sent.
+    state: CatalogState,
+    /// How many items the state held before this run.
+    old_len: usize,
+    /// Whether each of those items was live (or rejected) before this run.
+    was_live: Vec<bool>,
+    live_before: u64,
+    last_full_before: Option<i64>,
+    last_update_before: Option<i64>,
+    version_before: u64,
     kind: SubmissionType,
     request: Request,
     policy: Policy,
@@ -139,32 +164,37 @@ pub struct Planner<'s> {
     counts: DiffCounts,
     keepalive: Option<(i64, Item)>,
     hold_removals: Option<String>,
+    /// Items held in a full: they go by omission all the same.
+    held_in_full: Vec<usize>,
     findings: Vec<Finding>,
 }
 
-impl<'s> Planner<'s> {
+impl Planner {
     /// Starts a diff. The submission is full when asked, when no full was
     /// ever sent, or when the last full is at least `policy.full_after` old;
     /// otherwise it is an update.
-    pub fn new(old: &'s CatalogState, policy: Policy, request: Request) -> Planner<'s> {
-        let full_due = old
-            .last_full
-            .is_none_or(|at| request.now - at >= policy.full_after);
-        let kind = if request.force_full || full_due {
-            SubmissionType::Full
-        } else {
-            SubmissionType::Update
-        };
+    pub fn new(state: CatalogState, policy: Policy, request: Request) -> Planner {
+        let kind = submission_kind(&state, policy, &request);
+        let old_len = state.len();
+        let was_live: Vec<bool> = (0..old_len)
+            .map(|at| state.status_at(at) != Status::Deleted)
+            .collect();
         Planner {
-            old,
-            new: old.clone(),
+            live_before: was_live.iter().filter(|&&live| live).count() as u64,
+            was_live,
+            old_len,
+            last_full_before: state.last_full,
+            last_update_before: state.last_update,
+            version_before: state.catalog_version,
+            state,
             kind,
             request,
             policy,
-            seen: vec![false; old.len()],
+            seen: vec![false; old_len],
             counts: DiffCounts::default(),
             keepalive: None,
             hold_removals: None,
+            held_in_full: Vec::new(),
             findings: Vec::new(),
         }
     }
@@ -184,7 +214,10 @@ impl<'s> Planner<'s> {
     pub fn next(&mut self, mut item: Item) -> Result<Option<Item>, DiffError> {
         let hash = content_hash(&item);
         let kind = item.kind.tag();
-        let at = self.old.position(&item.id);
+        let at = self.state.position(&item.id);
+        if at.is_some_and(|at| at >= self.old_len || self.seen[at]) {
+            return Err(DiffError::DuplicateId(item.id));
+        }
         let send = match at {
             None => {
                 item.version = item.version.max(1);
@@ -193,12 +226,12 @@ impl<'s> Planner<'s> {
             }
             Some(at) => {
                 self.seen[at] = true;
-                let last = self.old.version_at(at);
-                if self.old.status_at(at) == Status::Deleted {
+                let last = self.state.version_at(at);
+                if self.state.status_at(at) == Status::Deleted {
                     item.version = item.version.max(last + 1);
                     self.counts.new[kind as usize] += 1;
                     true
-                } else if self.old.hash_at(at) != hash || self.old.kind_at(at) != kind {
+                } else if self.state.hash_at(at) != hash || self.state.kind_at(at) != kind {
                     item.version = item.version.max(last + 1);
                     self.counts.changed[kind as usize] += 1;
                     true
@@ -221,33 +254,42 @@ impl<'s> Planner<'s> {
                 status: Status::Live,
                 sent_at: self.request.now,
             };
-            self.new.upsert(&item.id, &state)?;
+            self.state.upsert(&item.id, &state)?;
         }
         Ok(send.then_some(item))
     }
 
     /// Marks an item the export listed in a row that could not be loaded:
     /// it is kept as it is (not removed, not resent), unless its parent goes.
+    /// A full keeps only what it lists, so there the item goes by omission
+    /// like a removed one (reported), and is sent again once its row loads.
     pub fn hold(&mut self, id: &str) {
-        if let Some(at) = self.old.position(id) {
-            if !self.seen[at] {
-                self.seen[at] = true;
-                self.counts.held += 1;
+        if let Some(at) = self.state.position(id)
+            && at < self.old_len
+            && !self.seen[at]
+        {
+            self.seen[at] = true;
+            self.counts.held += 1;
+            if self.kind == SubmissionType::Full {
+                self.held_in_full.push(at);
             }
         }
     }
 
     /// Sends no deletes this run: some export rows could not be read at all,
     /// so an absent id may only be unreadable, not removed. `why` is reported.
+    /// A full cannot hold anything: Amazon deletes whatever it does not
+    /// list, so there the absent items are removed (and count against the
+    /// shrink guard) all the same, and the finding says so.
     pub fn hold_all_removals(&mut self, why: impl Into<String>) {
         self.hold_removals = Some(why.into());
     }
 
     fn consider_keepalive(&mut self, at: usize, item: &Item) {
-        if self.old.status_at(at) != Status::Live {
+        if self.state.status_at(at) != Status::Live {
             return;
         }
-        let sent = self.old.sent_at(at);
+        let sent = self.state.sent_at(at);
         if self.keepalive.as_ref().is_none_or(|(best, _)| sent < *best) {
             self.keepalive = Some((sent, item.clone()));
         }
@@ -256,20 +298,20 @@ impl<'s> Planner<'s> {
     /// Ends the diff: finds removals, applies the policy, returns the plan.
     pub fn finish(mut self) -> Result<Plan, DiffError> {
         let now = self.request.now;
-        let old = self.old;
         let removed = self.removals();
         let mut deletes = Vec::new();
         for (at, &gone) in removed.iter().enumerate() {
             if !gone {
                 continue;
             }
-            let kind = old.kind_at(at);
-            let id = old.id_at(at);
+            let kind = self.state.kind_at(at);
+            let id = self.state.id_at(at).to_owned();
             self.counts.removed[kind as usize] += 1;
-            let delete_version = old.version_at(at) + 1;
+            let last = self.state.version_at(at);
+            let delete_version = last + 1;
             deletes.push((
                 Delete {
-                    id: id.to_owned(),
+                    id: id.clone(),
                     version: delete_version,
                 },
                 kind,
@@ -277,16 +319,16 @@ impl<'s> Planner<'s> {
             let version = match self.kind {
                 SubmissionType::Update => delete_version,
                 // A full submission deletes by omission; the version is not spent.
-                SubmissionType::Full => old.version_at(at),
+                SubmissionType::Full => last,
             };
-            let mut state = self.new.get(id).ok_or_else(|| StateError::Corrupt {
+            let mut state = self.state.get(&id).ok_or_else(|| StateError::Corrupt {
                 line: 0,
                 reason: format!("{id:?} vanished from the state being built"),
             })?;
             state.status = Status::Deleted;
             state.version = version;
             state.sent_at = now;
-            self.new.upsert(id, &state)?;
+            self.state.upsert(&id, &state)?;
         }
 
         let removed_total: u64 = self.counts.removed.iter().sum();
@@ -295,7 +337,7 @@ impl<'s> Planner<'s> {
         let mut keepalive = None;
         let outcome = match self.kind {
             SubmissionType::Full => {
-                let live_before = old.live_count();
+                let live_before = self.live_before;
                 let over = u128::from(removed_total) * 10_000
                     > u128::from(live_before) * u128::from(self.policy.shrink_limit_bps);
                 if over && !self.request.allow_shrink {
@@ -310,7 +352,7 @@ impl<'s> Planner<'s> {
                 }
             }
             SubmissionType::Update if sent_total == 0 && removed_total == 0 => {
-                let last = old.last_update.or(old.last_full);
+                let last = self.last_update_before.or(self.last_full_before);
                 let due = last.is_none_or(|at| now - at >= self.policy.keepalive_after);
                 match self.keepalive.take() {
                     Some((_, mut item)) if due => {
@@ -323,7 +365,7 @@ impl<'s> Planner<'s> {
                             status: Status::Live,
                             sent_at: now,
                         };
-                        self.new.upsert(&item.id, &state)?;
+                        self.state.upsert(&item.id, &state)?;
                         keepalive = Some(item);
                         Outcome::Send
                     }
@@ -333,9 +375,9 @@ impl<'s> Planner<'s> {
             SubmissionType::Update => Outcome::Send,
         };
 
-        let catalog_version = old.catalog_version + 1;
+        let catalog_version = self.version_before + 1;
         let new_state = (outcome == Outcome::Send).then(|| {
-            let mut state = self.new;
+            let mut state = self.state;
             state.catalog_version = catalog_version;
             match self.kind {
                 SubmissionType::Full => state.last_full = Some(now),
@@ -358,36 +400,70 @@ impl<'s> Planner<'s> {
     /// Which old items go: live ones not seen, and every descendant of a
     /// removed item (even one the export still lists: reported).
     fn removals(&mut self) -> Vec<bool> {
-        let old = self.old;
-        let mut removed = vec![false; old.len()];
+        let old_len = self.old_len;
         if let Some(why) = self.hold_removals.take() {
-            let absent = (0..old.len())
-                .filter(|&at| !self.seen[at] && old.status_at(at) != Status::Deleted)
+            let absent = (0..old_len)
+                .filter(|&at| !self.seen[at] && self.was_live[at])
                 .count();
+            let full = self.kind == SubmissionType::Full;
             if absent > 0 {
+                let message = if full {
+                    format!(
+                        "{absent} live items are absent from the export; a full catalog removes them by omission, so they cannot be held this run: {why}"
+                    )
+                } else {
+                    format!(
+                        "{absent} live items are absent from the export but are not deleted this run: {why}"
+                    )
+                };
                 self.findings.push(Finding::warning(
                     Rule::RemovalsHeld,
                     Position::default(),
-                    format!("{absent} live items are absent from the export but are not deleted this run: {why}"),
+                    message,
                 ));
             }
-            return removed;
+            if !full {
+                return vec![false; old_len];
+            }
         }
-        // Parents are recorded before their children, so one pass in record
-        // order sees a parent's fate before its children's.
-        for at in 0..old.len() {
-            if old.status_at(at) == Status::Deleted {
+        // First the live items the export does not list (in a full, held
+        // ones too).
+        let mut removed: Vec<bool> = (0..old_len)
+            .map(|at| !self.seen[at] && self.was_live[at])
+            .collect();
+        let mut held = 0u64;
+        for at in std::mem::take(&mut self.held_in_full) {
+            if self.was_live[at] {
+                removed[at] = true;
+                held += 1;
+            }
+        }
+        if held > 0 {
+            self.findings.push(Finding::warning(
+                Rule::RemovalsHeld,
+                Position::default(),
+                format!(
+                    "{held} held item{} (export rows that could not be loaded) not in this full catalog, so Amazon deletes them; they are sent again once their rows load",
+                    if held == 1 { " is" } else { "s are" }
+                ),
+            ));
+        }
+        // Then the descendants of removed items, seasons before episodes. Not
+        // in record order: an item moved to a parent recorded after it (a new
+        // season, say) comes before its parent there. A parent new this run
+        // is past the old items and is not removed.
+        for (kind, at) in [KindTag::Season, KindTag::Episode]
+            .into_iter()
+            .flat_map(|kind| (0..old_len).map(move |at| (kind, at)))
+        {
+            if self.state.kind_at(at) != kind || removed[at] || !self.was_live[at] {
                 continue;
             }
-            if !self.seen[at] {
+            let parent = self.state.parent_position(at);
+            if parent.is_some_and(|p| removed.get(p).copied().unwrap_or(false)) {
                 removed[at] = true;
-                continue;
-            }
-            let parent = self.new.parent_position(at);
-            if parent.is_some_and(|p| removed[p]) {
-                removed[at] = true;
-                let id = old.id_at(at);
-                let parent_id = parent.map(|p| old.id_at(p)).unwrap_or_default();
+                let id = self.state.id_at(at);
+                let parent_id = parent.map(|p| self.state.id_at(p)).unwrap_or_default();
                 self.findings.push(
                     Finding::warning(
                         Rule::ParentMissing,
@@ -533,7 +609,7 @@ mod tests {
             force_full,
             allow_shrink: false,
         };
-        let mut planner = Planner::new(state, Policy::default(), request);
+        let mut planner = Planner::new(state.clone(), Policy::default(), request);
         let mut sent = Vec::new();
         for item in export {
             if let Some(item) = planner.next(item).unwrap() {

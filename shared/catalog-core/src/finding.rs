@@ -155,7 +155,9 @@ impl Rule {
             }
             Rule::SourceType => "use type movie, series, season or episode",
             Rule::ControlCharacter => "remove control characters from the source text",
-            Rule::RemovalsHeld => "fix the unreadable rows; the removals go out with the next clean export",
+            Rule::RemovalsHeld => {
+                "fix the unreadable rows; the removals go out with the next clean export"
+            }
         }
     }
 }

@@ -10,6 +10,8 @@
 use std::fmt;
 use std::io::{self, BufRead, BufReader, Read};
 
+use crate::threaded::{Codec, Threaded};
+
 /// Bounds on what a reader accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -42,28 +44,50 @@ pub enum Compression {
     Gzip,
 }
 
-const READ_BUFFER: usize = 256 * 1024;
+/// The size of the buffer on the raw input, and of each read from a decoder.
+pub(crate) const READ_BUFFER: usize = 256 * 1024;
 
 /// Sniffs the compression of `input` and returns a buffered reader of the
 /// decoded bytes.
+///
+/// A zstd or gzip stream is decoded on a second thread, a chunk or so ahead
+/// of the reader, by the same decoder asked for the same 256 KiB per read as
+/// a `BufReader` of that size would; `input` itself is still read on the
+/// caller's thread, so it need not be `Send`.
 pub fn open<'a, R: Read + 'a>(input: R) -> io::Result<(Box<dyn BufRead + 'a>, Compression)> {
+    let (buffered, compression) = sniff(input)?;
+    let decoded: Box<dyn BufRead + 'a> = match compression {
+        Compression::Zstd => Box::new(Threaded::start(
+            Box::new(buffered),
+            Codec::Zstd,
+            READ_BUFFER,
+        )?),
+        Compression::Gzip => Box::new(Threaded::start(
+            Box::new(buffered),
+            Codec::Gzip,
+            READ_BUFFER,
+        )?),
+        Compression::None => Box::new(buffered),
+    };
+    Ok((decoded, compression))
+}
+
+/// Buffers the raw input and looks at its first bytes for a compression
+/// magic number. The buffer is the one a decoder then reads from.
+pub(crate) fn sniff<'a, R: Read + 'a>(
+    input: R,
+) -> io::Result<(BufReader<Box<dyn Read + 'a>>, Compression)> {
+    let input: Box<dyn Read + 'a> = Box::new(input);
     let mut buffered = BufReader::with_capacity(READ_BUFFER, input);
     let head = buffered.fill_buf()?;
-    if head.starts_with(&[0x28, 0xB5, 0x2F, 0xFD]) {
-        let decoder = zstd::Decoder::with_buffer(buffered)?;
-        Ok((
-            Box::new(BufReader::with_capacity(READ_BUFFER, decoder)),
-            Compression::Zstd,
-        ))
+    let compression = if head.starts_with(&[0x28, 0xB5, 0x2F, 0xFD]) {
+        Compression::Zstd
     } else if head.starts_with(&[0x1F, 0x8B]) {
-        let decoder = flate2::bufread::MultiGzDecoder::new(buffered);
-        Ok((
-            Box::new(BufReader::with_capacity(READ_BUFFER, decoder)),
-            Compression::Gzip,
-        ))
+        Compression::Gzip
     } else {
-        Ok((Box::new(buffered), Compression::None))
-    }
+        Compression::None
+    };
+    Ok((buffered, compression))
 }
 
 /// The error a [`Tracked`] reader returns when a bound is crossed.

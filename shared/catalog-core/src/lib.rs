@@ -50,7 +50,9 @@ pub mod rules;
 pub mod source;
 pub mod state;
 pub mod synthetic;
+mod threaded;
 pub mod writer;
+mod xml_events;
 
 pub use finding::{Finding, Findings, Position, Rule, Severity};
 pub use model::{

@@ -1,19 +1,24 @@
 //! Export + state → catalog: the one loop every builder runs.
 //!
-//! [`build_from_state`] streams a source export through the diff
-//! [`Planner`] into a [`CatalogWriter`]: each item the plan sends is written
-//! as it arrives, then the keep-alive item and the deletes, so memory stays
-//! bounded by the state, never by the catalog. Rows the loader refused are
-//! held (an unreadable row is not a removal); when some rows could not be
-//! read at all, no delete goes out this run. The `catalogctl` CLI and the
+//! [`build_in_parts`] streams a source export through the diff [`Planner`]
+//! into [`CatalogWriter`]s: each item the plan sends is written as it
+//! arrives, then the keep-alive item and the deletes, so memory stays
+//! bounded by the state, never by the catalog. A catalog with more items
+//! than a part may hold is split into several complete documents (parts)
+//! with the same root; deletes go in the last part, children first. Rows the
+//! loader refused are held (an unreadable row is not a removal); when some
+//! rows could not be read at all, no delete goes out this run.
+//!
+//! The last part's sink is handed back unclosed: the caller finishes it
+//! when the plan says send, and discards it otherwise. `catalogctl` and the
 //! builder Lambda both call this.
 
-use std::io::Write;
+use std::io::{self, Write};
 
 use thiserror::Error;
 
 use crate::diff::{DiffError, Plan, Planner, Policy, Request};
-use crate::model::{Action, CatalogHeader, SubmissionType};
+use crate::model::{Action, CatalogHeader, Item, SubmissionType};
 use crate::source::{LoadError, LoadReport, SourceLoader};
 use crate::state::CatalogState;
 use crate::writer::{CatalogWriter, WriteError, WriteSummary};
@@ -30,48 +35,133 @@ pub enum BuildError {
     /// The diff could not record the new state.
     #[error(transparent)]
     Diff(#[from] DiffError),
+    /// Opening or closing a part failed.
+    #[error("could not open or close catalog part {part}: {source}")]
+    Part {
+        /// The 1-based part number.
+        part: u32,
+        /// What failed.
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// Where the parts of a catalog go.
+pub trait Parts {
+    /// The sink of one part.
+    type Sink: Write;
+
+    /// Opens part `part` (1-based).
+    fn open(&mut self, part: u32) -> io::Result<Self::Sink>;
+
+    /// Closes a part that is complete (every part but the last).
+    fn close(&mut self, part: u32, sink: Self::Sink, written: &WriteSummary) -> io::Result<()>;
 }
 
 /// What a build did.
 #[derive(Debug)]
 pub struct Built<W> {
-    /// The sink, handed back to be closed by its owner (zstd frame, upload).
+    /// The last part's sink, unclosed: finish it to keep the catalog.
     pub sink: W,
+    /// What was written to each part, in order; the last is the sink's.
+    pub parts: Vec<WriteSummary>,
     /// What the loader found in the export.
     pub load: LoadReport,
     /// The diff's verdict, counts and the new state.
     pub plan: Plan,
-    /// What was written.
-    pub written: WriteSummary,
 }
 
-/// Streams `loader`'s items through a diff against `state` into `sink`.
+impl<W> Built<W> {
+    /// Everything written, all parts together.
+    pub fn written(&self) -> WriteSummary {
+        let mut total = WriteSummary::default();
+        for part in &self.parts {
+            for k in 0..4 {
+                total.items[k] += part.items[k];
+                total.deletes[k] += part.deletes[k];
+            }
+            total.xml_bytes += part.xml_bytes;
+        }
+        total
+    }
+}
+
+/// Streams `loader`'s items through a diff against `state` into one sink.
 ///
 /// `on_progress` is called every few thousand items with (items read,
-/// decompressed bytes read). The catalog is written whatever the verdict;
-/// when `plan.outcome` is not `Send` the caller discards it.
+/// decompressed bytes read).
 pub fn build_from_state<W: Write>(
-    mut loader: SourceLoader<'_>,
-    state: &CatalogState,
+    loader: SourceLoader<'_>,
+    state: CatalogState,
     policy: Policy,
     request: Request,
     sink: W,
     on_progress: &mut dyn FnMut(u64, u64),
 ) -> Result<Built<W>, BuildError> {
-    let mut planner = Planner::new(state, policy, request);
+    let mut single = Single(Some(sink));
+    build_in_parts(
+        loader,
+        state,
+        policy,
+        request,
+        u64::MAX,
+        &mut single,
+        on_progress,
+    )
+}
+
+struct Single<W>(Option<W>);
+
+impl<W: Write> Parts for Single<W> {
+    type Sink = W;
+
+    fn open(&mut self, _part: u32) -> io::Result<W> {
+        self.0
+            .take()
+            .ok_or_else(|| io::Error::other("a single-sink build asked for a second part"))
+    }
+
+    fn close(&mut self, _part: u32, _sink: W, _written: &WriteSummary) -> io::Result<()> {
+        Err(io::Error::other("a single-sink build closed a part"))
+    }
+}
+
+/// Streams `loader`'s items through a diff against `state` into parts of at
+/// most `max_items_per_part` items each (deletes not counted).
+///
+/// The state is consumed: the plan hands it back, updated, when the catalog
+/// is to be sent. Keep a clone if the state before the run is still needed.
+pub fn build_in_parts<P: Parts>(
+    mut loader: SourceLoader<'_>,
+    state: CatalogState,
+    policy: Policy,
+    request: Request,
+    max_items_per_part: u64,
+    parts: &mut P,
+    on_progress: &mut dyn FnMut(u64, u64),
+) -> Result<Built<P::Sink>, BuildError> {
     let header = CatalogHeader {
         id: state.catalog_id.clone(),
         version: state.catalog_version + 1,
         action: Action::Upsert,
     };
-    let mut writer = CatalogWriter::new(sink, &header)?;
+    let mut planner = Planner::new(state, policy, request);
+    let mut rotation = Rotation {
+        parts,
+        header,
+        max: max_items_per_part.max(1),
+        part: 1,
+        done: Vec::new(),
+        writer: None,
+    };
+    rotation.start()?;
     let mut read = 0u64;
     while let Some(item) = loader.next_item()? {
         read += 1;
         if let Some(item) = planner.next(item)? {
-            writer.write_item(&item)?;
+            rotation.write(&item)?;
         }
-        if read % 4096 == 0 {
+        if read.is_multiple_of(4096) {
             on_progress(read, loader.bytes_read());
         }
     }
@@ -87,18 +177,76 @@ pub fn build_from_state<W: Write>(
     }
     let plan = planner.finish()?;
     if let Some(item) = &plan.keepalive {
-        writer.write_item(item)?;
+        rotation.write(item)?;
     }
+    let mut writer = rotation.take_writer()?;
     if plan.kind == SubmissionType::Update {
         for (delete, kind) in &plan.deletes {
             writer.delete(delete.clone(), *kind)?;
         }
     }
     let (sink, written) = writer.finish()?;
+    let mut done = rotation.done;
+    done.push(written);
     Ok(Built {
         sink,
+        parts: done,
         load,
         plan,
-        written,
     })
+}
+
+/// The current part's writer, and the rotation to the next.
+struct Rotation<'p, P: Parts> {
+    parts: &'p mut P,
+    header: CatalogHeader,
+    max: u64,
+    part: u32,
+    done: Vec<WriteSummary>,
+    writer: Option<CatalogWriter<P::Sink>>,
+}
+
+impl<P: Parts> Rotation<'_, P> {
+    fn start(&mut self) -> Result<(), BuildError> {
+        let part = self.part;
+        let sink = self
+            .parts
+            .open(part)
+            .map_err(|source| BuildError::Part { part, source })?;
+        self.writer = Some(CatalogWriter::new(sink, &self.header)?);
+        Ok(())
+    }
+
+    fn no_part(&self) -> BuildError {
+        BuildError::Part {
+            part: self.part,
+            source: io::Error::other("no open part"),
+        }
+    }
+
+    fn take_writer(&mut self) -> Result<CatalogWriter<P::Sink>, BuildError> {
+        self.writer.take().ok_or_else(|| self.no_part())
+    }
+
+    fn write(&mut self, item: &Item) -> Result<(), BuildError> {
+        let full = self
+            .writer
+            .as_ref()
+            .is_some_and(|w| w.summary().total_items() >= self.max);
+        if full {
+            let part = self.part;
+            let (sink, written) = self.take_writer()?.finish()?;
+            self.parts
+                .close(part, sink, &written)
+                .map_err(|source| BuildError::Part { part, source })?;
+            self.done.push(written);
+            self.part += 1;
+            self.start()?;
+        }
+        let Some(writer) = self.writer.as_mut() else {
+            return Err(self.no_part());
+        };
+        writer.write_item(item)?;
+        Ok(())
+    }
 }

@@ -1,10 +1,15 @@
 //! The streaming EMBER reader and validator.
 //!
 //! [`CatalogReader`] reads a catalog from any `Read` (plain XML, zstd or
-//! gzip, sniffed), one event at a time into a buffer it reuses, and yields
-//! the entries that are valid. Everything else is a [`Finding`] with the item
-//! id, the line and column, the rule and a fix; findings are collected up to
-//! a cap, never stopping at the first.
+//! gzip, sniffed), one event at a time, and yields the entries that are
+//! valid. Everything else is a [`Finding`] with the item id, the line and
+//! column, the rule and a fix; findings are collected up to a cap, never
+//! stopping at the first.
+//!
+//! The XML is tokenized on a worker thread, and decompressed on another,
+//! ahead of the checks (a bounded amount ahead; see the `xml_events`
+//! module); the input itself is read on the caller's thread. Memory does not
+//! grow with the document beyond what the checks keep per id.
 //!
 //! What it checks from the file alone (DOMAIN.md A2–A3): the root and its
 //! attributes, known element and attribute names, required children, value
@@ -21,7 +26,7 @@
 //! fails (a broken connection), which is not the catalog's fault.
 
 use std::borrow::Cow;
-use std::io::{self, BufRead, Read};
+use std::io::{self, Read};
 
 use quick_xml::XmlVersion;
 use quick_xml::events::{BytesStart, Event};
@@ -31,12 +36,13 @@ use thiserror::Error;
 use crate::finding::Severity;
 use crate::finding::{Finding, Findings, Position, Rule};
 use crate::ids::{IdHashMap, IdSet, KnownItems, id_hash};
-use crate::input::{self, Compression, LimitExceeded, Limits, Tracked};
+use crate::input::{self, Compression, LimitExceeded, Limits};
 use crate::model::{
     Action, CatalogHeader, Credit, Delete, Entry, Image, Item, ItemKind, KindTag, LocalizedText,
     Metadata, Offer, OfferKind, Price, Rating,
 };
 use crate::rules;
+use crate::xml_events::{EventStream, Failure, XmlFailure};
 
 /// How to read.
 #[derive(Clone, Copy)]
@@ -137,13 +143,19 @@ enum Stop {
     Io(io::Error),
 }
 
-type Xml<'a> = quick_xml::Reader<Tracked<Box<dyn BufRead + 'a>>>;
-
 /// Reads one EMBER catalog, yielding valid entries and collecting findings.
 pub struct CatalogReader<'a> {
-    xml: Xml<'a>,
-    buf: Vec<u8>,
+    /// The document's events, read on a second thread. Taken out while
+    /// reading (so an event can borrow it while `self` changes).
+    events: EventStream<'a>,
+    /// Where the input was after the last event read.
+    at: Position,
+    /// The text of the leaf element being read.
     text: String,
+    /// Entries are checked and dropped, not returned (`validate_to_end`):
+    /// their allocations are then reused through `spare`.
+    discard: bool,
+    spare: Spare,
     options: ReadOptions<'a>,
     compression: Compression,
     findings: Findings,
@@ -180,18 +192,23 @@ impl std::fmt::Debug for CatalogReader<'_> {
 impl<'a> CatalogReader<'a> {
     /// Opens a catalog, sniffing zstd or gzip compression. Reads the prolog
     /// and the root element; problems there become findings.
+    ///
+    /// Starts the worker threads that tokenize (and decompress) the input;
+    /// they end when the reader is dropped. Fails if the input fails or a
+    /// thread cannot be started.
     pub fn new<R: Read + 'a>(input: R, options: ReadOptions<'a>) -> Result<Self, ReadError> {
-        let (decoded, compression) = input::open(RawInput(input)).map_err(ReadError)?;
-        let tracked = Tracked::new(decoded, &options.limits);
-        let mut xml = quick_xml::Reader::from_reader(tracked);
-        let config = xml.config_mut();
-        config.check_end_names = true;
-        config.check_comments = true;
-        config.expand_empty_elements = false;
+        let (raw, compression) = input::sniff(RawInput(input)).map_err(ReadError)?;
+        let events = EventStream::start(raw, compression, options.limits).map_err(ReadError)?;
         let mut reader = CatalogReader {
-            xml,
-            buf: Vec::with_capacity(16 * 1024),
+            events,
+            at: Position {
+                line: 1,
+                column: 1,
+                offset: 0,
+            },
             text: String::new(),
+            discard: false,
+            spare: Spare::default(),
             options,
             compression,
             findings: Findings::with_cap(options.max_findings),
@@ -210,9 +227,9 @@ impl<'a> CatalogReader<'a> {
             finished: false,
             complete: false,
         };
-        let mut buf = std::mem::take(&mut reader.buf);
-        let prolog = reader.read_prolog(&mut buf);
-        reader.buf = buf;
+        let mut events = std::mem::take(&mut reader.events);
+        let prolog = reader.read_prolog(&mut events);
+        reader.events = events;
         match prolog {
             Ok(()) => {}
             Err(Stop::Finding) => reader.finished = true,
@@ -252,9 +269,9 @@ impl<'a> CatalogReader<'a> {
     /// catalog's fault) is returned as an error rather than a finding.
     pub fn try_next_entry(&mut self) -> Result<Option<Entry>, ReadError> {
         while !self.finished {
-            let mut buf = std::mem::take(&mut self.buf);
-            let read = self.read_top_level(&mut buf);
-            self.buf = buf;
+            let mut events = std::mem::take(&mut self.events);
+            let read = self.read_top_level(&mut events);
+            self.events = events;
             match read {
                 Ok(Some(entry)) => return Ok(Some(entry)),
                 Ok(None) => {}
@@ -270,6 +287,7 @@ impl<'a> CatalogReader<'a> {
 
     /// Reads to the end, discarding entries, and reports.
     pub fn validate_to_end(mut self) -> Result<ReadReport, ReadError> {
+        self.discard = true;
         while self.try_next_entry()?.is_some() {}
         Ok(self.finish())
     }
@@ -285,20 +303,14 @@ impl<'a> CatalogReader<'a> {
             items: self.items,
             deletes: self.deletes,
             rejected: self.rejected,
-            xml_bytes: self.xml.get_ref().offset(),
+            xml_bytes: self.at.offset,
             compression: self.compression,
             complete: self.complete,
         }
     }
 
     fn position(&self) -> Position {
-        let tracked = self.xml.get_ref();
-        let (line, column) = tracked.line_column();
-        Position {
-            line,
-            column,
-            offset: tracked.offset(),
-        }
+        self.at
     }
 
     fn report(&mut self, finding: Finding) {
@@ -318,16 +330,20 @@ impl<'a> CatalogReader<'a> {
         self.finished = true;
     }
 
-    /// Reads one event into `self.buf`, turning parser errors into a fatal finding.
-    fn read_event<'b>(&mut self, buf: &'b mut Vec<u8>) -> Result<Event<'b>, Stop> {
-        buf.clear();
-        self.xml.get_mut().mark_token();
-        match self.xml.read_event_into(buf) {
-            Ok(event) => Ok(event),
-            Err(error) => {
-                let at = self.xml.error_position();
+    /// Reads the next event, turning parser errors into a fatal finding.
+    #[inline(always)]
+    fn read_event<'b>(&mut self, buf: &'b mut EventStream<'a>) -> Result<Event<'b>, Stop> {
+        match buf.next_event() {
+            Ok((event, after)) => {
+                self.at = after;
+                Ok(event)
+            }
+            Err(Failure::Xml(failure)) => {
+                let XmlFailure { error, at, after } = *failure;
+                self.at = after;
                 Err(self.classify(error, at))
             }
+            Err(Failure::Lost(error)) => Err(Stop::Io(error)),
         }
     }
 
@@ -361,7 +377,7 @@ impl<'a> CatalogReader<'a> {
         Stop::Finding
     }
 
-    fn read_prolog(&mut self, buf: &mut Vec<u8>) -> Result<(), Stop> {
+    fn read_prolog(&mut self, buf: &mut EventStream<'a>) -> Result<(), Stop> {
         let mut declared = false;
         loop {
             let position = self.position();
@@ -444,10 +460,12 @@ impl<'a> CatalogReader<'a> {
         let mut id = None;
         let mut version = None;
         let mut action = Action::Upsert;
-        for (key, value) in self.attributes(start, position, "ProgramCatalog") {
-            match key.as_str() {
-                "id" => id = Some(value),
-                "version" => version = Some(value),
+        let mut attributes = Attributes::default();
+        self.attributes(start, position, "ProgramCatalog", &mut attributes);
+        for (key, value) in attributes {
+            match key {
+                "id" => id = Some(value.into_owned()),
+                "version" => version = Some(value.into_owned()),
                 "action" => match Action::parse(&value) {
                     Some(a) => action = a,
                     None => self.error(
@@ -502,13 +520,12 @@ impl<'a> CatalogReader<'a> {
 
     /// Reads top-level events until an entry is complete. `Ok(None)` means
     /// "nothing yielded this time, keep going".
-    fn read_top_level(&mut self, buf: &mut Vec<u8>) -> Result<Option<Entry>, Stop> {
+    fn read_top_level(&mut self, buf: &mut EventStream<'a>) -> Result<Option<Entry>, Stop> {
         let position = self.position();
         let event = self.read_event(buf)?;
         let empty = matches!(event, Event::Empty(_));
         match event {
             Event::Start(start) | Event::Empty(start) => {
-                let start = start.into_owned();
                 if self.root_closed {
                     self.fatal(
                         Rule::XmlMalformed,
@@ -517,17 +534,22 @@ impl<'a> CatalogReader<'a> {
                     );
                     return Err(Stop::Finding);
                 }
-                let name = start.name();
-                if let Some(kind) = KindTag::from_element(name.0) {
-                    return self.read_item(buf, kind, &start, empty, position);
+                let name = start.name().0;
+                if let Some(kind) = KindTag::from_element(name) {
+                    // The attributes are read before the body, so the start
+                    // tag need not outlive the next event.
+                    let (id, version) = self.entry_attributes(&start, position, kind.element());
+                    return self.read_item(buf, kind, id, version, empty, position);
                 }
-                if name.0 == "Delete" {
-                    if !empty {
-                        self.skip_children(buf, position, "Delete")?;
+                if name == "Delete" {
+                    if empty {
+                        return Ok(self.read_delete(&start, position));
                     }
+                    // Rare: the children are reported before the attributes.
+                    let start = start.into_owned();
+                    self.skip_children(buf, position, "Delete")?;
                     return Ok(self.read_delete(&start, position));
                 }
-                let name = name.0.to_owned();
                 self.error(
                     Rule::UnknownElement,
                     position,
@@ -598,20 +620,24 @@ impl<'a> CatalogReader<'a> {
         }
     }
 
-    /// Collects an element's attributes as decoded strings; broken ones become findings.
-    fn attributes(
+    /// Collects an element's attributes, decoded, without copying them out
+    /// of the event; broken ones become findings.
+    fn attributes<'x>(
         &mut self,
-        start: &BytesStart<'_>,
+        start: &'x BytesStart<'_>,
         position: Position,
         element: &str,
-    ) -> Vec<(String, String)> {
-        let mut out = Vec::with_capacity(4);
+        out: &mut Attributes<'x>,
+    ) {
+        if has_no_attributes(start) || simple_attributes(start.attributes_raw(), out) {
+            return;
+        }
         for attribute in start.attributes() {
             match attribute {
                 Ok(attribute) => {
-                    let key = attribute.key.0.to_owned();
+                    let key = attribute.key.0;
                     match attribute.normalized_value(XmlVersion::Implicit1_0) {
-                        Ok(value) => out.push((key, value.into_owned())),
+                        Ok(value) => out.push(key, value),
                         Err(error) => self.error(
                             Rule::XmlMalformed,
                             position,
@@ -628,7 +654,15 @@ impl<'a> CatalogReader<'a> {
                 ),
             }
         }
-        out
+    }
+
+    /// A string for an entry: `value` itself when it owns one, else a copy,
+    /// in a spare allocation when there is one.
+    fn own(&mut self, value: Cow<'_, str>) -> String {
+        match value {
+            Cow::Owned(owned) => owned,
+            Cow::Borrowed(text) => self.spare.copy(text),
+        }
     }
 
     fn unknown_attribute(
@@ -652,24 +686,20 @@ impl<'a> CatalogReader<'a> {
         start: &BytesStart<'_>,
         position: Position,
         element: &str,
-        extra: &[&str],
-    ) -> (Option<String>, Option<u64>, Vec<(String, String)>) {
-        let mut id = None;
+    ) -> (Option<String>, Option<u64>) {
+        let mut id: Option<String> = None;
         let mut version = None;
         let mut raw_version = None;
-        let mut rest = Vec::new();
-        for (key, value) in self.attributes(start, position, element) {
-            match key.as_str() {
-                "id" => id = Some(value),
+        let mut attributes = Attributes::default();
+        self.attributes(start, position, element, &mut attributes);
+        for (key, value) in &mut attributes {
+            match key {
+                "id" => id = Some(self.own(value)),
                 "version" => {
                     version = parse_version(&value);
                     raw_version = Some(value);
                 }
-                k if extra.contains(&k) => rest.push((key, value)),
-                other => {
-                    let other = other.to_owned();
-                    self.unknown_attribute(position, id.as_deref(), element, &other);
-                }
+                other => self.unknown_attribute(position, id.as_deref(), element, other),
             }
         }
         let id = id.filter(|id| !id.trim().is_empty());
@@ -688,11 +718,11 @@ impl<'a> CatalogReader<'a> {
             };
             self.error(Rule::BadVersion, position, id.as_deref(), message);
         }
-        (id, version, rest)
+        (id, version)
     }
 
     fn read_delete(&mut self, start: &BytesStart<'_>, position: Position) -> Option<Entry> {
-        let (id, version, _) = self.entry_attributes(start, position, "Delete", &[]);
+        let (id, version) = self.entry_attributes(start, position, "Delete");
         let Some(id) = id else {
             self.rejected += 1;
             return None;
@@ -721,22 +751,26 @@ impl<'a> CatalogReader<'a> {
             .known
             .and_then(|k| k.get(&id))
             .and_then(|k| k.parent)
+            && let Some(parent_at) = self.deleted.get(&id_hash(&parent)).copied()
         {
-            if let Some(parent_at) = self.deleted.get(&id_hash(&parent)).copied() {
-                self.error(
-                    Rule::DeleteOrder,
-                    position,
-                    Some(&id),
-                    format!(
-                        "{id:?} is deleted after its parent {parent:?} (deleted at line {}); delete children first",
-                        parent_at.line
-                    ),
-                );
-            }
+            self.error(
+                Rule::DeleteOrder,
+                position,
+                Some(&id),
+                format!(
+                    "{id:?} is deleted after its parent {parent:?} (deleted at line {}); delete children first",
+                    parent_at.line
+                ),
+            );
         }
         self.deleted.insert(hash, position);
         self.deleted_order.push((id.clone(), position));
         match version {
+            Some(_) if valid && self.discard => {
+                self.deletes += 1;
+                self.spare.string(id);
+                None
+            }
             Some(version) if valid => {
                 self.deletes += 1;
                 Some(Entry::Delete(Delete { id, version }))
@@ -750,15 +784,18 @@ impl<'a> CatalogReader<'a> {
 
     fn read_item(
         &mut self,
-        buf: &mut Vec<u8>,
+        buf: &mut EventStream<'a>,
         kind: KindTag,
-        start: &BytesStart<'_>,
+        id: Option<String>,
+        version: Option<u64>,
         empty: bool,
         position: Position,
     ) -> Result<Option<Entry>, Stop> {
         let element = kind.element();
-        let (id, version, _) = self.entry_attributes(start, position, element, &[]);
         let mut parts = ItemParts::default();
+        if self.discard {
+            self.spare.lists(&mut parts);
+        }
         if !empty {
             self.read_item_body(buf, kind, id.as_deref(), &mut parts)?;
         }
@@ -815,9 +852,16 @@ impl<'a> CatalogReader<'a> {
         self.check_parents(&item, position);
         if self.findings.error_count() > errors_before || parts.invalid {
             self.rejected += 1;
+            if self.discard {
+                self.spare.item(item);
+            }
             return Ok(None);
         }
         self.items[kind as usize] += 1;
+        if self.discard {
+            self.spare.item(item);
+            return Ok(None);
+        }
         Ok(Some(Entry::Item(item)))
     }
 
@@ -883,15 +927,15 @@ impl<'a> CatalogReader<'a> {
             } => {
                 self.check_parent(&item.id, series_id, KindTag::Series, position);
                 self.check_parent(&item.id, season_id, KindTag::Season, position);
-                if let Some(&season_series) = self.seasons.get(&id_hash(season_id)) {
-                    if season_series != id_hash(series_id) {
-                        self.error(
-                            Rule::ParentKind,
-                            position,
-                            Some(&item.id),
-                            format!("episode names series {series_id:?}, but its season {season_id:?} belongs to another series"),
-                        );
-                    }
+                if let Some(&season_series) = self.seasons.get(&id_hash(season_id))
+                    && season_series != id_hash(series_id)
+                {
+                    self.error(
+                        Rule::ParentKind,
+                        position,
+                        Some(&item.id),
+                        format!("episode names series {series_id:?}, but its season {season_id:?} belongs to another series"),
+                    );
                 }
             }
         }
@@ -1000,7 +1044,7 @@ impl<'a> CatalogReader<'a> {
 
     fn read_item_body(
         &mut self,
-        buf: &mut Vec<u8>,
+        buf: &mut EventStream<'a>,
         kind: KindTag,
         id: Option<&str>,
         parts: &mut ItemParts,
@@ -1011,8 +1055,8 @@ impl<'a> CatalogReader<'a> {
             let event = self.read_event(buf)?;
             let (start, empty) = match event {
                 Event::End(_) => return Ok(()),
-                Event::Start(start) => (start.into_owned(), false),
-                Event::Empty(start) => (start.into_owned(), true),
+                Event::Start(start) => (start, false),
+                Event::Empty(start) => (start, true),
                 Event::Text(text) if is_blank(&text) => continue,
                 Event::Comment(_) | Event::PI(_) => continue,
                 Event::Eof => return self.truncated(position),
@@ -1027,29 +1071,44 @@ impl<'a> CatalogReader<'a> {
                     continue;
                 }
             };
-            let child = start.name().0.to_owned();
-            if !child_allowed(kind, &child) {
+            let name = start.name().0;
+            let Some(child) = allowed_child(kind, name) else {
                 self.error(
                     Rule::UnknownElement,
                     position,
                     id,
-                    format!("<{element}> does not take <{child}>"),
+                    format!("<{element}> does not take <{name}>"),
                 );
                 parts.invalid = true;
                 if !empty {
                     self.skip_subtree(buf, 1)?;
                 }
                 continue;
-            }
-            self.read_child(buf, &child, &start, empty, id, position, parts)?;
+            };
+            // The start tag's attributes are read first, so the tag (which
+            // lives in `buf`) is done with before the content is read.
+            let attribute = match child {
+                "Title" => self.single_attribute(&start, position, id, "Title", "locale"),
+                "Rating" => self.single_attribute(&start, position, id, "Rating", "system"),
+                "Genres" | "Credits" | "Images" | "Offers" | "LaunchDetails" => {
+                    self.no_attributes(&start, position, id, child);
+                    None
+                }
+                _ => None,
+            };
+            self.read_child(buf, child, attribute, empty, id, position, parts)?;
         }
     }
 
+    /// Reads the content of one child of an item. `attribute` is the value
+    /// of the one attribute the child takes (`Title`'s locale, `Rating`'s
+    /// system), already read from its start tag.
+    #[allow(clippy::too_many_arguments)]
     fn read_child(
         &mut self,
-        buf: &mut Vec<u8>,
-        child: &str,
-        start: &BytesStart<'_>,
+        buf: &mut EventStream<'a>,
+        child: &'static str,
+        attribute: Option<String>,
         empty: bool,
         id: Option<&str>,
         position: Position,
@@ -1068,10 +1127,9 @@ impl<'a> CatalogReader<'a> {
         };
         match child {
             "Title" => {
-                let locale = self.single_attribute(start, position, id, "Title", "locale");
-                let text = self.leaf_text(buf, empty, position, id, "Title")?;
+                let text = self.leaf_text(buf, empty, id, "Title")?;
                 once(self, parts.title.is_some(), parts);
-                match locale {
+                match attribute {
                     Some(locale) => parts.title = Some(LocalizedText { locale, text }),
                     None => {
                         self.error(
@@ -1089,26 +1147,22 @@ impl<'a> CatalogReader<'a> {
                 }
             }
             "Synopsis" => {
-                let text = self.leaf_text(buf, empty, position, id, child)?;
+                let text = self.leaf_text(buf, empty, id, child)?;
                 once(self, parts.synopsis.is_some(), parts);
                 parts.synopsis = Some(text);
             }
             "ReleaseDate" => {
-                let text = self.leaf_text(buf, empty, position, id, child)?;
+                let text = self.leaf_text(buf, empty, id, child)?;
                 once(self, parts.release_date.is_some(), parts);
                 parts.release_date = Some(text);
             }
             "RuntimeMinutes" | "SeasonNumber" | "EpisodeNumber" => {
-                let text = self.leaf_text(buf, empty, position, id, child)?;
-                let number = match text.trim().parse::<u32>() {
+                self.read_leaf(buf, empty, id, child)?;
+                let number = match self.text.trim().parse::<u32>() {
                     Ok(n) => Some(n),
                     Err(_) => {
-                        self.error(
-                            Rule::BadValue,
-                            position,
-                            id,
-                            format!("<{child}> {text:?} is not a whole number"),
-                        );
+                        let message = format!("<{child}> {:?} is not a whole number", self.text);
+                        self.error(Rule::BadValue, position, id, message);
                         parts.invalid = true;
                         None
                     }
@@ -1125,7 +1179,7 @@ impl<'a> CatalogReader<'a> {
                 once(self, taken, parts);
             }
             "SeriesId" | "SeasonId" => {
-                let text = self.leaf_text(buf, empty, position, id, child)?;
+                let text = self.leaf_text(buf, empty, id, child)?;
                 let slot = if child == "SeriesId" {
                     &mut parts.series_id
                 } else {
@@ -1135,10 +1189,9 @@ impl<'a> CatalogReader<'a> {
                 once(self, taken, parts);
             }
             "Rating" => {
-                let system = self.single_attribute(start, position, id, "Rating", "system");
-                let value = self.leaf_text(buf, empty, position, id, child)?;
+                let value = self.leaf_text(buf, empty, id, child)?;
                 once(self, parts.rating.is_some(), parts);
-                match system {
+                match attribute {
                     Some(system) => parts.rating = Some(Rating { system, value }),
                     None => {
                         self.error(
@@ -1152,7 +1205,6 @@ impl<'a> CatalogReader<'a> {
                 }
             }
             "Genres" | "Credits" | "Images" | "Offers" | "LaunchDetails" => {
-                self.no_attributes(start, position, id, child);
                 let seen = match child {
                     "Genres" => &mut parts.seen_genres,
                     "Credits" => &mut parts.seen_credits,
@@ -1166,7 +1218,7 @@ impl<'a> CatalogReader<'a> {
                     self.read_list(buf, child, id, parts)?;
                 }
             }
-            // child_allowed admitted only the names matched above.
+            // allowed_child admitted only the names matched above.
             _ => {}
         }
         Ok(())
@@ -1175,7 +1227,7 @@ impl<'a> CatalogReader<'a> {
     /// Reads the members of a list element (`Genres`, `Credits`, …) up to its end tag.
     fn read_list(
         &mut self,
-        buf: &mut Vec<u8>,
+        buf: &mut EventStream<'a>,
         list: &str,
         id: Option<&str>,
         parts: &mut ItemParts,
@@ -1192,8 +1244,8 @@ impl<'a> CatalogReader<'a> {
             let event = self.read_event(buf)?;
             let (start, empty) = match event {
                 Event::End(_) => return Ok(()),
-                Event::Start(start) => (start.into_owned(), false),
-                Event::Empty(start) => (start.into_owned(), true),
+                Event::Start(start) => (start, false),
+                Event::Empty(start) => (start, true),
                 Event::Text(text) if is_blank(&text) => continue,
                 Event::Comment(_) | Event::PI(_) => continue,
                 Event::Eof => return self.truncated(position),
@@ -1210,8 +1262,8 @@ impl<'a> CatalogReader<'a> {
                     continue;
                 }
             };
-            if start.name().0 != member {
-                let name = start.name().0.to_owned();
+            let name = start.name().0;
+            if name != member {
                 self.error(
                     Rule::UnknownElement,
                     position,
@@ -1224,15 +1276,16 @@ impl<'a> CatalogReader<'a> {
                 }
                 continue;
             }
+            // As in read_item_body: attributes first, then the content.
             match member {
                 "Genre" => {
                     self.no_attributes(&start, position, id, member);
-                    let text = self.leaf_text(buf, empty, position, id, member)?;
+                    let text = self.leaf_text(buf, empty, id, member)?;
                     parts.genres.push(text);
                 }
                 "Credit" => {
                     let role = self.single_attribute(&start, position, id, member, "role");
-                    let name = self.leaf_text(buf, empty, position, id, member)?;
+                    let name = self.leaf_text(buf, empty, id, member)?;
                     match role {
                         Some(role) => parts.credits.push(Credit { role, name }),
                         None => {
@@ -1249,13 +1302,14 @@ impl<'a> CatalogReader<'a> {
                 "Image" => {
                     let mut kind = None;
                     let mut url = None;
-                    for (key, value) in self.attributes(&start, position, member) {
-                        match key.as_str() {
-                            "type" => kind = Some(value),
-                            "url" => url = Some(value),
+                    let mut attributes = Attributes::default();
+                    self.attributes(&start, position, member, &mut attributes);
+                    for (key, value) in &mut attributes {
+                        match key {
+                            "type" => kind = Some(self.own(value)),
+                            "url" => url = Some(self.own(value)),
                             other => {
-                                let other = other.to_owned();
-                                self.unknown_attribute(position, id, member, &other);
+                                self.unknown_attribute(position, id, member, other);
                                 parts.invalid = true;
                             }
                         }
@@ -1277,7 +1331,8 @@ impl<'a> CatalogReader<'a> {
                     }
                 }
                 "Offer" => {
-                    if let Some(offer) = self.read_offer(buf, &start, empty, position, id)? {
+                    let attributes = self.offer_attributes(&start, position, id);
+                    if let Some(offer) = self.read_offer(buf, attributes, empty, position, id)? {
                         parts.offers.push(offer);
                     } else {
                         parts.invalid = true;
@@ -1285,7 +1340,7 @@ impl<'a> CatalogReader<'a> {
                 }
                 _ => {
                     self.no_attributes(&start, position, id, member);
-                    let text = self.leaf_text(buf, empty, position, id, member)?;
+                    let text = self.leaf_text(buf, empty, id, member)?;
                     if parts.deep_link.replace(text).is_some() {
                         self.error(
                             Rule::DuplicateChild,
@@ -1300,45 +1355,66 @@ impl<'a> CatalogReader<'a> {
         }
     }
 
+    /// Reads an `<Offer>`'s attributes, reporting bad and unknown ones.
+    fn offer_attributes(
+        &mut self,
+        start: &BytesStart<'_>,
+        position: Position,
+        id: Option<&str>,
+    ) -> OfferAttributes {
+        let mut found = OfferAttributes {
+            kind: None,
+            region: None,
+            start: None,
+            end: None,
+            ok: true,
+        };
+        let mut attributes = Attributes::default();
+        self.attributes(start, position, "Offer", &mut attributes);
+        for (key, value) in &mut attributes {
+            match key {
+                "type" => match OfferKind::parse(&value) {
+                    Some(k) => found.kind = Some(k),
+                    None => {
+                        self.error(
+                            Rule::BadValue,
+                            position,
+                            id,
+                            format!(
+                                "offer type {value:?} is not subscription, free, purchase or rental"
+                            ),
+                        );
+                        found.ok = false;
+                    }
+                },
+                "region" => found.region = Some(self.own(value)),
+                "start" => found.start = Some(self.own(value)),
+                "end" => found.end = Some(self.own(value)),
+                other => {
+                    self.unknown_attribute(position, id, "Offer", other);
+                    found.ok = false;
+                }
+            }
+        }
+        found
+    }
+
+    /// Reads the content of an `<Offer>` whose attributes were read.
     fn read_offer(
         &mut self,
-        buf: &mut Vec<u8>,
-        start: &BytesStart<'_>,
+        buf: &mut EventStream<'a>,
+        attributes: OfferAttributes,
         empty: bool,
         position: Position,
         id: Option<&str>,
     ) -> Result<Option<Offer>, Stop> {
-        let mut kind = None;
-        let mut region = None;
-        let mut window_start = None;
-        let mut window_end = None;
-        let mut ok = true;
-        for (key, value) in self.attributes(start, position, "Offer") {
-            match key.as_str() {
-                "type" => {
-                    match OfferKind::parse(&value) {
-                        Some(k) => kind = Some(k),
-                        None => {
-                            self.error(
-                            Rule::BadValue,
-                            position,
-                            id,
-                            format!("offer type {value:?} is not subscription, free, purchase or rental"),
-                        );
-                            ok = false;
-                        }
-                    }
-                }
-                "region" => region = Some(value),
-                "start" => window_start = Some(value),
-                "end" => window_end = Some(value),
-                other => {
-                    let other = other.to_owned();
-                    self.unknown_attribute(position, id, "Offer", &other);
-                    ok = false;
-                }
-            }
-        }
+        let OfferAttributes {
+            kind,
+            region,
+            start: window_start,
+            end: window_end,
+            mut ok,
+        } = attributes;
         let mut price = None;
         if !empty {
             loop {
@@ -1351,13 +1427,12 @@ impl<'a> CatalogReader<'a> {
                     Event::Comment(_) | Event::PI(_) => {}
                     Event::Eof => return self.truncated(at).map(|()| None),
                     Event::Start(s) | Event::Empty(s) if s.name().0 == "Price" => {
-                        let s = s.into_owned();
                         let currency = self.single_attribute(&s, at, id, "Price", "currency");
-                        let amount = self.leaf_text(buf, empty_price, at, id, "Price")?;
+                        self.read_leaf(buf, empty_price, id, "Price")?;
                         match currency {
                             Some(currency) if price.is_none() => {
                                 price = Some(Price {
-                                    amount: amount.trim().to_owned(),
+                                    amount: self.spare.copy(self.text.trim()),
                                     currency,
                                 })
                             }
@@ -1382,7 +1457,7 @@ impl<'a> CatalogReader<'a> {
                         }
                     }
                     Event::Start(s) => {
-                        let name = s.name().0.to_owned();
+                        let name = s.name().0;
                         self.error(
                             Rule::UnknownElement,
                             at,
@@ -1393,7 +1468,7 @@ impl<'a> CatalogReader<'a> {
                         self.skip_subtree(buf, 1)?;
                     }
                     Event::Empty(s) => {
-                        let name = s.name().0.to_owned();
+                        let name = s.name().0;
                         self.error(
                             Rule::UnknownElement,
                             at,
@@ -1445,11 +1520,13 @@ impl<'a> CatalogReader<'a> {
         name: &str,
     ) -> Option<String> {
         let mut found = None;
-        for (key, value) in self.attributes(start, position, element) {
+        let mut attributes = Attributes::default();
+        self.attributes(start, position, element, &mut attributes);
+        for (key, value) in &mut attributes {
             if key == name {
-                found = Some(value);
+                found = Some(self.own(value));
             } else {
-                self.unknown_attribute(position, id, element, &key);
+                self.unknown_attribute(position, id, element, key);
             }
         }
         found
@@ -1462,80 +1539,98 @@ impl<'a> CatalogReader<'a> {
         id: Option<&str>,
         element: &str,
     ) {
-        for (key, _) in self.attributes(start, position, element) {
-            self.unknown_attribute(position, id, element, &key);
+        if has_no_attributes(start) {
+            return;
+        }
+        let mut attributes = Attributes::default();
+        self.attributes(start, position, element, &mut attributes);
+        for (key, _) in &mut attributes {
+            self.unknown_attribute(position, id, element, key);
         }
     }
 
-    /// Reads the text of a leaf element up to its end tag.
+    /// Reads the text of a leaf element up to its end tag, as a new string.
     fn leaf_text(
         &mut self,
-        buf: &mut Vec<u8>,
+        buf: &mut EventStream<'a>,
         empty: bool,
-        _position: Position,
         id: Option<&str>,
         element: &str,
     ) -> Result<String, Stop> {
-        let mut text = std::mem::take(&mut self.text);
-        text.clear();
-        if !empty {
-            loop {
-                let at = self.position();
-                let event = self.read_event(buf)?;
-                let nested = matches!(event, Event::Start(_));
-                match event {
-                    Event::End(_) => break,
-                    Event::Text(t) => text.push_str(&t.xml10_content()),
-                    Event::CData(c) => text.push_str(&c.xml10_content()),
-                    Event::GeneralRef(r) => match resolve_reference(&r) {
-                        Some(resolved) => text.push_str(&resolved),
-                        None => {
-                            let name = r.into_inner().into_owned();
-                            self.error(
-                                Rule::XmlMalformed,
-                                at,
-                                id,
-                                format!("<{element}> uses the undefined entity &{name};"),
-                            );
-                        }
-                    },
-                    Event::Comment(_) | Event::PI(_) => {}
-                    Event::Eof => {
-                        self.truncated(at)?;
-                        break;
-                    }
-                    Event::Start(s) | Event::Empty(s) => {
-                        let name = s.name().0.to_owned();
+        self.read_leaf(buf, empty, id, element)?;
+        Ok(match self.spare.strings.pop() {
+            // The text read becomes the value; the spare string is the next buffer.
+            Some(spare) => std::mem::replace(&mut self.text, spare),
+            None => self.text.as_str().to_owned(),
+        })
+    }
+
+    /// Reads the text of a leaf element up to its end tag into `self.text`.
+    fn read_leaf(
+        &mut self,
+        buf: &mut EventStream<'a>,
+        empty: bool,
+        id: Option<&str>,
+        element: &str,
+    ) -> Result<(), Stop> {
+        self.text.clear();
+        if empty {
+            return Ok(());
+        }
+        loop {
+            let at = self.position();
+            let event = self.read_event(buf)?;
+            let nested = matches!(event, Event::Start(_));
+            match event {
+                Event::End(_) => break,
+                Event::Text(t) => self.text.push_str(&t.xml10_content()),
+                Event::CData(c) => self.text.push_str(&c.xml10_content()),
+                Event::GeneralRef(r) => match resolve_reference(&r) {
+                    Some(resolved) => self.text.push_str(&resolved),
+                    None => {
+                        let name = r.into_inner();
                         self.error(
-                            Rule::UnknownElement,
-                            at,
-                            id,
-                            format!("<{element}> holds text only, not <{name}>"),
-                        );
-                        if nested {
-                            self.skip_subtree(buf, 1)?;
-                        }
-                    }
-                    Event::Decl(_) | Event::DocType(_) => {
-                        self.fatal(
                             Rule::XmlMalformed,
                             at,
-                            "a declaration inside an element".into(),
+                            id,
+                            format!("<{element}> uses the undefined entity &{name};"),
                         );
-                        return Err(Stop::Finding);
                     }
+                },
+                Event::Comment(_) | Event::PI(_) => {}
+                Event::Eof => {
+                    self.truncated(at)?;
+                    break;
+                }
+                Event::Start(s) | Event::Empty(s) => {
+                    let name = s.name().0;
+                    self.error(
+                        Rule::UnknownElement,
+                        at,
+                        id,
+                        format!("<{element}> holds text only, not <{name}>"),
+                    );
+                    if nested {
+                        self.skip_subtree(buf, 1)?;
+                    }
+                }
+                Event::Decl(_) | Event::DocType(_) => {
+                    self.fatal(
+                        Rule::XmlMalformed,
+                        at,
+                        "a declaration inside an element".into(),
+                    );
+                    return Err(Stop::Finding);
                 }
             }
         }
-        let value = text.clone();
-        self.text = text;
-        Ok(value)
+        Ok(())
     }
 
     /// Skips the children of an element that must be empty, reporting them.
     fn skip_children(
         &mut self,
-        buf: &mut Vec<u8>,
+        buf: &mut EventStream<'a>,
         position: Position,
         element: &str,
     ) -> Result<(), Stop> {
@@ -1569,7 +1664,7 @@ impl<'a> CatalogReader<'a> {
     }
 
     /// Skips the rest of an element whose start tag was just read.
-    fn skip_subtree(&mut self, buf: &mut Vec<u8>, mut depth: usize) -> Result<(), Stop> {
+    fn skip_subtree(&mut self, buf: &mut EventStream<'a>, mut depth: usize) -> Result<(), Stop> {
         let max_depth = self.options.limits.max_depth;
         loop {
             let position = self.position();
@@ -1616,6 +1711,240 @@ impl<'a> CatalogReader<'a> {
     }
 }
 
+/// Whether a start tag has no attributes (nothing but spaces after the name).
+fn has_no_attributes(start: &BytesStart<'_>) -> bool {
+    start
+        .attributes_raw()
+        .bytes()
+        .all(|b| b.is_ascii_whitespace())
+}
+
+/// Reads attributes written the plain way (`name="value"`, `=` right after
+/// the name, the quote right after it, no duplicate name, no character that
+/// attribute-value normalization would change: tab, CR, LF, `&`) into `out`,
+/// as quick-xml's checked iterator and `normalized_value` would (names and
+/// values borrowed). Anything else, it leaves `out` empty and returns false,
+/// and quick-xml reads the attributes (and reports what is wrong).
+fn simple_attributes<'x>(raw: &'x str, out: &mut Attributes<'x>) -> bool {
+    let bytes = raw.as_bytes();
+    let is_space = |b: u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
+    let mut at = 0;
+    let plain = 'parse: loop {
+        while bytes.get(at).is_some_and(|&b| is_space(b)) {
+            at += 1;
+        }
+        if at == bytes.len() {
+            break 'parse true;
+        }
+        let key_start = at;
+        while bytes.get(at).is_some_and(|&b| b != b'=' && !is_space(b)) {
+            at += 1;
+        }
+        // An empty name, a space before `=`, or no `=`: not plain.
+        if at == key_start || bytes.get(at) != Some(&b'=') {
+            break 'parse false;
+        }
+        let key_end = at;
+        let quote = match bytes.get(at + 1) {
+            Some(&quote @ (b'"' | b'\'')) => quote,
+            _ => break 'parse false,
+        };
+        let value_start = at + 2;
+        let Some(length) = bytes
+            .get(value_start..)
+            .and_then(|rest| memchr::memchr(quote, rest))
+        else {
+            break 'parse false;
+        };
+        let value_end = value_start + length;
+        let (Some(key), Some(value)) =
+            (raw.get(key_start..key_end), raw.get(value_start..value_end))
+        else {
+            break 'parse false;
+        };
+        if value
+            .bytes()
+            .any(|b| matches!(b, b'\t' | b'\r' | b'\n' | b'&'))
+        {
+            break 'parse false;
+        }
+        if out.taken().any(|&(seen, _)| seen == key) {
+            break 'parse false;
+        }
+        out.push(key, Cow::Borrowed(value));
+        at = value_end + 1;
+    };
+    if !plain {
+        *out = Attributes::default();
+    }
+    plain
+}
+
+/// How many strings, and lists of each kind, [`Spare`] keeps.
+const SPARE_STRINGS: usize = 256;
+const SPARE_LISTS: usize = 4;
+/// Larger allocations are not kept, so a huge value does not stay around.
+const SPARE_MAX_BYTES: usize = 4096;
+const SPARE_MAX_MEMBERS: usize = 64;
+
+/// Allocations of entries already checked and dropped, for the next ones.
+/// Only used when entries are discarded, so an entry handed to the caller
+/// never carries a larger allocation than its value needs.
+#[derive(Default)]
+struct Spare {
+    strings: Vec<String>,
+    genres: Vec<Vec<String>>,
+    credits: Vec<Vec<Credit>>,
+    images: Vec<Vec<Image>>,
+    offers: Vec<Vec<Offer>>,
+}
+
+impl Spare {
+    /// A copy of `text`, in a spare string if there is one.
+    fn copy(&mut self, text: &str) -> String {
+        match self.strings.pop() {
+            Some(mut spare) => {
+                spare.clear();
+                spare.push_str(text);
+                spare
+            }
+            None => text.to_owned(),
+        }
+    }
+
+    fn string(&mut self, spare: String) {
+        if self.strings.len() < SPARE_STRINGS && spare.capacity() <= SPARE_MAX_BYTES {
+            self.strings.push(spare);
+        }
+    }
+
+    fn list<T>(lists: &mut Vec<Vec<T>>, list: Vec<T>) {
+        if lists.len() < SPARE_LISTS && list.capacity() <= SPARE_MAX_MEMBERS {
+            lists.push(list);
+        }
+    }
+
+    /// Empty lists for an item's parts.
+    fn lists(&mut self, parts: &mut ItemParts) {
+        parts.genres = self.genres.pop().unwrap_or_default();
+        parts.credits = self.credits.pop().unwrap_or_default();
+        parts.images = self.images.pop().unwrap_or_default();
+        parts.offers = self.offers.pop().unwrap_or_default();
+    }
+
+    /// Keeps the allocations of an item that is done with.
+    fn item(&mut self, item: Item) {
+        let Item { id, kind, meta, .. } = item;
+        self.string(id);
+        match kind {
+            ItemKind::Movie | ItemKind::Series => {}
+            ItemKind::Season { series_id, .. } => self.string(series_id),
+            ItemKind::Episode {
+                series_id,
+                season_id,
+                ..
+            } => {
+                self.string(series_id);
+                self.string(season_id);
+            }
+        }
+        let Metadata {
+            title,
+            synopsis,
+            release_date,
+            mut genres,
+            rating,
+            mut credits,
+            mut images,
+            mut offers,
+            deep_link,
+            ..
+        } = meta;
+        self.string(title.locale);
+        self.string(title.text);
+        for text in [synopsis, release_date, deep_link].into_iter().flatten() {
+            self.string(text);
+        }
+        if let Some(rating) = rating {
+            self.string(rating.system);
+            self.string(rating.value);
+        }
+        for genre in genres.drain(..) {
+            self.string(genre);
+        }
+        for credit in credits.drain(..) {
+            self.string(credit.role);
+            self.string(credit.name);
+        }
+        for image in images.drain(..) {
+            self.string(image.kind);
+            self.string(image.url);
+        }
+        for offer in offers.drain(..) {
+            self.string(offer.region);
+            for text in [offer.start, offer.end].into_iter().flatten() {
+                self.string(text);
+            }
+            if let Some(price) = offer.price {
+                self.string(price.amount);
+                self.string(price.currency);
+            }
+        }
+        Self::list(&mut self.genres, genres);
+        Self::list(&mut self.credits, credits);
+        Self::list(&mut self.images, images);
+        Self::list(&mut self.offers, offers);
+    }
+}
+
+/// How many attributes [`Attributes`] holds without allocating.
+const INLINE_ATTRIBUTES: usize = 4;
+
+/// An element's attributes as (name, value), borrowed from the event where
+/// they can be: the first few in place, any more in a `Vec`. Iterating
+/// takes them out in order.
+#[derive(Default)]
+struct Attributes<'x> {
+    len: usize,
+    next: usize,
+    inline: [Option<(&'x str, Cow<'x, str>)>; INLINE_ATTRIBUTES],
+    more: Vec<(&'x str, Cow<'x, str>)>,
+}
+
+impl<'x> Attributes<'x> {
+    /// The attributes pushed so far (and not yet taken out).
+    fn taken(&self) -> impl Iterator<Item = &(&'x str, Cow<'x, str>)> {
+        self.inline.iter().flatten().chain(&self.more)
+    }
+
+    fn push(&mut self, key: &'x str, value: Cow<'x, str>) {
+        match self.inline.get_mut(self.len) {
+            Some(slot) => *slot = Some((key, value)),
+            None => self.more.push((key, value)),
+        }
+        self.len += 1;
+    }
+}
+
+impl<'x> Iterator for Attributes<'x> {
+    type Item = (&'x str, Cow<'x, str>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let at = self.next;
+        if at >= self.len {
+            return None;
+        }
+        self.next += 1;
+        match self.inline.get_mut(at) {
+            Some(slot) => slot.take(),
+            None => self
+                .more
+                .get_mut(at - INLINE_ATTRIBUTES)
+                .map(|slot| std::mem::replace(slot, ("", Cow::Borrowed("")))),
+        }
+    }
+}
+
 /// The children of an item as read, before the item is built.
 #[derive(Default)]
 struct ItemParts {
@@ -1640,6 +1969,38 @@ struct ItemParts {
     seen_launch: bool,
     /// A structural problem was reported; the item is not yielded.
     invalid: bool,
+}
+
+/// An `<Offer>`'s attributes, read from its start tag.
+struct OfferAttributes {
+    kind: Option<OfferKind>,
+    region: Option<String>,
+    start: Option<String>,
+    end: Option<String>,
+    /// No attribute was bad or unknown.
+    ok: bool,
+}
+
+/// The child's name as a `'static` string, if `kind` takes it.
+fn allowed_child(kind: KindTag, name: &str) -> Option<&'static str> {
+    let child = match name {
+        "Title" => "Title",
+        "Synopsis" => "Synopsis",
+        "ReleaseDate" => "ReleaseDate",
+        "RuntimeMinutes" => "RuntimeMinutes",
+        "Genres" => "Genres",
+        "Rating" => "Rating",
+        "Credits" => "Credits",
+        "Images" => "Images",
+        "Offers" => "Offers",
+        "LaunchDetails" => "LaunchDetails",
+        "SeriesId" => "SeriesId",
+        "SeasonNumber" => "SeasonNumber",
+        "SeasonId" => "SeasonId",
+        "EpisodeNumber" => "EpisodeNumber",
+        _ => return None,
+    };
+    child_allowed(kind, child).then_some(child)
 }
 
 fn child_allowed(kind: KindTag, child: &str) -> bool {
@@ -1782,6 +2143,71 @@ mod tests {
         );
         let (_, report) = read_all(&xml);
         assert_eq!(rules(&report), vec![("item.parent-missing", 5)]);
+    }
+
+    #[test]
+    fn plain_attributes_read_as_quick_xml_reads_them() {
+        let pieces = [
+            " ",
+            "  ",
+            "\t",
+            "\n",
+            "\r",
+            "a",
+            "id",
+            "b:c",
+            "x-y",
+            "=",
+            "\"",
+            "'",
+            "v",
+            "1",
+            "é",
+            "&amp;",
+            "&",
+            "&#65;",
+            "<",
+            ">",
+            "/",
+            " = ",
+            "==",
+            "\"\"",
+            "''",
+            "a=\"1\"",
+            "a='2'",
+            "id=\"x\"",
+            " b=\"q'q\"",
+            " c='d\"d'",
+        ];
+        let mut rng = crate::synthetic::SplitMix64::new(7);
+        let mut plain = 0;
+        for _ in 0..200_000 {
+            let mut raw = String::new();
+            for _ in 0..rng.between(0, 8) {
+                raw.push_str(pieces[rng.below(pieces.len() as u64) as usize]);
+            }
+            let tag = format!("e{raw}");
+            let start = BytesStart::from_content(tag.as_str(), 1);
+            let mut out = Attributes::default();
+            if !simple_attributes(start.attributes_raw(), &mut out) {
+                assert_eq!(out.len, 0, "{raw:?}");
+                continue;
+            }
+            plain += 1;
+            let fast: Vec<(String, String)> =
+                out.map(|(k, v)| (k.to_owned(), v.into_owned())).collect();
+            let mut slow = Vec::new();
+            for attribute in start.attributes() {
+                let attribute = attribute.unwrap_or_else(|e| panic!("{raw:?}: {e}"));
+                let value = attribute
+                    .normalized_value(XmlVersion::Implicit1_0)
+                    .unwrap_or_else(|e| panic!("{raw:?}: {e}"));
+                assert!(matches!(value, Cow::Borrowed(_)), "{raw:?}");
+                slow.push((attribute.key.0.to_owned(), value.into_owned()));
+            }
+            assert_eq!(fast, slow, "{raw:?}");
+        }
+        assert!(plain > 10_000, "{plain}");
     }
 
     #[test]

@@ -22,7 +22,67 @@ pub fn is_xml_char(c: char) -> bool {
 
 /// The first character XML cannot carry, if any.
 pub fn first_non_xml_char(text: &str) -> Option<char> {
-    text.chars().find(|&c| !is_xml_char(c))
+    // Every such character is either one byte below 0x20 (never part of a
+    // longer UTF-8 sequence) or U+FFFE / U+FFFF, which start with 0xEF (never
+    // a continuation byte). So the bytes are scanned eight at a time for a
+    // candidate, and only a word holding one is looked at closely.
+    const LOW: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    fn suspect(word: u64) -> bool {
+        // A byte below 0x20 (exact for bytes below 0x80, and bytes from 0x80
+        // up have their top bit cleared by `!word`), or a byte equal to 0xEF.
+        let below_space = word.wrapping_sub(0x20 * LOW) & !word & HIGH;
+        let ef = word ^ (0xEF * LOW);
+        let has_ef = ef.wrapping_sub(LOW) & !ef & HIGH;
+        below_space | has_ef != 0
+    }
+    let bytes = text.as_bytes();
+    let mut words = bytes.chunks_exact(8);
+    let mut start = 0;
+    for word in &mut words {
+        if let Ok(word) = <[u8; 8]>::try_from(word)
+            && suspect(u64::from_le_bytes(word))
+            && let Some(c) = first_bad_at(bytes, start, start + 8)
+        {
+            return Some(c);
+        }
+        start += 8;
+    }
+    let tail = words.remainder();
+    let mut padded = [b' '; 8];
+    for (slot, &b) in padded.iter_mut().zip(tail) {
+        *slot = b;
+    }
+    if suspect(u64::from_le_bytes(padded)) {
+        return first_bad_at(bytes, start, bytes.len());
+    }
+    None
+}
+
+/// The first character XML cannot carry among those starting in
+/// `bytes[from..to]`; `bytes` is valid UTF-8.
+fn first_bad_at(bytes: &[u8], from: usize, to: usize) -> Option<char> {
+    for at in from..to {
+        match bytes.get(at) {
+            Some(&b) if b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r') => {
+                return Some(char::from(b));
+            }
+            Some(0xEF) => match (bytes.get(at + 1), bytes.get(at + 2)) {
+                (Some(0xBF), Some(0xBE)) => return Some('\u{FFFE}'),
+                (Some(0xBF), Some(0xBF)) => return Some('\u{FFFF}'),
+                _ => {}
+            },
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Whether `text` holds a character `char::is_whitespace` accepts.
+fn has_whitespace(text: &str) -> bool {
+    // The ASCII ones are U+0009..=U+000D and U+0020; the others are not ASCII.
+    text.bytes().any(|b| matches!(b, b'\t'..=b'\r' | b' '))
+        || (!text.is_ascii() && text.chars().any(char::is_whitespace))
 }
 
 /// Checks an item's values, calling `report` once per problem.
@@ -79,13 +139,13 @@ fn check_metadata(meta: &Metadata, report: &mut dyn FnMut(Rule, String)) {
             ),
         );
     }
-    if let Some(date) = &meta.release_date {
-        if parse_date(date).is_none() {
-            report(
-                Rule::BadValue,
-                format!("release date {date:?} is not a calendar date YYYY-MM-DD"),
-            );
-        }
+    if let Some(date) = &meta.release_date
+        && parse_date(date).is_none()
+    {
+        report(
+            Rule::BadValue,
+            format!("release date {date:?} is not a calendar date YYYY-MM-DD"),
+        );
     }
     if meta.runtime_minutes == Some(0) {
         report(Rule::BadValue, "runtime of 0 minutes".into());
@@ -104,13 +164,13 @@ fn check_metadata(meta: &Metadata, report: &mut dyn FnMut(Rule, String)) {
     for offer in &meta.offers {
         check_offer(offer, report);
     }
-    if let Some(link) = &meta.deep_link {
-        if !is_uri(link) {
-            report(
-                Rule::BadValue,
-                format!("deep link {link:?} is not a URI with a scheme (myapp://…)"),
-            );
-        }
+    if let Some(link) = &meta.deep_link
+        && !is_uri(link)
+    {
+        report(
+            Rule::BadValue,
+            format!("deep link {link:?} is not a URI with a scheme (myapp://…)"),
+        );
     }
 }
 
@@ -137,13 +197,13 @@ fn check_offer(offer: &Offer, report: &mut dyn FnMut(Rule, String)) {
             );
         }
     }
-    if let (Some((s, Some(start))), Some((e, Some(end)))) = (start, end) {
-        if start >= end {
-            report(
-                Rule::BadValue,
-                format!("{kind} offer window ends ({e}) before it starts ({s})"),
-            );
-        }
+    if let (Some((s, Some(start))), Some((e, Some(end)))) = (start, end)
+        && start >= end
+    {
+        report(
+            Rule::BadValue,
+            format!("{kind} offer window ends ({e}) before it starts ({s})"),
+        );
     }
     match (&offer.price, offer.kind.is_paid()) {
         (None, true) => report(
@@ -184,10 +244,10 @@ fn check_offer(offer: &Offer, report: &mut dyn FnMut(Rule, String)) {
 fn check_text(item: &Item, report: &mut dyn FnMut(Rule, String)) {
     let mut bad = None;
     for_each_text(item, &mut |field, text| {
-        if bad.is_none() {
-            if let Some(c) = first_non_xml_char(text) {
-                bad = Some((field, c));
-            }
+        if bad.is_none()
+            && let Some(c) = first_non_xml_char(text)
+        {
+            bad = Some((field, c));
         }
     });
     if let Some((field, c)) = bad {
@@ -272,7 +332,7 @@ pub fn is_http_url(url: &str) -> bool {
         .or_else(|| url.strip_prefix("http://"));
     rest.is_some_and(|r| {
         let host = r.split(['/', '?', '#']).next().unwrap_or_default();
-        !host.is_empty() && !url.chars().any(char::is_whitespace)
+        !host.is_empty() && !has_whitespace(url)
     })
 }
 
@@ -288,7 +348,7 @@ pub fn is_uri(uri: &str) -> bool {
                 && scheme
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
-                && !uri.chars().any(char::is_whitespace)
+                && !has_whitespace(uri)
         }
         None => false,
     }
@@ -325,6 +385,63 @@ mod tests {
         assert!(is_uri("myapp://title/1") && !is_uri("no-scheme") && !is_uri("1abc:x"));
         assert!(is_amount("3.99") && is_amount("0") && is_amount("10.5"));
         assert!(!is_amount("3.") && !is_amount("-1") && !is_amount("3.999") && !is_amount(""));
+    }
+
+    #[test]
+    fn first_non_xml_char_matches_a_scan_by_char() {
+        let by_char = |text: &str| text.chars().find(|&c| !is_xml_char(c));
+        let pieces = [
+            "",
+            "a",
+            "é",
+            "\t",
+            "\n",
+            "\r",
+            "\u{0}",
+            "\u{7}",
+            "\u{b}",
+            "\u{1f}",
+            " ",
+            "\u{7f}",
+            "\u{fffd}",
+            "\u{fffe}",
+            "\u{ffff}",
+            "\u{efbf}",
+            "\u{ef}",
+            "\u{10000}",
+            "😀",
+            "東京",
+            "\u{feff}",
+            "\u{fbff}",
+            "\u{fdd0}",
+            "abcdefghijklmno",
+        ];
+        let mut texts = Vec::new();
+        for a in pieces {
+            for b in pieces {
+                for pad in [0, 1, 13, 14, 15, 16, 17, 31] {
+                    texts.push(format!("{}{a}{b}", "x".repeat(pad)));
+                    texts.push(format!("{a}{}{b}", "y".repeat(pad)));
+                }
+            }
+        }
+        for c in (0..0x11_0000).filter_map(char::from_u32) {
+            texts.push(format!("ab{c}cd"));
+        }
+        for text in &texts {
+            assert_eq!(first_non_xml_char(text), by_char(text), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn has_whitespace_matches_char_is_whitespace() {
+        let by_char = |text: &str| text.chars().any(char::is_whitespace);
+        for c in (0..0x11_0000).filter_map(char::from_u32) {
+            for text in [format!("{c}"), format!("ab{c}"), format!("é{c}x")] {
+                assert_eq!(has_whitespace(&text), by_char(&text), "{text:?}");
+            }
+        }
+        assert!(!has_whitespace("https://a.example/b?c=d"));
     }
 
     #[test]

@@ -5,24 +5,23 @@
 //! when it was last sent; for the catalog, its id, its version and when the
 //! last full and incremental submissions went out.
 //!
-//! Memory is compact so a million items fit in well under 100 MB: ids live in
-//! one string arena, each item is a fixed 40-byte record, and lookups go
-//! through a table of 64-bit id hashes (ids whose hashes collide are kept in
-//! a small side table, so lookups are always exact).
+//! Memory is compact so a million items take about 60 MB: ids live in one
+//! string arena, each item is a fixed 32-byte record, and lookups go through
+//! a hash table of record positions (4 bytes a slot) that compares the ids
+//! themselves, so lookups are exact.
 //!
 //! The state is saved and loaded as a stream of JSON Lines (zstd-compressed by
 //! the caller, or not): a header line, then one line per item. The format is
 //! versioned; see [`StateHeader`].
 
+use hashbrown::HashTable;
 use std::borrow::Cow;
-use std::collections::HashMap;
-use std::hash::BuildHasherDefault;
 use std::io::{self, BufRead, Write};
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::ids::{id_hash, KnownItem, KnownItems, PassThrough};
+use crate::ids::{KnownItem, KnownItems, id_hash};
 use crate::input::{self, Limits, Tracked};
 use crate::model::KindTag;
 
@@ -65,13 +64,13 @@ pub struct ItemState {
 #[derive(Debug, Clone, Copy)]
 struct Record {
     id_start: u32,
-    id_len: u32,
     parent: u32,
     sent_at: u32,
-    version: u64,
-    hash: u64,
+    id_len: u16,
     kind: KindTag,
     status: Status,
+    version: u64,
+    hash: u64,
 }
 
 /// What can go wrong loading or saving a state.
@@ -139,8 +138,13 @@ pub struct CatalogState {
     pub last_update: Option<i64>,
     ids: String,
     records: Vec<Record>,
-    index: HashMap<u64, u32, BuildHasherDefault<PassThrough>>,
-    collisions: HashMap<String, u32>,
+    /// Record positions, found by the hash of their id and compared by id.
+    index: HashTable<u32>,
+}
+
+fn id_of<'a>(ids: &'a str, record: &Record) -> &'a str {
+    let start = record.id_start as usize;
+    &ids[start..start + usize::from(record.id_len)]
 }
 
 /// Sent-at times are kept as u32 seconds since this epoch (2020-01-01), good to 2156.
@@ -164,8 +168,7 @@ impl CatalogState {
             last_update: None,
             ids: String::new(),
             records: Vec::new(),
-            index: HashMap::default(),
-            collisions: HashMap::new(),
+            index: HashTable::new(),
         }
     }
 
@@ -201,21 +204,17 @@ impl CatalogState {
     pub fn heap_bytes(&self) -> usize {
         self.ids.capacity()
             + self.records.capacity() * std::mem::size_of::<Record>()
-            + self.index.capacity() * (std::mem::size_of::<(u64, u32)>() + 1)
+            + self.index.capacity() * (std::mem::size_of::<u32>() + 1)
     }
 
     pub(crate) fn position(&self, id: &str) -> Option<usize> {
-        let at = *self.index.get(&id_hash(id))? as usize;
-        if self.id_at(at) == id {
-            return Some(at);
-        }
-        self.collisions.get(id).map(|&at| at as usize)
+        self.index
+            .find(id_hash(id), |&at| self.id_at(at as usize) == id)
+            .map(|&at| at as usize)
     }
 
     pub(crate) fn id_at(&self, at: usize) -> &str {
-        let r = &self.records[at];
-        let start = r.id_start as usize;
-        &self.ids[start..start + r.id_len as usize]
+        id_of(&self.ids, &self.records[at])
     }
 
     fn item_state(&self, at: usize) -> ItemState {
@@ -263,8 +262,10 @@ impl CatalogState {
                 None => {
                     return Err(StateError::Corrupt {
                         line: 0,
-                        reason: format!("{id:?} names parent {parent:?}, which is not recorded before it"),
-                    })
+                        reason: format!(
+                            "{id:?} names parent {parent:?}, which is not recorded before it"
+                        ),
+                    });
                 }
             },
             None => NONE,
@@ -283,8 +284,10 @@ impl CatalogState {
             .ok()
             .filter(|&n| n != NONE)
             .ok_or(StateError::TooLarge("more than 4 billion items"))?;
-        let id_start = u32::try_from(self.ids.len()).map_err(|_| StateError::TooLarge("ids longer than 4 GB in all"))?;
-        let id_len = u32::try_from(id.len()).map_err(|_| StateError::TooLarge("an id longer than 4 GB"))?;
+        let id_start = u32::try_from(self.ids.len())
+            .map_err(|_| StateError::TooLarge("ids longer than 4 GB in all"))?;
+        let id_len = u16::try_from(id.len())
+            .map_err(|_| StateError::TooLarge("an id longer than 65535 bytes"))?;
         self.ids.push_str(id);
         self.records.push(Record {
             id_start,
@@ -296,14 +299,10 @@ impl CatalogState {
             kind: state.kind,
             status: state.status,
         });
-        match self.index.entry(id_hash(id)) {
-            std::collections::hash_map::Entry::Vacant(slot) => {
-                slot.insert(at);
-            }
-            std::collections::hash_map::Entry::Occupied(_) => {
-                self.collisions.insert(id.to_owned(), at);
-            }
-        }
+        let (ids, records) = (&self.ids, &self.records);
+        self.index.insert_unique(id_hash(id), at, |&at| {
+            id_hash(id_of(ids, &records[at as usize]))
+        });
         Ok(())
     }
 
@@ -382,7 +381,10 @@ impl CatalogState {
         state.last_update = header.last_update;
         let expected = usize::try_from(header.items).unwrap_or(0).min(1 << 28);
         state.records.reserve(expected);
-        state.index.reserve(expected);
+        let (ids, records) = (&state.ids, &state.records);
+        state
+            .index
+            .reserve(expected, |&at| id_hash(id_of(ids, &records[at as usize])));
         let mut number = 1u64;
         loop {
             line.clear();
@@ -397,8 +399,9 @@ impl CatalogState {
                 .into_iter()
                 .find(|k| k.source_name() == item.kind)
                 .ok_or_else(|| corrupt(number, format!("unknown kind {:?}", item.kind)))?;
-            let hash = u64::from_str_radix(&item.hash, 16)
-                .map_err(|_| corrupt(number, format!("hash {:?} is not 16 hex digits", item.hash)))?;
+            let hash = u64::from_str_radix(&item.hash, 16).map_err(|_| {
+                corrupt(number, format!("hash {:?} is not 16 hex digits", item.hash))
+            })?;
             let item_state = ItemState {
                 kind,
                 parent: item.parent.map(Cow::into_owned),
@@ -415,7 +418,11 @@ impl CatalogState {
         if number - 1 != header.items {
             return Err(corrupt(
                 number,
-                format!("the header announces {} items but {} follow; the file is truncated", header.items, number - 1),
+                format!(
+                    "the header announces {} items but {} follow; the file is truncated",
+                    header.items,
+                    number - 1
+                ),
             ));
         }
         Ok(state)
@@ -440,7 +447,8 @@ impl KnownItems for CatalogState {
         };
         (0..self.records.len())
             .filter(|&at| {
-                self.records[at].parent == parent as u32 && self.records[at].status != Status::Deleted
+                self.records[at].parent == parent as u32
+                    && self.records[at].status != Status::Deleted
             })
             .map(|at| self.id_at(at).to_owned())
             .collect()
@@ -463,8 +471,8 @@ mod tests {
     }
 
     #[test]
-    fn records_are_forty_bytes() {
-        assert_eq!(std::mem::size_of::<Record>(), 40);
+    fn records_are_thirty_two_bytes() {
+        assert_eq!(std::mem::size_of::<Record>(), 32);
     }
 
     #[test]
@@ -472,8 +480,12 @@ mod tests {
         let mut state = CatalogState::new("CAT");
         state.catalog_version = 3;
         state.last_full = Some(1_750_000_000);
-        state.upsert("series", &item(KindTag::Series, None, 2)).unwrap();
-        state.upsert("season", &item(KindTag::Season, Some("series"), 1)).unwrap();
+        state
+            .upsert("series", &item(KindTag::Series, None, 2))
+            .unwrap();
+        state
+            .upsert("season", &item(KindTag::Season, Some("series"), 1))
+            .unwrap();
         let mut gone = item(KindTag::Movie, None, 9);
         gone.status = Status::Deleted;
         state.upsert("m \"1\"", &gone).unwrap();
@@ -481,8 +493,14 @@ mod tests {
         let loaded = CatalogState::load(&bytes[..]).unwrap();
         assert_eq!(loaded.catalog_version, 3);
         assert_eq!(loaded.last_full, Some(1_750_000_000));
-        assert_eq!(loaded.iter().collect::<Vec<_>>(), state.iter().collect::<Vec<_>>());
-        assert_eq!(loaded.get("season").unwrap().parent.as_deref(), Some("series"));
+        assert_eq!(
+            loaded.iter().collect::<Vec<_>>(),
+            state.iter().collect::<Vec<_>>()
+        );
+        assert_eq!(
+            loaded.get("season").unwrap().parent.as_deref(),
+            Some("series")
+        );
         assert_eq!(loaded.live_count(), 2);
         let compressed = zstd::encode_all(&bytes[..], 3).unwrap();
         assert_eq!(CatalogState::load(&compressed[..]).unwrap().len(), 3);
@@ -507,13 +525,18 @@ mod tests {
     fn known_items_skip_deleted_ones() {
         let mut state = CatalogState::new("CAT");
         state.upsert("s", &item(KindTag::Series, None, 1)).unwrap();
-        state.upsert("s1", &item(KindTag::Season, Some("s"), 1)).unwrap();
+        state
+            .upsert("s1", &item(KindTag::Season, Some("s"), 1))
+            .unwrap();
         let mut gone = item(KindTag::Season, Some("s"), 2);
         gone.status = Status::Deleted;
         state.upsert("s2", &gone).unwrap();
         assert_eq!(KnownItems::children(&state, "s"), vec!["s1".to_owned()]);
         assert_eq!(state.children_of("s").len(), 2);
         assert!(KnownItems::get(&state, "s2").is_none());
-        assert_eq!(KnownItems::get(&state, "s1").unwrap().parent.as_deref(), Some("s"));
+        assert_eq!(
+            KnownItems::get(&state, "s1").unwrap().parent.as_deref(),
+            Some("s")
+        );
     }
 }
