@@ -5,6 +5,16 @@
 //! and a local-folder store with the same contract. Today it holds only the
 //! layout of the work bucket's outbox, so that layout lives in one place.
 
+pub mod aws;
+pub mod config;
+pub mod events;
+pub mod local;
+pub mod logging;
+pub mod metrics;
+pub mod s3;
+pub mod state_store;
+pub mod store;
+
 /// Where a built catalog waits in the work bucket before the gate:
 /// `outbox/<env>/catalogs/<name>`.
 pub fn outbox_catalog_key(env: &str, name: &str) -> String {
