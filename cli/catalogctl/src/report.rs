@@ -3,30 +3,11 @@
 use std::io::{self, Write};
 
 use catalog_core::{Finding, Findings, KindTag, Severity};
-use serde::Serialize;
 
 /// How many findings a terminal report prints before summarising the rest.
 pub const PRINT_LIMIT: usize = 50;
 
-/// Per-kind counts as JSON: `{"movie": 3, "series": 1, …}`.
-#[derive(Debug, Serialize)]
-pub struct KindCounts {
-    movie: u64,
-    series: u64,
-    season: u64,
-    episode: u64,
-}
-
-impl From<[u64; 4]> for KindCounts {
-    fn from(counts: [u64; 4]) -> KindCounts {
-        KindCounts {
-            movie: counts[KindTag::Movie as usize],
-            series: counts[KindTag::Series as usize],
-            season: counts[KindTag::Season as usize],
-            episode: counts[KindTag::Episode as usize],
-        }
-    }
-}
+pub use catalog_core::model::KindCounts;
 
 /// "3 movies, 1 series, 2 seasons, 14 episodes".
 pub fn describe_counts(counts: [u64; 4]) -> String {

@@ -66,15 +66,22 @@ const INVALID: &[Invalid] = &[
         also: &["element.unknown"],
         ..invalid("tests/fixtures/invalid/xml-too-deep.xml", "xml.too-deep", 6)
     },
-    // BUG: xml-too-deep-17-levels.xml nests 17 levels from the root (the
-    // limit is 16) but no xml.too-deep is reported: the reader counts depth
-    // from the skipped <Extra>, not from the root (reported only from 19).
-    // Expected: ("xml-too-deep-17-levels.xml", "xml.too-deep", 6).
-    //
-    // BUG: xml-too-deep-in-delete.xml nests 40 levels inside a <Delete>;
-    // skip_children (Delete, Image) has no depth bound, so only
-    // element.unknown at line 3 is reported.
-    // Expected: ("xml-too-deep-in-delete.xml", "xml.too-deep", 4).
+    Invalid {
+        also: &["element.unknown"],
+        ..invalid(
+            "tests/fixtures/invalid/xml-too-deep-17-levels.xml",
+            "xml.too-deep",
+            6,
+        )
+    },
+    Invalid {
+        also: &["element.unknown"],
+        ..invalid(
+            "tests/fixtures/invalid/xml-too-deep-in-delete.xml",
+            "xml.too-deep",
+            4,
+        )
+    },
     Invalid {
         args: &["--max-xml-bytes", "256"],
         ..invalid(
@@ -183,19 +190,11 @@ const INVALID: &[Invalid] = &[
         "delete.orphans-child",
         7,
     ),
-    // BUG: the episode (line 6) names season tv-1-s1, which the file only
-    // deletes (line 12). delete.orphans-child is right, but the reader also
-    // reports item.parent-kind at line 6 ("tv-1-s1" is in this catalog but
-    // is not a TvSeason), because the Delete put the id in the seen set.
-    // Tolerated through `also` until reader.rs is fixed; remove it then.
-    Invalid {
-        also: &["item.parent-kind"],
-        ..invalid(
-            "tests/fixtures/invalid/delete-orphans-child-episode-first.xml",
-            "delete.orphans-child",
-            12,
-        )
-    },
+    invalid(
+        "tests/fixtures/invalid/delete-orphans-child-episode-first.xml",
+        "delete.orphans-child",
+        12,
+    ),
     Invalid {
         args: &["--known", KNOWN_HARBOR],
         ..invalid(
@@ -207,10 +206,7 @@ const INVALID: &[Invalid] = &[
 ];
 
 /// Invalid fixtures kept out of [`INVALID`] because of a validator bug (see the `BUG:` comments).
-const NOT_IN_TABLE: &[&str] = &[
-    "tests/fixtures/invalid/xml-too-deep-17-levels.xml",
-    "tests/fixtures/invalid/xml-too-deep-in-delete.xml",
-];
+const NOT_IN_TABLE: &[&str] = &[];
 
 /// Valid fixtures, with the arguments they need.
 const VALID: &[(&str, &[&str])] = &[

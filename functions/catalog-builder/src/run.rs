@@ -28,6 +28,7 @@ use catalog_aws::state_store::{
 };
 use catalog_aws::store::{Metadata, ObjectStore, ObjectWriter, Precondition, StoreError};
 use catalog_core::diff::{DiffCounts, Outcome, Policy, Request, submission_kind};
+use catalog_core::model::KindCounts;
 use catalog_core::naming::{catalog_file_name, stem};
 use catalog_core::pipeline::{BuildError, Built, Parts, build_in_parts};
 use catalog_core::source::{LoadOptions, SourceFormat, SourceLoader};
@@ -136,36 +137,8 @@ pub struct Report {
     pub findings: Vec<Finding>,
 }
 
-/// Counts per kind as JSON.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct PerKind {
-    /// Movies.
-    pub movie: u64,
-    /// Series.
-    pub series: u64,
-    /// Seasons.
-    pub season: u64,
-    /// Episodes.
-    pub episode: u64,
-}
-
-impl From<[u64; 4]> for PerKind {
-    fn from(counts: [u64; 4]) -> PerKind {
-        PerKind {
-            movie: counts[KindTag::Movie as usize],
-            series: counts[KindTag::Series as usize],
-            season: counts[KindTag::Season as usize],
-            episode: counts[KindTag::Episode as usize],
-        }
-    }
-}
-
-impl PerKind {
-    /// The sum.
-    pub fn total(&self) -> u64 {
-        self.movie + self.series + self.season + self.episode
-    }
-}
+/// Counts per kind, as JSON.
+pub type PerKind = KindCounts;
 
 impl Report {
     fn ended(ended: Ended, export: Option<ExportRef>) -> Report {

@@ -77,9 +77,22 @@ pub fn open<'a, R: Read + 'a>(input: R) -> io::Result<(Box<dyn BufRead + 'a>, Co
 pub(crate) fn sniff<'a, R: Read + 'a>(
     input: R,
 ) -> io::Result<(BufReader<Box<dyn Read + 'a>>, Compression)> {
-    let input: Box<dyn Read + 'a> = Box::new(input);
-    let mut buffered = BufReader::with_capacity(READ_BUFFER, input);
-    let head = buffered.fill_buf()?;
+    // Read the first four bytes whatever size the input's reads come in
+    // (a stream may hand them over one at a time), then put them back.
+    let mut input = input;
+    let mut head = [0u8; 4];
+    let mut got = 0;
+    while got < head.len() {
+        match input.read(&mut head[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let head = &head[..got];
+    let input: Box<dyn Read + 'a> = Box::new(io::Cursor::new(head.to_vec()).chain(input));
+    let buffered = BufReader::with_capacity(READ_BUFFER, input);
     let compression = if head.starts_with(&[0x28, 0xB5, 0x2F, 0xFD]) {
         Compression::Zstd
     } else if head.starts_with(&[0x1F, 0x8B]) {

@@ -9,6 +9,8 @@
 
 use std::fmt;
 
+use serde::Serialize;
+
 /// The `<ProgramCatalog>` root: catalog id, catalog version and action.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CatalogHeader {
@@ -374,4 +376,36 @@ pub struct Price {
     pub amount: String,
     /// An ISO 4217 code, e.g. `USD`.
     pub currency: String,
+}
+
+/// Counts per kind as reports show them: `{"movie": 3, "series": 1, …}`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct KindCounts {
+    /// Movies.
+    pub movie: u64,
+    /// Series.
+    pub series: u64,
+    /// Seasons.
+    pub season: u64,
+    /// Episodes.
+    pub episode: u64,
+}
+
+impl From<[u64; 4]> for KindCounts {
+    /// From counts indexed like [`KindTag::ALL`].
+    fn from(counts: [u64; 4]) -> KindCounts {
+        KindCounts {
+            movie: counts[KindTag::Movie as usize],
+            series: counts[KindTag::Series as usize],
+            season: counts[KindTag::Season as usize],
+            episode: counts[KindTag::Episode as usize],
+        }
+    }
+}
+
+impl KindCounts {
+    /// All kinds together.
+    pub fn total(&self) -> u64 {
+        self.movie + self.series + self.season + self.episode
+    }
 }

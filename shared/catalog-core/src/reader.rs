@@ -557,7 +557,7 @@ impl<'a> CatalogReader<'a> {
                     format!("<{name}> is not an EMBER element; expected Movie, TvSeries, TvSeason, TvEpisode or Delete"),
                 );
                 if !empty {
-                    self.skip_subtree(buf, 1)?;
+                    self.skip_subtree(buf, 2)?;
                 }
                 Ok(None)
             }
@@ -1000,7 +1000,8 @@ impl<'a> CatalogReader<'a> {
                 KindTag::Series => self.series.contains(&parent),
                 _ => self.seasons.contains_key(&id_hash(&parent)),
             };
-            if present {
+            // A parent deleted in this catalog: delete.orphans-child said so.
+            if present || self.deleted.contains_key(&id_hash(&parent)) {
                 continue;
             }
             let message = if self.ids.contains(&parent) {
@@ -1030,7 +1031,10 @@ impl<'a> CatalogReader<'a> {
         };
         for (parent, position) in std::mem::take(&mut self.deleted_order) {
             for child in known.children(&parent) {
-                if !self.deleted.contains_key(&id_hash(&child)) {
+                // A child upserted in this catalog names its parent there,
+                // and that reference was checked when it was read.
+                let upserted_here = self.ids.contains(&child);
+                if !upserted_here && !self.deleted.contains_key(&id_hash(&child)) {
                     self.error(
                         Rule::DeleteOrphansChild,
                         position,
@@ -1081,7 +1085,7 @@ impl<'a> CatalogReader<'a> {
                 );
                 parts.invalid = true;
                 if !empty {
-                    self.skip_subtree(buf, 1)?;
+                    self.skip_subtree(buf, 3)?;
                 }
                 continue;
             };
@@ -1272,7 +1276,7 @@ impl<'a> CatalogReader<'a> {
                 );
                 parts.invalid = true;
                 if !empty {
-                    self.skip_subtree(buf, 1)?;
+                    self.skip_subtree(buf, 4)?;
                 }
                 continue;
             }
@@ -1465,7 +1469,7 @@ impl<'a> CatalogReader<'a> {
                             format!("<Offer> does not take <{name}>"),
                         );
                         ok = false;
-                        self.skip_subtree(buf, 1)?;
+                        self.skip_subtree(buf, 5)?;
                     }
                     Event::Empty(s) => {
                         let name = s.name().0;
@@ -1611,7 +1615,7 @@ impl<'a> CatalogReader<'a> {
                         format!("<{element}> holds text only, not <{name}>"),
                     );
                     if nested {
-                        self.skip_subtree(buf, 1)?;
+                        self.skip_subtree(buf, 5)?;
                     }
                 }
                 Event::Decl(_) | Event::DocType(_) => {
@@ -1627,19 +1631,33 @@ impl<'a> CatalogReader<'a> {
         Ok(())
     }
 
-    /// Skips the children of an element that must be empty, reporting them.
+    /// Skips the children of an element that must be empty (`Delete` at
+    /// depth 2, `Image` at depth 4), reporting them, within the depth bound.
     fn skip_children(
         &mut self,
         buf: &mut EventStream<'a>,
         position: Position,
         element: &str,
     ) -> Result<(), Stop> {
+        let base = if element == "Delete" { 2 } else { 4 };
+        let max_depth = self.options.limits.max_depth;
         let mut reported = false;
         let mut depth = 1usize;
         loop {
+            let at = self.position();
             let event = self.read_event(buf)?;
             match event {
-                Event::Start(_) => depth += 1,
+                Event::Start(_) => {
+                    depth += 1;
+                    if base + depth - 1 > max_depth {
+                        self.fatal(
+                            Rule::XmlTooDeep,
+                            at,
+                            format!("elements nest deeper than {max_depth} levels"),
+                        );
+                        return Err(Stop::Finding);
+                    }
+                }
                 Event::End(_) => {
                     depth -= 1;
                     if depth == 0 {
@@ -1663,9 +1681,12 @@ impl<'a> CatalogReader<'a> {
         }
     }
 
-    /// Skips the rest of an element whose start tag was just read.
+    /// Skips the rest of an element whose start tag was just read; `depth`
+    /// is that element's depth from the root (the root is 1), so the bound
+    /// counts from the root whatever is skipped.
     fn skip_subtree(&mut self, buf: &mut EventStream<'a>, mut depth: usize) -> Result<(), Stop> {
         let max_depth = self.options.limits.max_depth;
+        let outside = depth - 1;
         loop {
             let position = self.position();
             let event = self.read_event(buf)?;
@@ -1683,7 +1704,7 @@ impl<'a> CatalogReader<'a> {
                 }
                 Event::End(_) => {
                     depth -= 1;
-                    if depth == 0 {
+                    if depth == outside {
                         return Ok(());
                     }
                 }
