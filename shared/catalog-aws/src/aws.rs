@@ -5,7 +5,11 @@
 //! every client at an S3/SQS emulator or another S3-compatible store; such
 //! stores usually need path-style addressing (`http://host/bucket/key`).
 
+use aws_config::sts::AssumeRoleProvider;
 use aws_config::{BehaviorVersion, SdkConfig};
+use aws_sdk_s3::config::SharedCredentialsProvider;
+
+use crate::config::DestinationRole;
 
 /// Loads the shared SDK configuration from the default chain; with
 /// `endpoint`, every client built from it calls that URL instead of AWS.
@@ -24,4 +28,21 @@ pub fn s3_client(config: &SdkConfig, path_style: bool) -> aws_sdk_s3::Client {
         .force_path_style(path_style)
         .build();
     aws_sdk_s3::Client::from_conf(s3_config)
+}
+
+/// The configuration for Amazon's destination bucket: the shared one, with
+/// credentials from assuming the role Amazon granted (with its external
+/// ID). Clients cache the session in the SDK's identity cache and assume the
+/// role again before it expires, so a long-lived client never holds stale
+/// credentials.
+pub async fn destination_config(base: &SdkConfig, role: &DestinationRole) -> SdkConfig {
+    let provider = AssumeRoleProvider::builder(role.arn.clone())
+        .external_id(role.external_id.clone())
+        .session_name("catalog-relay")
+        .configure(base)
+        .build()
+        .await;
+    base.to_builder()
+        .credentials_provider(SharedCredentialsProvider::new(provider))
+        .build()
 }
