@@ -1,7 +1,7 @@
 //! A full build of a large synthetic export against the S3 emulator, with
 //! the builder's peak memory.
 //!
-//! `cargo bench -p catalog-builder --bench multipart -- [ITEMS] [PART_MIB]`
+//! `cargo bench --profile bench-aws -p catalog-builder --bench multipart -- [ITEMS] [PART_MIB]`
 //! (default 1,000,000 items, 8 MiB parts). The export is generated and
 //! uploaded by one child process and built by another, so the peak RSS
 //! printed is the build's alone (the emulator is a third process).
@@ -49,6 +49,10 @@ fn main() {
                 &items.to_string(),
                 &part_mib.to_string(),
             ])
+            // The emulator's static test credentials, as the testkit's clients use.
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
             .status()
             .unwrap();
         assert!(status.success(), "{step} failed");

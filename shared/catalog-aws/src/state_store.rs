@@ -159,7 +159,10 @@ impl<S: ObjectStore + Clone> StateStore<S> {
     ) -> Result<String, StateStoreError> {
         let location = self.store.location(STATE_KEY);
         let bytes = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, StateError> {
-            let encoder = zstd::stream::write::Encoder::new(Vec::new(), 3)?;
+            // About 17 compressed bytes an item: sized up front, the buffer
+            // is not doubled (and copied) while a large state is written.
+            let estimate = state.len().saturating_mul(20).saturating_add(4096);
+            let encoder = zstd::stream::write::Encoder::new(Vec::with_capacity(estimate), 3)?;
             let encoder = state.save(encoder)?;
             Ok(encoder.finish()?)
         })
