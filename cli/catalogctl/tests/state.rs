@@ -1,0 +1,174 @@
+//! `build --state`, `diff` and `demo`: a provider's life in a few runs of the real binary.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn catalogctl(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_catalogctl"))
+        .args(args)
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+        .output()
+        .expect("run catalogctl")
+}
+
+fn files(dir: &Path, suffix: &str) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(suffix))
+        .collect();
+    found.sort();
+    found
+}
+
+#[test]
+fn demo_prints_both_days_and_leaves_valid_catalogs() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = dir.path().join("demo");
+    let out = catalogctl(&["demo", "--dir", demo.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("day 1") && stdout.contains("CATALOG_FULL"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("day 2") && stdout.contains("CATALOG_UPDATE"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "deletes, children first: tv-harbor-s2e1 (episode), tv-orbit-kitchen-s1e1 (episode)"
+        ),
+        "{stdout}"
+    );
+    let catalogs = files(&demo.join("outbox/staging/catalogs"), ".xml.zst");
+    assert_eq!(catalogs.len(), 2, "{catalogs:?}");
+    // The full alone; the update against what the full made live.
+    let (full, update) = (catalogs[0].to_str().unwrap(), catalogs[1].to_str().unwrap());
+    for args in [
+        vec!["validate", full],
+        vec!["validate", update, "--known", full],
+    ] {
+        let validate = catalogctl(&args);
+        assert!(
+            validate.status.success(),
+            "{}",
+            String::from_utf8_lossy(&validate.stdout)
+        );
+    }
+    assert!(demo.join("state/catalog-state.jsonl.zst").exists());
+    // Run again in the same folder: it starts over, same result.
+    assert!(
+        catalogctl(&["demo", "--dir", demo.to_str().unwrap()])
+            .status
+            .success()
+    );
+    assert_eq!(
+        files(&demo.join("outbox/staging/catalogs"), ".xml.zst").len(),
+        2
+    );
+    // A folder it did not make is refused.
+    let other = dir.path().join("other");
+    std::fs::create_dir_all(&other).unwrap();
+    std::fs::write(other.join("keep.txt"), "mine").unwrap();
+    let refused = catalogctl(&["demo", "--dir", other.to_str().unwrap()]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(other.join("keep.txt").exists());
+}
+
+#[test]
+fn build_with_state_sends_changes_then_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out1 = dir.path().join("day1");
+    let state0 = dir.path().join("none.jsonl.zst");
+    let day1 = catalogctl(&[
+        "build",
+        "--source",
+        "examples/provider-export.jsonl",
+        "--out",
+        out1.to_str().unwrap(),
+        "--state",
+        state0.to_str().unwrap(),
+        "--now",
+        "2026-01-05T06:00:00Z",
+    ]);
+    assert!(
+        day1.status.success(),
+        "{}",
+        String::from_utf8_lossy(&day1.stderr)
+    );
+    let state1 = files(&out1, ".state.jsonl.zst").pop().expect("a new state");
+    assert!(files(&out1, "-full.xml.zst").len() == 1);
+
+    // diff shows what day 2 would send, without writing anything.
+    let diff = catalogctl(&[
+        "diff",
+        "--state",
+        state1.to_str().unwrap(),
+        "--source",
+        "examples/provider-export-day2.jsonl",
+        "--json",
+    ]);
+    let report: serde_json::Value = serde_json::from_slice(&diff.stdout).unwrap();
+    assert_eq!(report["ids"]["new"], serde_json::json!(["mv-new-arrival"]));
+    assert_eq!(
+        report["ids"]["changed"],
+        serde_json::json!(["mv-heat-1995", "tv-harbor-s1e2"])
+    );
+    assert_eq!(report["removed"], 6);
+
+    let out2 = dir.path().join("day2");
+    let day2 = catalogctl(&[
+        "build",
+        "--source",
+        "examples/provider-export-day2.jsonl",
+        "--out",
+        out2.to_str().unwrap(),
+        "--state",
+        state1.to_str().unwrap(),
+        "--now",
+        "2026-01-06T06:00:00Z",
+    ]);
+    assert!(
+        day2.status.success(),
+        "{}",
+        String::from_utf8_lossy(&day2.stderr)
+    );
+    let update = files(&out2, "-update.xml.zst").pop().expect("an update");
+    let known = files(&out1, "-full.xml.zst").pop().unwrap();
+    let validate = catalogctl(&[
+        "validate",
+        update.to_str().unwrap(),
+        "--known",
+        known.to_str().unwrap(),
+    ]);
+    assert!(
+        validate.status.success(),
+        "{}",
+        String::from_utf8_lossy(&validate.stdout)
+    );
+    let state2 = files(&out2, ".state.jsonl.zst").pop().unwrap();
+
+    // The same export the next day: nothing to do, no catalog, exit 0.
+    let out3 = dir.path().join("day3");
+    let day3 = catalogctl(&[
+        "build",
+        "--source",
+        "examples/provider-export-day2.jsonl",
+        "--out",
+        out3.to_str().unwrap(),
+        "--state",
+        state2.to_str().unwrap(),
+        "--now",
+        "2026-01-07T06:00:00Z",
+    ]);
+    assert!(day3.status.success());
+    assert!(String::from_utf8_lossy(&day3.stdout).contains("nothing to do"));
+    assert!(files(&out3, ".xml.zst").is_empty());
+}
