@@ -103,6 +103,18 @@ pub(crate) fn sniff<'a, R: Read + 'a>(
     Ok((buffered, compression))
 }
 
+/// `Read::read` for a `BufRead`: copies what its buffer holds, up to `out`.
+pub(crate) fn read_from_buffer<B: BufRead + ?Sized>(
+    reader: &mut B,
+    out: &mut [u8],
+) -> io::Result<usize> {
+    let available = reader.fill_buf()?;
+    let n = available.len().min(out.len());
+    out[..n].copy_from_slice(&available[..n]);
+    reader.consume(n);
+    Ok(n)
+}
+
 /// The error a [`Tracked`] reader returns when a bound is crossed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LimitExceeded {
@@ -191,11 +203,7 @@ impl<R: BufRead> Tracked<R> {
 
 impl<R: BufRead> Read for Tracked<R> {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        let available = self.fill_buf()?;
-        let n = available.len().min(out.len());
-        out[..n].copy_from_slice(&available[..n]);
-        self.consume(n);
-        Ok(n)
+        crate::input::read_from_buffer(self, out)
     }
 }
 

@@ -73,11 +73,7 @@ impl<T> ChannelInput<T> {
 
 impl<T> Read for ChannelInput<T> {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        let available = self.fill_buf()?;
-        let n = available.len().min(out.len());
-        out[..n].copy_from_slice(&available[..n]);
-        self.consume(n);
-        Ok(n)
+        crate::input::read_from_buffer(self, out)
     }
 }
 
@@ -492,11 +488,7 @@ impl<C: Chunks> Segments<C> {
 
 impl<C: Chunks> Read for Segments<C> {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        let available = self.fill_buf()?;
-        let n = available.len().min(out.len());
-        out[..n].copy_from_slice(&available[..n]);
-        self.consume(n);
-        Ok(n)
+        crate::input::read_from_buffer(self, out)
     }
 }
 
