@@ -1,9 +1,7 @@
-//! Adapters between `catalog-core` and the outside world.
-//!
-//! This crate grows with the AWS issues: the S3 object store (streaming
-//! multipart, conditional writes), SQS, configuration from the environment,
-//! and a local-folder store with the same contract. Today it holds only the
-//! layout of the work bucket's outbox, so that layout lives in one place.
+//! Adapters between `catalog-core` and AWS: the object store port with its
+//! S3 and local-folder implementations, the state store, configuration from
+//! the environment, event parsing, EMF metrics and JSON logging. Handlers
+//! use these; domain rules stay in `catalog-core`.
 
 pub mod aws;
 pub mod config;
