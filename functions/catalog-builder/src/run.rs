@@ -279,7 +279,7 @@ async fn attempt_build<S: ObjectStore + Clone>(
     };
     let kind_hint = submission_kind(&loaded.state, settings.policy, &request);
     let name = catalog_file_name(now, kind_hint, None);
-    let catalogs = format!("outbox/{}/catalogs/", settings.env);
+    let catalogs = catalog_aws::outbox_catalog_key(&settings.env, "");
     let mut metadata = Metadata::new();
     metadata.insert("catalog-type".into(), kind_hint.manifest_type().into());
     metadata.insert("catalog-version".into(), version.to_string());
