@@ -320,6 +320,7 @@ async fn attempt_build<S: ObjectStore + Clone>(
     .await
     .map_err(|e| RunError::Join(e.to_string()))??;
 
+    let totals = built.written();
     let Built {
         sink,
         parts: written_parts,
@@ -373,14 +374,6 @@ async fn attempt_build<S: ObjectStore + Clone>(
     .map_err(|e| RunError::Join(e.to_string()))?
     .map_err(|source| BuildError::Part { part: last, source })?;
 
-    let mut totals = WriteSummary::default();
-    for part in &written_parts {
-        for k in 0..4 {
-            totals.items[k] += part.items[k];
-            totals.deletes[k] += part.deletes[k];
-        }
-        totals.xml_bytes += part.xml_bytes;
-    }
     report.items = totals.items.into();
     report.deletes = totals.deletes.into();
     report.xml_bytes = totals.xml_bytes;
