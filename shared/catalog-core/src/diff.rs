@@ -337,18 +337,15 @@ impl Planner {
         let mut keepalive = None;
         let outcome = match self.kind {
             SubmissionType::Full => {
-                let live_before = self.live_before;
-                let over = u128::from(removed_total) * 10_000
-                    > u128::from(live_before) * u128::from(self.policy.shrink_limit_bps);
-                if over && !self.request.allow_shrink {
-                    Outcome::Refused(format!(
-                        "the full catalog would drop {removed_total} of {live_before} live items ({:.1}%), more than the {:.1}% allowed; \
-                         check the export is complete, or override the shrink guard for this one run",
-                        percent(removed_total, live_before),
-                        f64::from(self.policy.shrink_limit_bps) / 100.0,
-                    ))
-                } else {
-                    Outcome::Send
+                match shrink_exceeded(
+                    removed_total,
+                    self.live_before,
+                    self.policy.shrink_limit_bps,
+                ) {
+                    Some(why) if !self.request.allow_shrink => Outcome::Refused(format!(
+                        "{why}; check the export is complete, or override the shrink guard for this one run"
+                    )),
+                    _ => Outcome::Send,
                 }
             }
             SubmissionType::Update if sent_total == 0 && removed_total == 0 => {
@@ -476,6 +473,20 @@ impl Planner {
         }
         removed
     }
+}
+
+/// The shrink guard (DOMAIN.md A3), for the planner and the gate alike: a
+/// full catalog dropping `dropped` of `live` items is refused when that is
+/// more than `limit_bps` basis points of them. Returns why, with the counts.
+pub fn shrink_exceeded(dropped: u64, live: u64, limit_bps: u32) -> Option<String> {
+    let over = u128::from(dropped) * 10_000 > u128::from(live) * u128::from(limit_bps);
+    over.then(|| {
+        format!(
+            "the full catalog would drop {dropped} of {live} live items ({:.1}%), more than the {:.1}% allowed",
+            percent(dropped, live),
+            f64::from(limit_bps) / 100.0,
+        )
+    })
 }
 
 fn percent(part: u64, whole: u64) -> f64 {

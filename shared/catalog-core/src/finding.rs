@@ -70,6 +70,23 @@ pub enum Rule {
     ControlCharacter,
     /// Live items absent from the export were not deleted this run.
     RemovalsHeld,
+    /// An item's version is lower than the one last sent for its id, or a
+    /// delete's version is not above it.
+    VersionNotNewer,
+    /// An item is sent again with the version last sent but different content.
+    VersionReused,
+    /// The catalog's type (full or update) is unknown or contradicts its content.
+    CatalogType,
+    /// The root's `id` is not the catalog this deployment publishes.
+    CatalogId,
+    /// A batch descriptor is unreadable or names parts that are missing.
+    BatchDescriptor,
+    /// A full catalog would drop more live items than the shrink guard allows.
+    ShrinkGuard,
+    /// The catalog is for `prod` and production access is not enabled.
+    ProductionClosed,
+    /// The destination already holds a different file under the same name.
+    DestinationConflict,
 }
 
 impl Rule {
@@ -99,6 +116,14 @@ impl Rule {
             Rule::SourceType => "source.type",
             Rule::ControlCharacter => "text.control-character",
             Rule::RemovalsHeld => "diff.removals-held",
+            Rule::VersionNotNewer => "version.not-newer",
+            Rule::VersionReused => "version.reused",
+            Rule::CatalogType => "catalog.type",
+            Rule::CatalogId => "catalog.id",
+            Rule::BatchDescriptor => "batch.descriptor",
+            Rule::ShrinkGuard => "guard.shrink",
+            Rule::ProductionClosed => "guard.production-closed",
+            Rule::DestinationConflict => "destination.conflict",
         }
     }
 
@@ -157,6 +182,30 @@ impl Rule {
             Rule::ControlCharacter => "remove control characters from the source text",
             Rule::RemovalsHeld => {
                 "fix the unreadable rows; the removals go out with the next clean export"
+            }
+            Rule::VersionNotNewer => {
+                "give the item (or Delete) a version above the one last sent for its id"
+            }
+            Rule::VersionReused => {
+                "changed content needs a new version: raise it above the one last sent"
+            }
+            Rule::CatalogType => {
+                "name the file …-full.xml.zst or …-update.xml.zst (or set metadata catalog-type), and send deletes only in updates"
+            }
+            Rule::CatalogId => {
+                "use the catalog id this deployment publishes (CATALOG_ID), or deploy one per catalog"
+            }
+            Rule::BatchDescriptor => {
+                "upload every part before the .batch.json that lists them, with the sizes it gives"
+            }
+            Rule::ShrinkGuard => {
+                "check the catalog is complete; if the drop is intended, upload it again with metadata allow-shrink=true"
+            }
+            Rule::ProductionClosed => {
+                "send to staging until Amazon grants production access, then set PRODUCTION_ACCESS=true"
+            }
+            Rule::DestinationConflict => {
+                "a file of that name was published with other content; rebuild the catalog under a new name"
             }
         }
     }

@@ -89,19 +89,39 @@ pub struct KnownItem {
     pub parent: Option<String>,
 }
 
+/// What was last sent for one id, for the rule that versions only go up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sent {
+    /// The last version sent, by an item or a `Delete`.
+    pub version: u64,
+    /// The content hash of the last item sent ([`crate::diff::content_hash`]),
+    /// when the caller keeps it.
+    pub content: Option<u64>,
+    /// Whether the last thing sent was a delete.
+    pub deleted: bool,
+}
+
 /// Items already live at Amazon, as far as the caller knows.
 pub trait KnownItems {
-    /// The kind and parent of `id`, if it is known.
+    /// The kind and parent of `id`, if it is known to be live.
     fn get(&self, id: &str) -> Option<KnownItem>;
 
     /// The ids of `id`'s direct children that are known to be live.
     fn children(&self, id: &str) -> Vec<String>;
+
+    /// What was last sent for `id` (live or deleted), when the caller knows.
+    /// The reader then checks every entry against it
+    /// ([`crate::rules::check_item_version`], [`crate::rules::check_delete_version`]).
+    fn sent(&self, id: &str) -> Option<Sent> {
+        let _ = id;
+        None
+    }
 }
 
 /// Known items held in memory: built from entries of an earlier catalog.
 #[derive(Debug, Default, Clone)]
 pub struct KnownCatalog {
-    items: HashMap<String, KnownItem>,
+    items: HashMap<String, (KnownItem, u64)>,
     children: HashMap<String, Vec<String>>,
 }
 
@@ -124,14 +144,20 @@ impl KnownCatalog {
                 }
                 self.items.insert(
                     item.id.clone(),
-                    KnownItem {
-                        kind: item.kind.tag(),
-                        parent,
-                    },
+                    (
+                        KnownItem {
+                            kind: item.kind.tag(),
+                            parent,
+                        },
+                        item.version,
+                    ),
                 );
             }
             Entry::Delete(delete) => {
-                let parent = self.items.remove(&delete.id).and_then(|known| known.parent);
+                let parent = self
+                    .items
+                    .remove(&delete.id)
+                    .and_then(|(known, _)| known.parent);
                 if let Some(siblings) = parent.and_then(|p| self.children.get_mut(&p)) {
                     siblings.retain(|c| c != &delete.id);
                 }
@@ -152,11 +178,19 @@ impl KnownCatalog {
 
 impl KnownItems for KnownCatalog {
     fn get(&self, id: &str) -> Option<KnownItem> {
-        self.items.get(id).cloned()
+        self.items.get(id).map(|(known, _)| known.clone())
     }
 
     fn children(&self, id: &str) -> Vec<String> {
         self.children.get(id).cloned().unwrap_or_default()
+    }
+
+    fn sent(&self, id: &str) -> Option<Sent> {
+        self.items.get(id).map(|&(_, version)| Sent {
+            version,
+            content: None,
+            deleted: false,
+        })
     }
 }
 

@@ -40,6 +40,7 @@
 
 pub mod diff;
 pub mod finding;
+pub mod gate;
 pub mod ids;
 pub mod input;
 pub mod model;

@@ -379,7 +379,7 @@ pub struct Price {
 }
 
 /// Counts per kind as reports show them: `{"movie": 3, "series": 1, …}`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct KindCounts {
     /// Movies.
     pub movie: u64,

@@ -32,6 +32,7 @@ use quick_xml::XmlVersion;
 use quick_xml::events::{BytesStart, Event};
 use thiserror::Error;
 
+use crate::diff::content_hash;
 #[cfg(test)]
 use crate::finding::Severity;
 use crate::finding::{Finding, Findings, Position, Rule};
@@ -93,6 +94,9 @@ pub struct ReadReport {
     pub deletes: u64,
     /// Entries found invalid and not yielded.
     pub rejected: u64,
+    /// Valid items the caller's [`KnownItems`] knows to be live: with
+    /// [`ReadReport::total_items`], what a full catalog would drop.
+    pub known_live: u64,
     /// Decompressed bytes read.
     pub xml_bytes: u64,
     /// The compression the input had.
@@ -175,6 +179,7 @@ pub struct CatalogReader<'a> {
     items: [u64; 4],
     deletes: u64,
     rejected: u64,
+    known_live: u64,
     root_closed: bool,
     finished: bool,
     complete: bool,
@@ -223,6 +228,7 @@ impl<'a> CatalogReader<'a> {
             items: [0; 4],
             deletes: 0,
             rejected: 0,
+            known_live: 0,
             root_closed: false,
             finished: false,
             complete: false,
@@ -303,6 +309,7 @@ impl<'a> CatalogReader<'a> {
             items: self.items,
             deletes: self.deletes,
             rejected: self.rejected,
+            known_live: self.known_live,
             xml_bytes: self.at.offset,
             compression: self.compression,
             complete: self.complete,
@@ -737,6 +744,12 @@ impl<'a> CatalogReader<'a> {
                 format!("id {id:?} appears more than once in this catalog (here as a Delete)"),
             );
         }
+        if let (Some(version), Some(sent)) = (version, self.options.known.and_then(|k| k.sent(&id)))
+            && let Err((rule, message)) = rules::check_delete_version(&id, version, &sent)
+        {
+            valid = false;
+            self.error(rule, position, Some(&id), message);
+        }
         let hash = id_hash(&id);
         if let Some(child_at) = self.live_parents.get(&hash).copied() {
             self.error(
@@ -849,6 +862,13 @@ impl<'a> CatalogReader<'a> {
         for (rule, message) in problems {
             self.error(rule, position, Some(&item.id), message);
         }
+        let sent = self.options.known.and_then(|k| k.sent(&item.id));
+        if let Some(sent) = &sent
+            && let Err((rule, message)) =
+                rules::check_item_version(&item.id, item.version, sent, || content_hash(&item))
+        {
+            self.error(rule, position, Some(&item.id), message);
+        }
         self.check_parents(&item, position);
         if self.findings.error_count() > errors_before || parts.invalid {
             self.rejected += 1;
@@ -858,6 +878,9 @@ impl<'a> CatalogReader<'a> {
             return Ok(None);
         }
         self.items[kind as usize] += 1;
+        if sent.is_some_and(|sent| !sent.deleted) {
+            self.known_live += 1;
+        }
         if self.discard {
             self.spare.item(item);
             return Ok(None);

@@ -10,6 +10,7 @@ use time::format_description::well_known::Rfc3339;
 use time::{Date, OffsetDateTime};
 
 use crate::finding::Rule;
+use crate::ids::Sent;
 use crate::model::{Item, ItemKind, Metadata, Offer};
 
 /// Whether XML 1.0 can carry this character at all (even as a reference).
@@ -364,6 +365,63 @@ pub fn is_amount(text: &str) -> bool {
         && !(text.contains('.') && fraction.is_empty())
 }
 
+/// DOMAIN.md A3, versions only go up: an item is acceptable against what was
+/// last sent for its id when its version is higher, or when it is exactly
+/// what was sent (an unchanged item keeps its version; and a catalog checked
+/// against a state that already records it finds itself there). `content`
+/// gives the item's content hash, computed only when needed.
+pub fn check_item_version(
+    id: &str,
+    version: u64,
+    sent: &Sent,
+    content: impl FnOnce() -> u64,
+) -> Result<(), (Rule, String)> {
+    if version > sent.version {
+        return Ok(());
+    }
+    if version < sent.version {
+        return Err((
+            Rule::VersionNotNewer,
+            format!(
+                "{id:?} has version {version}, lower than version {} already sent",
+                sent.version
+            ),
+        ));
+    }
+    if sent.deleted {
+        return Err((
+            Rule::VersionNotNewer,
+            format!(
+                "{id:?} was deleted with version {version}; sending it again needs a version above {version}"
+            ),
+        ));
+    }
+    match sent.content {
+        Some(last) if last != content() => Err((
+            Rule::VersionReused,
+            format!(
+                "{id:?} is sent as version {version} with content that differs from version {version} already sent; Amazon would ignore the change"
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// DOMAIN.md A3: a delete is the newest version of its item, so its version
+/// is above the last one sent (or is the very delete already recorded).
+pub fn check_delete_version(id: &str, version: u64, sent: &Sent) -> Result<(), (Rule, String)> {
+    if version > sent.version || (version == sent.version && sent.deleted) {
+        return Ok(());
+    }
+    Err((
+        Rule::VersionNotNewer,
+        format!(
+            "the Delete of {id:?} has version {version}; it must be above version {} already sent",
+            sent.version
+        ),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -449,5 +507,41 @@ mod tests {
         assert!(is_xml_char('\t') && is_xml_char('\n') && is_xml_char('\r') && is_xml_char('😀'));
         assert!(!is_xml_char('\u{0}') && !is_xml_char('\u{1b}') && !is_xml_char('\u{FFFF}'));
         assert_eq!(first_non_xml_char("ok\u{7}bad"), Some('\u{7}'));
+    }
+
+    #[test]
+    fn versions_only_go_up_against_what_was_sent() {
+        let live = Sent {
+            version: 3,
+            content: Some(7),
+            deleted: false,
+        };
+        let code = |r: Result<(), (Rule, String)>| r.err().map(|(rule, _)| rule.code());
+        assert_eq!(code(check_item_version("m", 4, &live, || 9)), None);
+        assert_eq!(code(check_item_version("m", 3, &live, || 7)), None);
+        assert_eq!(
+            code(check_item_version("m", 3, &live, || 8)),
+            Some("version.reused")
+        );
+        assert_eq!(
+            code(check_item_version("m", 2, &live, || 7)),
+            Some("version.not-newer")
+        );
+        assert_eq!(code(check_delete_version("m", 4, &live)), None);
+        assert_eq!(
+            code(check_delete_version("m", 3, &live)),
+            Some("version.not-newer")
+        );
+        let deleted = Sent {
+            version: 4,
+            content: None,
+            deleted: true,
+        };
+        assert_eq!(code(check_delete_version("m", 4, &deleted)), None);
+        assert_eq!(
+            code(check_item_version("m", 4, &deleted, || 7)),
+            Some("version.not-newer")
+        );
+        assert_eq!(code(check_item_version("m", 5, &deleted, || 7)), None);
     }
 }

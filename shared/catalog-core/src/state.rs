@@ -21,7 +21,7 @@ use std::io::{self, BufRead, Write};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::ids::{KnownItem, KnownItems, id_hash};
+use crate::ids::{KnownItem, KnownItems, Sent, id_hash};
 use crate::input::{self, Limits, Tracked};
 use crate::model::KindTag;
 
@@ -452,6 +452,15 @@ impl KnownItems for CatalogState {
             })
             .map(|at| self.id_at(at).to_owned())
             .collect()
+    }
+
+    fn sent(&self, id: &str) -> Option<Sent> {
+        let r = &self.records[self.position(id)?];
+        Some(Sent {
+            version: r.version,
+            content: (r.status != Status::Deleted).then_some(r.hash),
+            deleted: r.status == Status::Deleted,
+        })
     }
 }
 
