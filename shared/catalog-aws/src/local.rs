@@ -71,6 +71,41 @@ impl LocalStore {
         resolve(&self.root, key)
     }
 
+    /// The one copy: `from` in `source` (this store or another) to `to` in
+    /// this one, committed like any write (create-once by hard link,
+    /// compare-and-swap under the lock). With `metadata`, the copy carries it
+    /// instead of the source's.
+    async fn copy_object(
+        &self,
+        source: &LocalStore,
+        from: &str,
+        to: &str,
+        precondition: Precondition,
+        metadata: Option<&Metadata>,
+    ) -> Result<ObjectInfo, StoreError> {
+        let (source, from, to) = (source.clone(), from.to_owned(), to.to_owned());
+        let metadata = metadata.cloned();
+        self.blocking(&to.clone(), move |store| {
+            let source_path = source.path_of(&from)?;
+            let target_path = store.path_of(&to)?;
+            let Some((source, mut file)) = open_object(&from, &source_path)? else {
+                return Err(StoreError::NotFound {
+                    location: source_path.display().to_string(),
+                });
+            };
+            let mut temp = TempFile::beside(&target_path)?;
+            let copied = temp.file().and_then(|target| {
+                file.rewind()?;
+                io::copy(&mut file, target)?;
+                target.sync_all()
+            });
+            copied.map_err(io_error(&target_path))?;
+            let metadata = metadata.unwrap_or(source.metadata);
+            commit(&target_path, temp, &precondition, source.etag, metadata, to)
+        })
+        .await
+    }
+
     /// Runs blocking file work off the async threads.
     async fn blocking<T, F>(&self, key: &str, work: F) -> Result<T, StoreError>
     where
@@ -147,27 +182,18 @@ impl ObjectStore for LocalStore {
         precondition: Precondition,
         metadata: Option<&Metadata>,
     ) -> Result<ObjectInfo, StoreError> {
-        let (from, to) = (from.to_owned(), to.to_owned());
-        let metadata = metadata.cloned();
-        self.blocking(&to.clone(), move |store| {
-            let source_path = store.path_of(&from)?;
-            let target_path = store.path_of(&to)?;
-            let Some((source, mut file)) = open_object(&from, &source_path)? else {
-                return Err(StoreError::NotFound {
-                    location: source_path.display().to_string(),
-                });
-            };
-            let mut temp = TempFile::beside(&target_path)?;
-            let copied = temp.file().and_then(|target| {
-                file.rewind()?;
-                io::copy(&mut file, target)?;
-                target.sync_all()
-            });
-            copied.map_err(io_error(&target_path))?;
-            let metadata = metadata.unwrap_or(source.metadata);
-            commit(&target_path, temp, &precondition, source.etag, metadata, to)
-        })
-        .await
+        self.copy_object(self, from, to, precondition, metadata)
+            .await
+    }
+
+    async fn copy_from(
+        &self,
+        source: &LocalStore,
+        from: &str,
+        to: &str,
+        precondition: Precondition,
+    ) -> Result<ObjectInfo, StoreError> {
+        self.copy_object(source, from, to, precondition, None).await
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, StoreError> {

@@ -12,11 +12,26 @@
 //! by S3 per part); the completion names the parts by ETag only, which is
 //! what S3 expects of an upload created without a checksum algorithm.
 //!
-//! Limits, for now: `copy` uses one `CopyObject` (sources up to 5 GiB; larger
-//! ones need a multipart copy with `UploadPartCopy`), and a streamed object
-//! may have at most 10,000 parts (48 GiB at the minimum part size).
+//! Copies (`copy`, and `copy_from` another bucket) are server-side, made
+//! with this store's client: one `CopyObject` up to the multipart-copy
+//! threshold (5 GiB, the most `CopyObject` takes), above it a multipart
+//! upload whose parts are `UploadPartCopy` ranges of the source, aborted on
+//! error or when the copy is dropped unfinished. Every part names the source's
+//! ETag (`x-amz-copy-source-if-match`), so a source replaced during the copy
+//! fails it instead of mixing versions. The destination's precondition is
+//! checked with `HeadObject` first (emulators such as moto 5.2.5 ignore it on
+//! `CopyObject`; that check is not atomic) and sent with the write too.
+//!
+//! [`S3Store::with_bucket_owner_full_control`] makes every object this store
+//! writes (`PutObject`, `CopyObject`, `CreateMultipartUpload`) carry the
+//! canned ACL `bucket-owner-full-control`, which a destination bucket owned
+//! by another account may require.
+//!
+//! Limits: a streamed object may have at most 10,000 parts (48 GiB at the
+//! minimum part size).
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::io;
 use std::sync::mpsc;
 use std::time::Duration;
@@ -25,7 +40,9 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, MetadataDirective};
+use aws_sdk_s3::types::{
+    CompletedMultipartUpload, CompletedPart, MetadataDirective, ObjectCannedAcl,
+};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use tokio::runtime::Handle;
 
@@ -42,8 +59,13 @@ const MAX_PART_SIZE: usize = 5 * 1024 * 1024 * 1024;
 /// The most parts one multipart upload may have.
 const MAX_PARTS: usize = 10_000;
 
-/// The largest object one `CopyObject` can copy.
-const MAX_SINGLE_COPY: u64 = 5 * 1024 * 1024 * 1024;
+/// The largest object one `CopyObject` can copy: the default multipart-copy
+/// threshold.
+pub const MAX_SINGLE_COPY: u64 = 5 * 1024 * 1024 * 1024;
+
+/// The default part size of a multipart copy (grown if a source would need
+/// more than 10,000 parts).
+pub const COPY_PART_SIZE: u64 = 512 * 1024 * 1024;
 
 /// How long dropping an unfinished writer waits for its `AbortMultipartUpload`.
 const ABORT_ON_DROP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -66,6 +88,12 @@ pub struct S3Store {
     handle: Handle,
     /// `ListObjectsV2` page size; `None` leaves S3's default (1,000).
     list_page_size: Option<i32>,
+    /// Sources larger than this are copied in parts with `UploadPartCopy`.
+    multipart_copy_threshold: u64,
+    /// The part size of a multipart copy.
+    copy_part_size: u64,
+    /// The canned ACL every object this store writes carries, if any.
+    acl: Option<ObjectCannedAcl>,
 }
 
 impl S3Store {
@@ -77,6 +105,9 @@ impl S3Store {
             bucket: bucket.into(),
             handle,
             list_page_size: None,
+            multipart_copy_threshold: MAX_SINGLE_COPY,
+            copy_part_size: COPY_PART_SIZE,
+            acl: None,
         }
     }
 
@@ -88,6 +119,26 @@ impl S3Store {
         self
     }
 
+    /// Copies sources larger than `threshold` bytes (at most 5 GiB, the
+    /// default) as multipart copies in parts of `part_size` bytes (5 MiB to
+    /// 5 GiB; 512 MiB by default); small values let tests exercise it.
+    #[must_use]
+    pub fn with_multipart_copy(mut self, threshold: u64, part_size: u64) -> Self {
+        self.multipart_copy_threshold = threshold.min(MAX_SINGLE_COPY);
+        self.copy_part_size = part_size.clamp(MIN_PART_SIZE as u64, MAX_PART_SIZE as u64);
+        self
+    }
+
+    /// Every `PutObject`, `CopyObject` and `CreateMultipartUpload` this store
+    /// makes carries the canned ACL `bucket-owner-full-control`, as a bucket
+    /// of another account may require (a bucket with `BucketOwnerEnforced`
+    /// ownership accepts it too). Off by default.
+    #[must_use]
+    pub fn with_bucket_owner_full_control(mut self) -> Self {
+        self.acl = Some(ObjectCannedAcl::BucketOwnerFullControl);
+        self
+    }
+
     /// The bucket's name.
     pub fn bucket(&self) -> &str {
         &self.bucket
@@ -96,6 +147,307 @@ impl S3Store {
     /// The SDK client the store calls.
     pub fn client(&self) -> &Client {
         &self.client
+    }
+}
+
+impl S3Store {
+    /// The one copy: `from` in `source` (this bucket or another) to `to` in
+    /// this bucket; see the module docs. The source is read (`HeadObject`)
+    /// with its own store's client, the copy is made with this store's. With
+    /// `metadata`, the copy carries it instead of the source's.
+    async fn copy_object(
+        &self,
+        source: &S3Store,
+        from: &str,
+        to: &str,
+        precondition: &Precondition,
+        metadata: Option<&Metadata>,
+    ) -> Result<ObjectInfo, StoreError> {
+        let info = source
+            .head(from)
+            .await?
+            .ok_or_else(|| StoreError::NotFound {
+                location: source.location(from),
+            })?;
+        // S3 checks the destination's precondition itself; emulators that
+        // ignore those headers on CopyObject (moto 5.2.5) still get this check,
+        // which is not atomic.
+        let current = match precondition {
+            Precondition::None => None,
+            Precondition::IfNoneMatch | Precondition::IfMatch(_) => self.head(to).await?,
+        };
+        let holds = match (precondition, &current) {
+            (Precondition::None, _) | (Precondition::IfNoneMatch, None) => true,
+            (Precondition::IfNoneMatch, Some(_)) | (Precondition::IfMatch(_), None) => false,
+            (Precondition::IfMatch(etag), Some(current)) => current.etag == *etag,
+        };
+        if !holds {
+            return Err(StoreError::PreconditionFailed {
+                location: self.location(to),
+            });
+        }
+
+        let source = CopySource {
+            header: format!(
+                "{}/{}",
+                source.bucket,
+                utf8_percent_encode(from, COPY_SOURCE)
+            ),
+            location: source.location(from),
+            info,
+        };
+        let etag = if source.info.size > self.multipart_copy_threshold {
+            let metadata = metadata.unwrap_or(&source.info.metadata);
+            self.multipart_copy(&source, to, precondition, metadata)
+                .await?
+        } else {
+            self.single_copy(&source, to, precondition, metadata)
+                .await?
+        };
+        Ok(ObjectInfo {
+            key: to.to_owned(),
+            size: source.info.size,
+            etag,
+            metadata: metadata.cloned().unwrap_or(source.info.metadata),
+        })
+    }
+
+    /// One `CopyObject`; returns the copy's ETag.
+    async fn single_copy(
+        &self,
+        source: &CopySource,
+        to: &str,
+        precondition: &Precondition,
+        metadata: Option<&Metadata>,
+    ) -> Result<String, StoreError> {
+        // Copy exactly the version that was read, so size and metadata match.
+        let mut request = self
+            .client
+            .copy_object()
+            .bucket(&self.bucket)
+            .key(to)
+            .copy_source(&source.header)
+            .copy_source_if_match(&source.info.etag)
+            .set_acl(self.acl.clone());
+        if let Some(metadata) = metadata {
+            request = request
+                .metadata_directive(MetadataDirective::Replace)
+                .set_metadata(sdk_metadata(metadata));
+        }
+        request = match precondition {
+            Precondition::None => request,
+            Precondition::IfNoneMatch => request.if_none_match("*"),
+            Precondition::IfMatch(etag) => request.if_match(etag),
+        };
+        let output = request.send().await.map_err(|error| {
+            match classify(error, "CopyObject", self.location(to)) {
+                StoreError::NotFound { .. } if matches!(precondition, Precondition::IfMatch(_)) => {
+                    StoreError::PreconditionFailed {
+                        location: self.location(to),
+                    }
+                }
+                StoreError::NotFound { .. } => StoreError::NotFound {
+                    location: source.location.clone(),
+                },
+                other => other,
+            }
+        })?;
+        etag_of(
+            output
+                .copy_object_result()
+                .and_then(|result| result.e_tag()),
+            "CopyObject",
+            || self.location(to),
+        )
+    }
+
+    /// A multipart upload of `UploadPartCopy` ranges, aborted unless it
+    /// completes; returns the copy's ETag.
+    async fn multipart_copy(
+        &self,
+        source: &CopySource,
+        to: &str,
+        precondition: &Precondition,
+        metadata: &Metadata,
+    ) -> Result<String, StoreError> {
+        let output = self
+            .client
+            .create_multipart_upload()
+            .bucket(&self.bucket)
+            .key(to)
+            .set_metadata(sdk_metadata(metadata))
+            .set_acl(self.acl.clone())
+            .send()
+            .await
+            .map_err(|error| classify(error, "CreateMultipartUpload", self.location(to)))?;
+        let Some(id) = output.upload_id() else {
+            return Err(StoreError::Service {
+                location: self.location(to),
+                operation: "CreateMultipartUpload",
+                message: "the answer carried no upload id".to_owned(),
+            });
+        };
+        let upload = PendingUpload {
+            client: self.client.clone(),
+            bucket: self.bucket.clone(),
+            key: to.to_owned(),
+            handle: self.handle.clone(),
+            id: Some(id.to_owned()),
+        };
+        let result = self.copy_parts(source, to, id, precondition).await;
+        match &result {
+            Ok(_) => upload.completed(),
+            Err(_) => upload.abort().await,
+        }
+        result
+    }
+
+    /// Copies the source into upload `id` range by range, then completes the
+    /// upload under the destination's precondition; returns its ETag.
+    async fn copy_parts(
+        &self,
+        source: &CopySource,
+        to: &str,
+        id: &str,
+        precondition: &Precondition,
+    ) -> Result<String, StoreError> {
+        let size = source.info.size;
+        let part_size = copy_part_size(self.copy_part_size, size);
+        let mut parts = Vec::new();
+        let mut start = 0;
+        while start < size {
+            let end = start.saturating_add(part_size).min(size);
+            let number = i32::try_from(parts.len() + 1).unwrap_or(i32::MAX);
+            let output = self
+                .client
+                .upload_part_copy()
+                .bucket(&self.bucket)
+                .key(to)
+                .upload_id(id)
+                .part_number(number)
+                .copy_source(&source.header)
+                .copy_source_range(format!("bytes={start}-{}", end - 1))
+                .copy_source_if_match(&source.info.etag)
+                .send()
+                .await
+                .map_err(
+                    |error| match classify(error, "UploadPartCopy", self.location(to)) {
+                        // A part's only conditions are on the source: it is gone,
+                        // or it changed since it was read.
+                        StoreError::NotFound { .. } => StoreError::NotFound {
+                            location: source.location.clone(),
+                        },
+                        StoreError::PreconditionFailed { .. } => StoreError::PreconditionFailed {
+                            location: source.location.clone(),
+                        },
+                        other => other,
+                    },
+                )?;
+            let etag = etag_of(
+                output.copy_part_result().and_then(|result| result.e_tag()),
+                "UploadPartCopy",
+                || self.location(to),
+            )?;
+            parts.push(
+                CompletedPart::builder()
+                    .part_number(number)
+                    .e_tag(etag)
+                    .build(),
+            );
+            start = end;
+        }
+        let mut request = self
+            .client
+            .complete_multipart_upload()
+            .bucket(&self.bucket)
+            .key(to)
+            .upload_id(id)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(parts))
+                    .build(),
+            );
+        request = match precondition {
+            Precondition::None => request,
+            Precondition::IfNoneMatch => request.if_none_match("*"),
+            Precondition::IfMatch(etag) => request.if_match(etag),
+        };
+        let output = request.send().await.map_err(|error| {
+            match classify(error, "CompleteMultipartUpload", self.location(to)) {
+                // If-Match on an absent key: S3 answers 404.
+                StoreError::NotFound { location }
+                    if matches!(precondition, Precondition::IfMatch(_)) =>
+                {
+                    StoreError::PreconditionFailed { location }
+                }
+                other => other,
+            }
+        })?;
+        etag_of(output.e_tag(), "CompleteMultipartUpload", || {
+            self.location(to)
+        })
+    }
+}
+
+/// The part size of a multipart copy of `size` bytes: the configured one,
+/// grown if the copy would need more than 10,000 parts.
+fn copy_part_size(configured: u64, size: u64) -> u64 {
+    configured.max(size.div_ceil(MAX_PARTS as u64))
+}
+
+/// The source of a copy: the version of it that was read.
+#[derive(Debug)]
+struct CopySource {
+    /// `bucket/key` for `x-amz-copy-source`, the key percent-encoded.
+    header: String,
+    /// `s3://bucket/key`, for messages.
+    location: String,
+    /// Its size, ETag and metadata when the copy started.
+    info: ObjectInfo,
+}
+
+/// A multipart copy in progress: aborted unless completed, in the background
+/// if it is dropped (a cancelled copy).
+#[derive(Debug)]
+struct PendingUpload {
+    client: Client,
+    bucket: String,
+    key: String,
+    handle: Handle,
+    /// `None` once completed or aborted.
+    id: Option<String>,
+}
+
+impl PendingUpload {
+    /// The upload completed: nothing to abort.
+    fn completed(mut self) {
+        self.id = None;
+    }
+
+    /// Aborts the upload now.
+    async fn abort(mut self) {
+        if let Some(abort) = self.take_abort() {
+            abort.await;
+        }
+    }
+
+    /// The abort to run, once.
+    fn take_abort(&mut self) -> Option<impl Future<Output = ()> + Send + 'static> {
+        let id = self.id.take()?;
+        let (client, bucket, key) = (self.client.clone(), self.bucket.clone(), self.key.clone());
+        Some(async move {
+            if let Err(error) = abort_multipart_upload(&client, &bucket, &key, &id).await {
+                tracing::warn!(location = %location(&bucket, &key), %error, "could not abort a multipart copy; a lifecycle rule must clean it up");
+            }
+        })
+    }
+}
+
+impl Drop for PendingUpload {
+    fn drop(&mut self) {
+        if let Some(abort) = self.take_abort() {
+            self.handle.spawn(abort);
+        }
     }
 }
 
@@ -159,6 +511,7 @@ impl ObjectStore for S3Store {
             body,
             &precondition,
             metadata,
+            self.acl.clone(),
         )
         .await
     }
@@ -170,82 +523,19 @@ impl ObjectStore for S3Store {
         precondition: Precondition,
         metadata: Option<&Metadata>,
     ) -> Result<ObjectInfo, StoreError> {
-        let source = self.head(from).await?.ok_or_else(|| StoreError::NotFound {
-            location: self.location(from),
-        })?;
-        if source.size > MAX_SINGLE_COPY {
-            return Err(StoreError::Service {
-                location: self.location(from),
-                operation: "CopyObject",
-                message: format!(
-                    "the object is {} bytes; copies over 5 GiB need a multipart copy, which this store does not do yet",
-                    source.size
-                ),
-            });
-        }
-        // S3 checks the destination's precondition itself; emulators that
-        // ignore those headers on CopyObject (moto 5.2.5) still get this check,
-        // which is not atomic.
-        let current = match &precondition {
-            Precondition::None => None,
-            Precondition::IfNoneMatch | Precondition::IfMatch(_) => self.head(to).await?,
-        };
-        let holds = match (&precondition, &current) {
-            (Precondition::None, _) | (Precondition::IfNoneMatch, None) => true,
-            (Precondition::IfNoneMatch, Some(_)) | (Precondition::IfMatch(_), None) => false,
-            (Precondition::IfMatch(etag), Some(current)) => current.etag == *etag,
-        };
-        if !holds {
-            return Err(StoreError::PreconditionFailed {
-                location: self.location(to),
-            });
-        }
+        self.copy_object(self, from, to, &precondition, metadata)
+            .await
+    }
 
-        let copy_source = format!("{}/{}", self.bucket, utf8_percent_encode(from, COPY_SOURCE));
-        // Copy exactly the version that was read, so size and metadata match.
-        let mut request = self
-            .client
-            .copy_object()
-            .bucket(&self.bucket)
-            .key(to)
-            .copy_source(copy_source)
-            .copy_source_if_match(&source.etag);
-        if let Some(metadata) = metadata {
-            request = request
-                .metadata_directive(MetadataDirective::Replace)
-                .set_metadata(sdk_metadata(metadata));
-        }
-        request = match &precondition {
-            Precondition::None => request,
-            Precondition::IfNoneMatch => request.if_none_match("*"),
-            Precondition::IfMatch(etag) => request.if_match(etag),
-        };
-        let output = request.send().await.map_err(|error| {
-            match classify(error, "CopyObject", self.location(to)) {
-                StoreError::NotFound { .. } if matches!(precondition, Precondition::IfMatch(_)) => {
-                    StoreError::PreconditionFailed {
-                        location: self.location(to),
-                    }
-                }
-                StoreError::NotFound { .. } => StoreError::NotFound {
-                    location: self.location(from),
-                },
-                other => other,
-            }
-        })?;
-        let etag = etag_of(
-            output
-                .copy_object_result()
-                .and_then(|result| result.e_tag()),
-            "CopyObject",
-            || self.location(to),
-        )?;
-        Ok(ObjectInfo {
-            key: to.to_owned(),
-            size: source.size,
-            etag,
-            metadata: metadata.cloned().unwrap_or(source.metadata),
-        })
+    async fn copy_from(
+        &self,
+        source: &S3Store,
+        from: &str,
+        to: &str,
+        precondition: Precondition,
+    ) -> Result<ObjectInfo, StoreError> {
+        self.copy_object(source, from, to, &precondition, None)
+            .await
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, StoreError> {
@@ -314,6 +604,7 @@ impl ObjectStore for S3Store {
             key: key.to_owned(),
             handle: self.handle.clone(),
             metadata: metadata.clone(),
+            acl: self.acl.clone(),
             part_size: part_size.clamp(MIN_PART_SIZE, MAX_PART_SIZE),
             create_once,
             buffer: Vec::new(),
@@ -330,8 +621,8 @@ fn location(bucket: &str, key: &str) -> String {
     format!("s3://{bucket}/{key}")
 }
 
-/// `PutObject` under a precondition; shared by `put` and the writer's
-/// single-part path.
+/// `PutObject` under a precondition, with the store's canned ACL if any;
+/// shared by `put` and the writer's single-part path.
 async fn put_object(
     client: &Client,
     bucket: &str,
@@ -339,6 +630,7 @@ async fn put_object(
     body: Vec<u8>,
     precondition: &Precondition,
     metadata: &Metadata,
+    acl: Option<ObjectCannedAcl>,
 ) -> Result<ObjectInfo, StoreError> {
     let size = body.len() as u64;
     let mut request = client
@@ -346,7 +638,8 @@ async fn put_object(
         .bucket(bucket)
         .key(key)
         .body(ByteStream::from(body))
-        .set_metadata(sdk_metadata(metadata));
+        .set_metadata(sdk_metadata(metadata))
+        .set_acl(acl);
     request = match precondition {
         Precondition::None => request,
         Precondition::IfNoneMatch => request.if_none_match("*"),
@@ -474,6 +767,8 @@ struct S3Writer {
     key: String,
     handle: Handle,
     metadata: Metadata,
+    /// The store's canned ACL, if any.
+    acl: Option<ObjectCannedAcl>,
     part_size: usize,
     create_once: bool,
     /// The part being filled; sent when it is full and more bytes come.
@@ -504,6 +799,7 @@ impl S3Writer {
                         .bucket(&self.bucket)
                         .key(&self.key)
                         .set_metadata(sdk_metadata(&self.metadata))
+                        .set_acl(self.acl.clone())
                         .send(),
                 )
                 .map_err(|error| classify(error, "CreateMultipartUpload", self.location()))?;
@@ -580,6 +876,7 @@ impl S3Writer {
                 body,
                 &precondition,
                 &self.metadata,
+                self.acl.clone(),
             ))?;
             info.size = self.size;
             return Ok(info);
@@ -765,6 +1062,29 @@ impl Drop for S3Writer {
     fn drop(&mut self) {
         if !self.done {
             self.abort_upload_from_drop();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_multipart_copy_never_needs_more_than_10000_parts() {
+        const MIB: u64 = 1024 * 1024;
+        assert_eq!(copy_part_size(COPY_PART_SIZE, 12 * MIB), COPY_PART_SIZE);
+        assert_eq!(copy_part_size(5 * MIB, 12 * MIB), 5 * MIB);
+        // The largest S3 object, 5 TiB, at the minimum and default part sizes.
+        let largest = 5 * 1024 * 1024 * MIB;
+        for configured in [5 * MIB, COPY_PART_SIZE] {
+            let part_size = copy_part_size(configured, largest);
+            assert!(part_size >= configured);
+            assert!(part_size <= MAX_PART_SIZE as u64, "{part_size}");
+            assert!(
+                largest.div_ceil(part_size) <= MAX_PARTS as u64,
+                "{part_size}"
+            );
         }
     }
 }

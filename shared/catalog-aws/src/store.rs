@@ -10,6 +10,14 @@
 //!   create of the same key fails with [`StoreError::PreconditionFailed`].
 //!   With [`Precondition::IfMatch`] it replaces the object only if its ETag is
 //!   still the one given (compare-and-swap), else `PreconditionFailed`.
+//! - [`ObjectStore::copy_from`] copies an object from another store of the
+//!   same kind (another bucket, another folder) and [`ObjectStore::copy`]
+//!   within the store, server-side where the store can, of any size. The copy
+//!   has the source's content and metadata (`copy` may replace the metadata)
+//!   and is exactly the version of the source read when the copy started: if
+//!   the source changes meanwhile, the copy fails rather than mix versions.
+//!   The precondition applies to the destination, as in `put`; a missing
+//!   source is [`StoreError::NotFound`] naming the source.
 //! - [`ObjectStore::writer`] streams an object of any size: a `std::io::Write`
 //!   that uploads parts as they fill (memory bounded by about two parts) and
 //!   makes the object appear whole on [`ObjectWriter::finish`], never half
@@ -141,8 +149,9 @@ pub trait ObjectStore: Send + Sync + 'static {
         metadata: &Metadata,
     ) -> impl Future<Output = Result<ObjectInfo, StoreError>> + Send;
 
-    /// Copies an object within the store (server-side where the store can).
-    /// With `metadata`, the copy carries that metadata instead of the source's.
+    /// Copies an object within the store: [`ObjectStore::copy_from`] this
+    /// store. With `metadata`, the copy carries that metadata instead of the
+    /// source's.
     fn copy(
         &self,
         from: &str,
@@ -150,6 +159,22 @@ pub trait ObjectStore: Send + Sync + 'static {
         precondition: Precondition,
         metadata: Option<&Metadata>,
     ) -> impl Future<Output = Result<ObjectInfo, StoreError>> + Send;
+
+    /// Copies `from` in `source` (another bucket or folder reached the same way)
+    /// to `to` in this store, server-side where the store can: on S3 a
+    /// CopyObject made with *this* store's client (its credentials must be able
+    /// to read the source), and above the multipart-copy threshold (5 GiB) a
+    /// multipart copy with UploadPartCopy. The copy keeps the source's metadata.
+    /// `precondition` applies to `to` like in `put`.
+    fn copy_from(
+        &self,
+        source: &Self,
+        from: &str,
+        to: &str,
+        precondition: Precondition,
+    ) -> impl Future<Output = Result<ObjectInfo, StoreError>> + Send
+    where
+        Self: Sized;
 
     /// Every object whose key starts with `prefix`, in key order.
     fn list(

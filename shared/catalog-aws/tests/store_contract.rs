@@ -22,6 +22,10 @@ trait Harness {
 
     fn store(&self) -> Arc<Self::Store>;
 
+    /// Another store reached the same way (another bucket, another folder),
+    /// for copies between stores.
+    async fn other_store(&self, name: &str) -> Arc<Self::Store>;
+
     /// Unfinished uploads (S3: pending multipart uploads; local: temp and
     /// lock files), which must be none after any write ends.
     async fn leftovers(&self) -> Vec<String>;
@@ -50,6 +54,16 @@ impl Harness for S3Harness {
 
     fn store(&self) -> Arc<S3Store> {
         Arc::clone(&self.store)
+    }
+
+    async fn other_store(&self, name: &str) -> Arc<S3Store> {
+        let bucket = catalog_testkit::Emulator::get().fresh_bucket(name).await;
+        let store = S3Store::new(
+            self.store.client().clone(),
+            bucket,
+            tokio::runtime::Handle::current(),
+        );
+        Arc::new(store.with_list_page_size(2))
     }
 
     async fn leftovers(&self) -> Vec<String> {
@@ -87,6 +101,10 @@ impl Harness for LocalHarness {
 
     fn store(&self) -> Arc<LocalStore> {
         Arc::clone(&self.store)
+    }
+
+    async fn other_store(&self, name: &str) -> Arc<LocalStore> {
+        Arc::new(LocalStore::new(self.dir.path().join(name)))
     }
 
     async fn leftovers(&self) -> Vec<String> {
@@ -483,6 +501,123 @@ async fn copy_within_the_store<H: Harness>(harness: H) {
     }
 }
 
+async fn copy_from_another_store_keeps_content_and_metadata<H: Harness>(harness: H) {
+    let store = harness.store();
+    let source = harness.other_store("source").await;
+    let metadata = meta(&[("catalog-kind", "full"), ("rows", "2")]);
+    let put = source
+        .put(
+            "outbox/c 1+x.xml",
+            b"<catalog/>".to_vec(),
+            Precondition::None,
+            &metadata,
+        )
+        .await
+        .unwrap();
+
+    let copied = store
+        .copy_from(
+            &source,
+            "outbox/c 1+x.xml",
+            "catalogs/c.xml",
+            Precondition::None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(copied.key, "catalogs/c.xml");
+    assert_eq!(copied.size, put.size);
+    assert_eq!(copied.metadata, metadata);
+    let (head, bytes) = read_all(&*store, "catalogs/c.xml").await;
+    assert_eq!(bytes, b"<catalog/>");
+    assert_eq!(head, copied);
+
+    // The source is untouched, and nothing else appeared in either store.
+    assert_eq!(source.head("outbox/c 1+x.xml").await.unwrap().unwrap(), put);
+    let keys = |infos: Vec<ObjectInfo>| infos.into_iter().map(|info| info.key).collect::<Vec<_>>();
+    assert_eq!(keys(store.list("").await.unwrap()), ["catalogs/c.xml"]);
+    assert_eq!(keys(source.list("").await.unwrap()), ["outbox/c 1+x.xml"]);
+
+    // Create-once and compare-and-swap work as in `put`.
+    store
+        .copy_from(
+            &source,
+            "outbox/c 1+x.xml",
+            "catalogs/d.xml",
+            Precondition::IfNoneMatch,
+        )
+        .await
+        .unwrap();
+    let replaced = store
+        .copy_from(
+            &source,
+            "outbox/c 1+x.xml",
+            "catalogs/c.xml",
+            Precondition::IfMatch(copied.etag.clone()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(replaced.metadata, metadata);
+    assert!(harness.leftovers().await.is_empty());
+}
+
+async fn copy_from_create_once_onto_an_existing_key_fails_and_keeps_it<H: Harness>(harness: H) {
+    let store = harness.store();
+    let source = harness.other_store("source").await;
+    source
+        .put(
+            "outbox/c.xml",
+            b"<catalog/>".to_vec(),
+            Precondition::None,
+            &meta(&[("v", "2")]),
+        )
+        .await
+        .unwrap();
+    let existing = store
+        .put(
+            "catalogs/c.xml",
+            b"published".to_vec(),
+            Precondition::None,
+            &meta(&[("v", "1")]),
+        )
+        .await
+        .unwrap();
+
+    let refused = store
+        .copy_from(
+            &source,
+            "outbox/c.xml",
+            "catalogs/c.xml",
+            Precondition::IfNoneMatch,
+        )
+        .await;
+    match refused {
+        Err(StoreError::PreconditionFailed { location }) => {
+            assert_eq!(location, store.location("catalogs/c.xml"))
+        }
+        other => panic!("expected PreconditionFailed, got {other:?}"),
+    }
+    let (info, bytes) = read_all(&*store, "catalogs/c.xml").await;
+    assert_eq!(bytes, b"published");
+    assert_eq!(info, existing);
+    assert!(harness.leftovers().await.is_empty());
+}
+
+async fn copy_from_a_missing_source_is_not_found_naming_the_source<H: Harness>(harness: H) {
+    let store = harness.store();
+    let source = harness.other_store("source").await;
+    let missing = store
+        .copy_from(&source, "outbox/none", "catalogs/x", Precondition::None)
+        .await;
+    match missing {
+        Err(StoreError::NotFound { location }) => {
+            assert_eq!(location, source.location("outbox/none"))
+        }
+        other => panic!("expected NotFound, got {other:?}"),
+    }
+    assert!(store.head("catalogs/x").await.unwrap().is_none());
+    assert!(harness.leftovers().await.is_empty());
+}
+
 async fn delete_is_idempotent<H: Harness>(harness: H) {
     let store = harness.store();
     store
@@ -688,6 +823,9 @@ contract!(
     missing_keys,
     list_by_prefix_in_key_order,
     copy_within_the_store,
+    copy_from_another_store_keeps_content_and_metadata,
+    copy_from_create_once_onto_an_existing_key_fails_and_keeps_it,
+    copy_from_a_missing_source_is_not_found_naming_the_source,
     delete_is_idempotent,
     writer_streams_parts_and_a_tail,
     writer_of_small_and_empty_objects,
@@ -698,7 +836,274 @@ contract!(
 // ---- What only S3 can show. ----
 
 mod s3_only {
+    use std::sync::Mutex;
+
+    use aws_sdk_s3::config::interceptors::BeforeTransmitInterceptorContextRef;
+    use aws_sdk_s3::config::{ConfigBag, Intercept, RuntimeComponents};
+    use aws_sdk_s3::error::BoxError;
+    use aws_sdk_s3::types::Permission;
+
     use super::*;
+
+    /// A source over 5 MiB copied with a 5 MiB threshold and part size goes
+    /// up as a multipart copy of ranges, in `copy_from` and `copy` alike,
+    /// with the same bytes and the source's (or the given) metadata.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_large_copy_is_a_multipart_copy_of_ranges() {
+        let harness = S3Harness::new("multipart-copy").await;
+        let source = harness.other_store("multipart-copy-source").await;
+        let store = (*harness.store())
+            .clone()
+            .with_multipart_copy(PART as u64, PART as u64);
+        let data = pseudo_random(12 * 1024 * 1024, 21);
+        let metadata = meta(&[("catalog-kind", "full"), ("rows", "12")]);
+        let put = source
+            .put(
+                "outbox/big 1+x.zst",
+                data.clone(),
+                Precondition::None,
+                &metadata,
+            )
+            .await
+            .unwrap();
+
+        let copied = store
+            .copy_from(
+                &source,
+                "outbox/big 1+x.zst",
+                "catalogs/big.zst",
+                Precondition::IfNoneMatch,
+            )
+            .await
+            .unwrap();
+        assert_eq!(copied.size, put.size);
+        assert_eq!(copied.metadata, metadata);
+        // Parts of 5, 5 and 2 MiB: the multipart form of the ETag.
+        assert!(copied.etag.ends_with("-3\""), "{}", copied.etag);
+        let (head, bytes) = read_all(&store, "catalogs/big.zst").await;
+        assert!(bytes == data, "the copy's bytes differ from the source's");
+        assert_eq!(head, copied);
+
+        // `copy` shares it, metadata replacement included.
+        let relabelled = meta(&[("catalog-kind", "incremental")]);
+        let info = store
+            .copy(
+                "catalogs/big.zst",
+                "catalogs/relabelled.zst",
+                Precondition::None,
+                Some(&relabelled),
+            )
+            .await
+            .unwrap();
+        assert_eq!(info.metadata, relabelled);
+        assert!(info.etag.ends_with("-3\""), "{}", info.etag);
+        let (head, bytes) = read_all(&store, "catalogs/relabelled.zst").await;
+        assert!(bytes == data, "the copy's bytes differ from the source's");
+        assert_eq!(head, info);
+
+        // The destination's precondition holds as for a single copy.
+        let refused = store
+            .copy_from(
+                &source,
+                "outbox/big 1+x.zst",
+                "catalogs/big.zst",
+                Precondition::IfNoneMatch,
+            )
+            .await;
+        assert!(
+            matches!(refused, Err(StoreError::PreconditionFailed { .. })),
+            "{refused:?}"
+        );
+        assert_eq!(
+            store.head("catalogs/big.zst").await.unwrap().unwrap(),
+            copied
+        );
+        let swapped = store
+            .copy_from(
+                &source,
+                "outbox/big 1+x.zst",
+                "catalogs/relabelled.zst",
+                Precondition::IfMatch(info.etag),
+            )
+            .await
+            .unwrap();
+        assert_eq!(swapped.metadata, metadata);
+        assert!(harness.leftovers().await.is_empty());
+    }
+
+    /// A request sent: its operation and its `x-amz-acl` header.
+    type Sent = (String, Option<String>);
+
+    /// Records every request's operation (the SDK's `x-id` query parameter;
+    /// CreateMultipartUpload has none, it is `POST <key>?uploads`) and its
+    /// `x-amz-acl` header.
+    #[derive(Debug, Default, Clone)]
+    struct AclRecorder(Arc<Mutex<Vec<Sent>>>);
+
+    impl AclRecorder {
+        fn take(&self) -> Vec<Sent> {
+            std::mem::take(&mut *self.0.lock().unwrap())
+        }
+    }
+
+    impl Intercept for AclRecorder {
+        fn name(&self) -> &'static str {
+            "AclRecorder"
+        }
+
+        fn read_before_transmit(
+            &self,
+            context: &BeforeTransmitInterceptorContextRef<'_>,
+            _: &RuntimeComponents,
+            _: &mut ConfigBag,
+        ) -> Result<(), BoxError> {
+            let request = context.request();
+            let uri = request.uri();
+            let operation = if uri.ends_with("?uploads") {
+                "CreateMultipartUpload"
+            } else {
+                uri.split_once("x-id=")
+                    .map_or("", |(_, rest)| rest.split('&').next().unwrap_or(rest))
+            };
+            let acl = request.headers().get("x-amz-acl").map(str::to_owned);
+            self.0.lock().unwrap().push((operation.to_owned(), acl));
+            Ok(())
+        }
+    }
+
+    /// With `with_bucket_owner_full_control`, every write that creates an
+    /// object (PutObject, CopyObject, CreateMultipartUpload) carries the
+    /// canned ACL, and the emulator takes it; without it, none does.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn bucket_owner_full_control_goes_with_every_write() {
+        let emulator = catalog_testkit::Emulator::get();
+        let recorder = AclRecorder::default();
+        let client = emulator.s3().await;
+        let client = aws_sdk_s3::Client::from_conf(
+            client
+                .config()
+                .to_builder()
+                .interceptor(recorder.clone())
+                .build(),
+        );
+        let handle = tokio::runtime::Handle::current();
+        let source = S3Store::new(
+            client.clone(),
+            emulator.fresh_bucket("acl-source").await,
+            handle.clone(),
+        );
+        let bucket = emulator.fresh_bucket("acl-destination").await;
+        let store = Arc::new(
+            S3Store::new(client.clone(), bucket.clone(), handle)
+                .with_bucket_owner_full_control()
+                .with_multipart_copy(PART as u64, PART as u64),
+        );
+
+        let large = pseudo_random(PART + 1024, 31);
+        source
+            .put("small", b"s".to_vec(), Precondition::None, &Metadata::new())
+            .await
+            .unwrap();
+        source
+            .put("large", large.clone(), Precondition::None, &Metadata::new())
+            .await
+            .unwrap();
+        let plain = recorder.take();
+        assert!(
+            plain.iter().all(|(_, acl)| acl.is_none()),
+            "off by default: {plain:?}"
+        );
+
+        store
+            .put(
+                "put",
+                b"p".to_vec(),
+                Precondition::IfNoneMatch,
+                &Metadata::new(),
+            )
+            .await
+            .unwrap();
+        store
+            .copy("put", "copied", Precondition::None, None)
+            .await
+            .unwrap();
+        store
+            .copy_from(&source, "small", "copied-from", Precondition::None)
+            .await
+            .unwrap();
+        store
+            .copy_from(&source, "large", "copied-large", Precondition::None)
+            .await
+            .unwrap();
+        for (key, data) in [("streamed-small", vec![1; 10]), ("streamed-large", large)] {
+            stream(
+                store.clone(),
+                key,
+                Metadata::new(),
+                Arc::new(data),
+                true,
+                End::Finish,
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        }
+        let writes: Vec<Sent> = recorder
+            .take()
+            .into_iter()
+            .filter(|(operation, _)| {
+                matches!(
+                    operation.as_str(),
+                    "PutObject" | "CopyObject" | "CreateMultipartUpload"
+                )
+            })
+            .collect();
+        let count = |name: &str| {
+            writes
+                .iter()
+                .filter(|(operation, _)| operation == name)
+                .count()
+        };
+        assert_eq!(
+            (
+                count("PutObject"),
+                count("CopyObject"),
+                count("CreateMultipartUpload")
+            ),
+            (2, 2, 2),
+            "{writes:?}"
+        );
+        assert!(
+            writes
+                .iter()
+                .all(|(_, acl)| acl.as_deref() == Some("bucket-owner-full-control")),
+            "{writes:?}"
+        );
+
+        // What the emulator records: the bucket owner has full control.
+        for key in [
+            "put",
+            "copied",
+            "copied-from",
+            "copied-large",
+            "streamed-small",
+            "streamed-large",
+        ] {
+            let acl = client
+                .get_object_acl()
+                .bucket(&bucket)
+                .key(key)
+                .send()
+                .await
+                .unwrap();
+            assert!(
+                acl.grants()
+                    .iter()
+                    .any(|grant| grant.permission() == Some(&Permission::FullControl)),
+                "{key}: {acl:?}"
+            );
+        }
+    }
 
     /// The streamed object really went up as a multipart upload: S3 gives a
     /// multipart object the ETag `"<md5 of the part md5s>-<parts>"`.
