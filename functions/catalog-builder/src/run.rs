@@ -240,6 +240,13 @@ async fn attempt_build<S: ObjectStore + Clone>(
 ) -> Result<Option<Report>, RunError> {
     let loaded = states.load(&settings.catalog_id).await?;
     let version = loaded.state.catalog_version + 1;
+    // The gate refused a catalog this state counts as sent: only a full one
+    // puts Amazon back in line.
+    let needs_full = states.needs_full().await?;
+    if let Some(why) = &needs_full {
+        tracing::warn!(refused = %why.catalog, reason = %why.reason, "the gate refused a catalog; this build sends a full one");
+    }
+    let force_full = force_full || needs_full.is_some();
     let wall = OffsetDateTime::now_utc().unix_timestamp();
     let ours = Claim {
         version,
@@ -387,6 +394,9 @@ async fn attempt_build<S: ObjectStore + Clone>(
         Ok(_) => {}
         Err(StateStoreError::Store(StoreError::PreconditionFailed { .. })) => return Ok(None),
         Err(other) => return Err(other.into()),
+    }
+    if needs_full.is_some() && plan.kind == SubmissionType::Full {
+        states.clear_needs_full().await?;
     }
     report.ended = Ended::Sent {
         manifest_type: plan.kind.manifest_type(),

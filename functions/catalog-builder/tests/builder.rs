@@ -5,11 +5,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{
-    Event, FilterRule, FilterRuleName, NotificationConfiguration, NotificationConfigurationFilter,
-    QueueConfiguration, S3KeyFilter,
-};
-use aws_sdk_sqs::types::QueueAttributeName;
 use catalog_aws::local::LocalStore;
 use catalog_aws::s3::S3Store;
 use catalog_aws::state_store::{ExportRef, STATE_KEY, StateStore};
@@ -118,86 +113,13 @@ impl Fixture {
 /// Wires the bucket's `source/` notifications to a fresh queue.
 async fn notify_queue(fixture: &Fixture) -> (aws_sdk_sqs::Client, String) {
     let emulator = Emulator::get();
-    let sqs = emulator.sqs().await;
-    let queue_url = emulator.fresh_queue("builder").await;
-    let arn = sqs
-        .get_queue_attributes()
-        .queue_url(&queue_url)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes()
-        .unwrap()[&QueueAttributeName::QueueArn]
-        .clone();
-    let filter = NotificationConfigurationFilter::builder()
-        .key(
-            S3KeyFilter::builder()
-                .filter_rules(
-                    FilterRule::builder()
-                        .name(FilterRuleName::Prefix)
-                        .value("source/")
-                        .build(),
-                )
-                .build(),
-        )
-        .build();
-    let queue = QueueConfiguration::builder()
-        .queue_arn(arn)
-        .events(Event::S3ObjectCreated)
-        .filter(filter)
-        .build()
-        .unwrap();
-    fixture
-        .s3
-        .put_bucket_notification_configuration()
-        .bucket(&fixture.bucket)
-        .notification_configuration(
-            NotificationConfiguration::builder()
-                .queue_configurations(queue)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    (sqs, queue_url)
+    let queue_url = emulator.notify_queue(&fixture.bucket, "source/").await;
+    (emulator.sqs().await, queue_url)
 }
 
 /// Receives up to `n` messages and shapes them as the Lambda SQS event.
-async fn receive(sqs: &aws_sdk_sqs::Client, queue_url: &str, n: usize) -> Value {
-    let mut records = Vec::new();
-    for _ in 0..20 {
-        let out = sqs
-            .receive_message()
-            .queue_url(queue_url)
-            .max_number_of_messages(10)
-            .wait_time_seconds(1)
-            .send()
-            .await
-            .unwrap();
-        for m in out.messages() {
-            records.push(json!({
-                "messageId": m.message_id(),
-                "receiptHandle": m.receipt_handle(),
-                "body": m.body(),
-                "attributes": {},
-                "messageAttributes": {},
-                "md5OfBody": m.md5_of_body(),
-                "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:builder",
-                "awsRegion": "us-east-1"
-            }));
-        }
-        if records.len() >= n {
-            break;
-        }
-    }
-    assert!(
-        records.len() >= n,
-        "expected {n} messages, got {}",
-        records.len()
-    );
-    json!({ "Records": records })
+async fn receive(_sqs: &aws_sdk_sqs::Client, queue_url: &str, n: usize) -> Value {
+    Emulator::get().receive_event(queue_url, n).await
 }
 
 async fn invoke(deps: &Deps<S3Store>, payload: Value) -> Value {

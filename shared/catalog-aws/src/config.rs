@@ -428,7 +428,8 @@ fn expectation(name: &str) -> &'static str {
     }
 }
 
-fn check_bucket_name(name: &str) -> Result<(), String> {
+/// Checks an S3 bucket name; `Err` says what is expected.
+pub fn check_bucket_name(name: &str) -> Result<(), String> {
     const EXPECTED: &str = "an S3 bucket name: 3 to 63 of lower-case letters, digits, `.` and `-`, \
                             starting and ending with a letter or digit";
     let bytes = name.as_bytes();
@@ -446,7 +447,8 @@ fn check_bucket_name(name: &str) -> Result<(), String> {
     }
 }
 
-fn check_provider(provider: &str) -> Result<(), String> {
+/// Checks a provider prefix; `Err` says what is expected.
+pub fn check_provider(provider: &str) -> Result<(), String> {
     let bytes = provider.as_bytes();
     let first = bytes
         .first()

@@ -3,6 +3,7 @@
 //! the environment, event parsing, EMF metrics and JSON logging. Handlers
 //! use these; domain rules stay in `catalog-core`.
 
+pub mod alerts;
 pub mod aws;
 pub mod config;
 pub mod events;
@@ -17,6 +18,11 @@ pub mod store;
 /// `outbox/<env>/catalogs/<name>`.
 pub fn outbox_catalog_key(env: &str, name: &str) -> String {
     format!("outbox/{env}/catalogs/{name}")
+}
+
+/// Where the gate moves a catalog it refuses: `outbox/<env>/rejected/<file>`.
+pub fn outbox_rejected_key(env: &str, file_name: &str) -> String {
+    format!("outbox/{env}/rejected/{file_name}")
 }
 
 #[cfg(test)]

@@ -9,8 +9,14 @@
 //!   build of that version uses, so a redelivered trigger rebuilds the very
 //!   same catalog (same name, same content) and a concurrent build of another
 //!   export waits its turn instead of sending the same versions twice.
-//! - `state/ledger/submissions/<catalog name>.json`: what each catalog sent.
+//! - `state/ledger/submissions/<catalog name>.json`: what each catalog the
+//!   builder made holds.
+//! - `state/ledger/published/<catalog name>.json`: what the gate handed to
+//!   Amazon, when, under which manifest.
 //! - `state/latest-export.json`: which export a scheduled run diffs.
+//! - `state/needs-full.json`: set by the gate when it refuses a catalog the
+//!   builder made (the state already counts it as sent); the next build then
+//!   sends a full catalog, which puts Amazon back in line with the state.
 //!
 //! Reading and writing the state is blocking work (zstd, JSON) and runs on
 //! a blocking thread.
@@ -29,6 +35,9 @@ pub const STATE_KEY: &str = "state/catalog-state.jsonl.zst";
 /// Which export scheduled runs diff.
 pub const LATEST_EXPORT_KEY: &str = "state/latest-export.json";
 
+/// Asks the next build for a full catalog.
+pub const NEEDS_FULL_KEY: &str = "state/needs-full.json";
+
 /// The claim key for a catalog version.
 pub fn claim_key(version: u64) -> String {
     format!("state/ledger/claims/{version:010}.json")
@@ -37,6 +46,22 @@ pub fn claim_key(version: u64) -> String {
 /// The ledger key for a submitted catalog.
 pub fn submission_key(catalog_name: &str) -> String {
     format!("state/ledger/submissions/{catalog_name}.json")
+}
+
+/// The ledger key for a catalog the gate published.
+pub fn published_key(catalog_name: &str) -> String {
+    format!("state/ledger/published/{catalog_name}.json")
+}
+
+/// Why the next build must be a full catalog.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NeedsFull {
+    /// The catalog the gate refused.
+    pub catalog: String,
+    /// Why it refused it.
+    pub reason: String,
+    /// When (Unix seconds).
+    pub at: i64,
 }
 
 /// What can go wrong with the state store.
@@ -238,6 +263,46 @@ impl<S: ObjectStore + Clone> StateStore<S> {
     pub async fn latest_export(&self) -> Result<Option<ExportRef>, StateStoreError> {
         match self.read_json::<ExportRef>(LATEST_EXPORT_KEY).await {
             Ok((export, _)) => Ok(Some(export)),
+            Err(StateStoreError::Store(StoreError::NotFound { .. })) => Ok(None),
+            Err(other) => Err(other),
+        }
+    }
+
+    /// Asks the next build for a full catalog (the last request wins).
+    pub async fn request_full(&self, why: &NeedsFull) -> Result<(), StateStoreError> {
+        self.store
+            .put(
+                NEEDS_FULL_KEY,
+                to_json(why),
+                Precondition::None,
+                &Metadata::new(),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Whether a full catalog was asked for, and why.
+    pub async fn needs_full(&self) -> Result<Option<NeedsFull>, StateStoreError> {
+        match self.read_json::<NeedsFull>(NEEDS_FULL_KEY).await {
+            Ok((why, _)) => Ok(Some(why)),
+            Err(StateStoreError::Store(StoreError::NotFound { .. })) => Ok(None),
+            Err(other) => Err(other),
+        }
+    }
+
+    /// Clears the request once a full catalog is built.
+    pub async fn clear_needs_full(&self) -> Result<(), StateStoreError> {
+        self.store.delete(NEEDS_FULL_KEY).await?;
+        Ok(())
+    }
+
+    /// Reads a JSON record under `state/`; `None` when absent.
+    pub async fn read_record<T: for<'de> Deserialize<'de>>(
+        &self,
+        key: &str,
+    ) -> Result<Option<T>, StateStoreError> {
+        match self.read_json::<T>(key).await {
+            Ok((value, _)) => Ok(Some(value)),
             Err(StateStoreError::Store(StoreError::NotFound { .. })) => Ok(None),
             Err(other) => Err(other),
         }

@@ -155,6 +155,105 @@ impl Emulator {
         }
     }
 
+    /// Sends the S3 notifications of objects created under `prefix` in
+    /// `bucket` to a fresh queue, and returns the queue's URL. The queue
+    /// first receives S3's `s3:TestEvent`.
+    ///
+    /// # Panics
+    ///
+    /// When the emulator refuses a call.
+    pub async fn notify_queue(&self, bucket: &str, prefix: &str) -> String {
+        use aws_sdk_s3::types::{
+            Event, FilterRule, FilterRuleName, NotificationConfiguration,
+            NotificationConfigurationFilter, QueueConfiguration, S3KeyFilter,
+        };
+        use aws_sdk_sqs::types::QueueAttributeName;
+        let sqs = self.sqs().await;
+        let queue_url = self.fresh_queue("notify").await;
+        let attributes = sqs
+            .get_queue_attributes()
+            .queue_url(&queue_url)
+            .attribute_names(QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("emulator: GetQueueAttributes failed: {e}"));
+        let Some(arn) = attributes
+            .attributes()
+            .and_then(|a| a.get(&QueueAttributeName::QueueArn))
+        else {
+            panic!("emulator: the queue has no ARN");
+        };
+        let rule = FilterRule::builder()
+            .name(FilterRuleName::Prefix)
+            .value(prefix)
+            .build();
+        let filter = NotificationConfigurationFilter::builder()
+            .key(S3KeyFilter::builder().filter_rules(rule).build())
+            .build();
+        let queue = QueueConfiguration::builder()
+            .queue_arn(arn)
+            .events(Event::S3ObjectCreated)
+            .filter(filter)
+            .build()
+            .unwrap_or_else(|e| panic!("a queue configuration: {e}"));
+        self.s3()
+            .await
+            .put_bucket_notification_configuration()
+            .bucket(bucket)
+            .notification_configuration(
+                NotificationConfiguration::builder()
+                    .queue_configurations(queue)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("emulator: PutBucketNotificationConfiguration failed: {e}"));
+        queue_url
+    }
+
+    /// Receives at least `n` messages from the queue (waiting up to about 20
+    /// seconds) and shapes them as the SQS event Lambda would deliver.
+    ///
+    /// # Panics
+    ///
+    /// When fewer than `n` messages arrive, or the emulator refuses a call.
+    pub async fn receive_event(&self, queue_url: &str, n: usize) -> serde_json::Value {
+        let sqs = self.sqs().await;
+        let mut records = Vec::new();
+        for _ in 0..20 {
+            let out = sqs
+                .receive_message()
+                .queue_url(queue_url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(1)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("emulator: ReceiveMessage failed: {e}"));
+            for m in out.messages() {
+                records.push(serde_json::json!({
+                    "messageId": m.message_id(),
+                    "receiptHandle": m.receipt_handle(),
+                    "body": m.body(),
+                    "attributes": {},
+                    "messageAttributes": {},
+                    "md5OfBody": m.md5_of_body(),
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:queue",
+                    "awsRegion": "us-east-1"
+                }));
+            }
+            if records.len() >= n {
+                break;
+            }
+        }
+        assert!(
+            records.len() >= n,
+            "expected {n} messages, got {}",
+            records.len()
+        );
+        serde_json::json!({ "Records": records })
+    }
+
     fn start(python: &Path) -> Result<Emulator, String> {
         let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("moto_server.py");
         let mut child = Command::new(python)
