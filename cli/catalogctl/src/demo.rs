@@ -4,20 +4,27 @@
 //! export (a new movie, two changes, a removed movie, a removed episode and a
 //! whole removed series) as an update whose deletes go children first. Both
 //! land in a folder laid out like the work bucket (`source/`,
-//! `outbox/staging/catalogs/`, `state/`), and each catalog is validated
-//! against what was live before it.
+//! `outbox/staging/catalogs/`, `state/`), each catalog is validated against
+//! what was live before it, and then goes through the gate — the manifest
+//! writer's own code, on local folders — into `destination/`, laid out like
+//! Amazon's bucket (`<provider>/staging/catalogs/`, `…/manifests/`).
 
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
+use catalog_aws::alerts::Alerts;
+use catalog_aws::local::LocalStore;
+use catalog_core::Findings;
 use catalog_core::diff::{Outcome, Policy, Request};
+use catalog_core::input::Limits;
 use catalog_core::naming::catalog_file_name;
 use catalog_core::pipeline::build_from_state;
 use catalog_core::reader::ReadOptions;
 use catalog_core::source::{LoadOptions, SourceFormat, SourceLoader};
 use clap::Args;
+use manifest_writer::{Deps, Settings};
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
@@ -29,6 +36,8 @@ use crate::validate::validate_file;
 const DAY1: &str = include_str!("../../../examples/provider-export.jsonl");
 const DAY2: &str = include_str!("../../../examples/provider-export-day2.jsonl");
 const MARKER: &str = ".catalogctl-demo";
+const PROVIDER: &str = "example-provider";
+const CATALOG_ID: &str = "EXAMPLE_PROVIDER";
 
 /// Arguments of `catalogctl demo`.
 #[derive(Debug, Args)]
@@ -65,7 +74,9 @@ pub fn run(args: DemoArgs) -> Result<u8> {
     }
     writeln!(
         out,
-        "\nNext: `catalogctl validate {}/outbox/staging/catalogs/<file>`, or zstd -dc one to read it.",
+        "\nNext: `catalogctl validate {}/outbox/staging/catalogs/<file>`, or zstd -dc one to read it;\n\
+         the ledger of what was published is in {}/state/ledger/published/.",
+        dir.display(),
         dir.display()
     )?;
     Ok(exit::OK)
@@ -83,14 +94,14 @@ fn prepare(dir: &Path) -> Result<()> {
             dir.display()
         );
     }
-    for sub in ["source", "outbox", "state"] {
+    for sub in ["source", "outbox", "state", "destination"] {
         let path = dir.join(sub);
         if path.exists() {
             fs::remove_dir_all(&path)
                 .with_context(|| format!("cannot clear {}", path.display()))?;
         }
     }
-    for sub in ["source", "outbox/staging/catalogs", "state"] {
+    for sub in ["source", "outbox/staging/catalogs", "state", "destination"] {
         fs::create_dir_all(dir.join(sub))
             .with_context(|| format!("cannot create {}", dir.join(sub).display()))?;
     }
@@ -106,7 +117,7 @@ fn run_day(
     source: &Path,
 ) -> Result<()> {
     let state_path = dir.join("state").join("catalog-state.jsonl.zst");
-    let state = load_state(&state_path, Some("EXAMPLE_PROVIDER"))?;
+    let state = load_state(&state_path, Some(CATALOG_ID))?;
     let file = File::open(source).with_context(|| format!("cannot open {}", source.display()))?;
     let loader = SourceLoader::new(file, SourceFormat::JsonLines, LoadOptions::default())?;
     let request = Request {
@@ -186,6 +197,49 @@ fn run_day(
     writeln!(out, "  state committed: {}", state_path.display())?;
     if !report.is_valid() {
         bail!("the demo built an invalid catalog: {}", catalog.display());
+    }
+    gate(out, dir, &format!("outbox/staging/catalogs/{name}"))
+}
+
+/// Runs the manifest writer's gate on one outbox key, the work bucket being
+/// `dir` and Amazon's bucket `dir/destination`.
+fn gate(out: &mut dyn Write, dir: &Path, key: &str) -> Result<()> {
+    let deps = Deps {
+        work: LocalStore::new(dir),
+        destination: LocalStore::new(dir.join("destination")),
+        alerts: Alerts::LogOnly,
+        settings: Settings {
+            provider: PROVIDER.into(),
+            production_access: false,
+            catalog_id: CATALOG_ID.into(),
+            destination_bucket: "amazon-media-catalogs".into(),
+            shrink_limit_bps: Policy::default().shrink_limit_bps,
+            limits: Limits::default(),
+            max_findings: Findings::DEFAULT_CAP,
+        },
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime the gate runs on")?;
+    let (outcome, _) = runtime
+        .block_on(manifest_writer::run::run(&deps, key))
+        .with_context(|| format!("the gate failed on {key}"))?;
+    let manifest_writer::Outcome::Published { manifest, keys } = outcome else {
+        bail!("the gate did not publish {key}: {outcome:?}");
+    };
+    let destination = dir.join("destination");
+    writeln!(out, "  gate: checked against the state, then published")?;
+    for key in &keys {
+        writeln!(out, "    {}", destination.join(key).display())?;
+    }
+    let path = destination.join(&manifest);
+    writeln!(out, "    {}:", path.display())?;
+    let body =
+        fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    for line in body.lines() {
+        writeln!(out, "      {line}")?;
     }
     Ok(())
 }

@@ -13,6 +13,7 @@ mod build;
 mod demo;
 mod diff;
 mod generate;
+mod manifest;
 mod report;
 mod validate;
 
@@ -36,6 +37,7 @@ Examples:
   catalogctl build --source examples/provider-export.jsonl --out out/
   catalogctl validate out/catalog-20250420T060000Z-full.xml.zst
   catalogctl build --source export.jsonl --out out/ --state state.jsonl.zst
+  catalogctl manifest --catalog out/catalog-20250420T060000Z-full.xml.zst --type full --provider acme
   catalogctl demo
   catalogctl generate --items 100000 --seed 7 --out synthetic.jsonl.zst";
 
@@ -75,6 +77,16 @@ enum Command {
     ///
     /// Example: catalogctl diff --state state.jsonl.zst --source export.jsonl
     Diff(diff::DiffArgs),
+
+    /// Print the manifest that hands catalog files to Amazon.
+    ///
+    /// The manifest names each file at <provider>/<env>/catalogs/<file> in
+    /// Amazon's bucket, in the order given, with the submission type and
+    /// schema EMBER: exactly what the manifest writer uploads after its
+    /// checks. Validate the files first (`catalogctl validate`).
+    ///
+    /// Example: catalogctl manifest --catalog out/catalog-20250420T060000Z-full.xml.zst --type full --provider acme
+    Manifest(manifest::ManifestArgs),
 
     /// Run two days of a provider's life on the bundled example.
     ///
@@ -123,6 +135,7 @@ fn main() -> ExitCode {
         Command::Build(args) => build::run(args),
         Command::Validate(args) => validate::run(args),
         Command::Diff(args) => diff::run(args),
+        Command::Manifest(args) => manifest::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Generate(args) => generate::run(args),
     };

@@ -63,6 +63,30 @@ fn demo_prints_both_days_and_leaves_valid_catalogs() {
         );
     }
     assert!(demo.join("state/catalog-state.jsonl.zst").exists());
+    // Both went through the gate into Amazon's bucket, laid out locally.
+    let amazon = demo.join("destination/example-provider/staging");
+    let published = files(&amazon.join("catalogs"), ".xml.zst");
+    assert_eq!(published.len(), 2, "{published:?}");
+    for (source, copy) in catalogs.iter().zip(&published) {
+        assert_eq!(std::fs::read(source).unwrap(), std::fs::read(copy).unwrap());
+    }
+    let manifests = files(&amazon.join("manifests"), ".manifest");
+    assert_eq!(manifests.len(), 2, "{manifests:?}");
+    let update: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&manifests[1]).unwrap()).unwrap();
+    assert_eq!(update["type"], "CATALOG_UPDATE");
+    assert_eq!(update["schema"], "EMBER");
+    assert_eq!(
+        update["s3Keys"][0],
+        format!(
+            "example-provider/staging/catalogs/{}",
+            published[1].file_name().unwrap().to_str().unwrap()
+        )
+    );
+    assert!(
+        stdout.contains("gate: checked against the state, then published"),
+        "{stdout}"
+    );
     // Run again in the same folder: it starts over, same result.
     assert!(
         catalogctl(&["demo", "--dir", demo.to_str().unwrap()])
@@ -80,6 +104,59 @@ fn demo_prints_both_days_and_leaves_valid_catalogs() {
     let refused = catalogctl(&["demo", "--dir", other.to_str().unwrap()]);
     assert_eq!(refused.status.code(), Some(2));
     assert!(other.join("keep.txt").exists());
+}
+
+#[test]
+fn manifest_prints_the_seed_shape_for_local_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let parts: Vec<PathBuf> = (1..=2)
+        .map(|n| {
+            dir.path()
+                .join(format!("catalog-x-full-part{n:04}.xml.zst"))
+        })
+        .collect();
+    for part in &parts {
+        std::fs::write(part, b"").unwrap();
+    }
+    let out = catalogctl(&[
+        "manifest",
+        "--catalog",
+        parts[0].to_str().unwrap(),
+        parts[1].to_str().unwrap(),
+        "--type",
+        "full",
+        "--provider",
+        "acme",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        r#"{
+    "s3Bucket": "amazon-media-catalogs",
+    "s3Keys": [
+        "acme/staging/catalogs/catalog-x-full-part0001.xml.zst",
+        "acme/staging/catalogs/catalog-x-full-part0002.xml.zst"
+    ],
+    "type": "CATALOG_FULL",
+    "schema": "EMBER"
+}
+"#
+    );
+    let refused = catalogctl(&[
+        "manifest",
+        "--catalog",
+        "missing.xml.zst",
+        "--type",
+        "update",
+        "--provider",
+        "acme",
+    ]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("missing.xml.zst: no such file"));
 }
 
 #[test]
