@@ -9,6 +9,10 @@
 //!   (compression on the same thread; what one Lambda core does).
 //! - `build-mt`: the same with zstd's worker thread (compression overlapped).
 //! - `validate`: that file → zstd decode → `CatalogReader` (every rule).
+//! - `gate`: `validate` with the catalog state of every item as the known
+//!   items, as the manifest writer reads a full catalog: each item is looked
+//!   up, its version compared and its content hashed (the state is built
+//!   before the clock starts; its memory is in the peak).
 //! - `parse-only`: the same XML through quick-xml alone, no validation (the floor).
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
@@ -19,8 +23,11 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
+use catalog_core::diff::content_hash;
+use catalog_core::ids::KnownItems;
 use catalog_core::model::{Action, CatalogHeader};
 use catalog_core::reader::{CatalogReader, ReadOptions};
+use catalog_core::state::{CatalogState, ItemState, Status};
 use catalog_core::synthetic::Synthetic;
 use catalog_core::writer::CatalogWriter;
 
@@ -48,7 +55,7 @@ fn main() {
     );
     for items in sizes {
         let file = dir.join(format!("synthetic-{items}.xml.zst"));
-        for scenario in ["build", "build-mt", "validate", "parse-only"] {
+        for scenario in ["build", "build-mt", "validate", "gate", "parse-only"] {
             let exe = std::env::current_exe().expect("current exe");
             let status = Command::new(exe)
                 .args(["--child", scenario, &items.to_string()])
@@ -62,10 +69,12 @@ fn main() {
 }
 
 fn child(scenario: &str, items: u64, file: &Path) {
+    let state = (scenario == "gate").then(|| sent_state(items));
     let started = Instant::now();
     let (xml_bytes, count) = match scenario {
         "build" | "build-mt" => build(items, file, scenario == "build-mt"),
-        "validate" => validate(file),
+        "validate" => validate(file, None),
+        "gate" => validate(file, state.as_ref()),
         "parse-only" => parse_only(file),
         other => panic!("unknown scenario {other}"),
     };
@@ -106,14 +115,38 @@ fn build(items: u64, file: &Path, multithread: bool) -> (u64, u64) {
     (summary.xml_bytes, summary.total_items())
 }
 
-fn validate(file: &Path) -> (u64, u64) {
+fn validate(file: &Path, state: Option<&CatalogState>) -> (u64, u64) {
     let input = File::open(file).expect("open");
-    let report = CatalogReader::new(input, ReadOptions::default())
+    let options = ReadOptions {
+        known: state.map(|s| s as &dyn KnownItems),
+        ..ReadOptions::default()
+    };
+    let report = CatalogReader::new(input, options)
         .expect("reader")
         .validate_to_end()
         .expect("read");
     assert!(report.is_valid(), "{:?}", report.findings.iter().next());
+    if state.is_some() {
+        assert_eq!(report.known_live, report.total_items());
+    }
     (report.xml_bytes, report.total_items())
+}
+
+/// The state after the catalog was sent: every item live at its version.
+fn sent_state(items: u64) -> CatalogState {
+    let mut state = CatalogState::new("BENCH");
+    for item in Synthetic::new(items, 42) {
+        let sent = ItemState {
+            kind: item.kind.tag(),
+            parent: item.kind.parent_id().map(str::to_owned),
+            version: item.version,
+            hash: content_hash(&item),
+            status: Status::Live,
+            sent_at: 1_767_592_800,
+        };
+        state.upsert(&item.id, &sent).expect("state");
+    }
+    state
 }
 
 fn parse_only(file: &Path) -> (u64, u64) {

@@ -502,12 +502,15 @@ fn percent(part: u64, whole: u64) -> f64 {
 /// and any version of this program (the encoding below must not change
 /// without a state format version bump).
 pub fn content_hash(item: &Item) -> u64 {
-    let mut h = Xxh3::new();
-    let text = |h: &mut Xxh3, s: &str| {
+    // Most items fit the stack buffer and are hashed in one call, which is
+    // several times faster than feeding a streaming hasher field by field;
+    // either way the bytes hashed, and so the hash, are the same.
+    let mut h = HashInput::new();
+    let text = |h: &mut HashInput, s: &str| {
         h.update(&(s.len() as u64).to_le_bytes());
         h.update(s.as_bytes());
     };
-    let opt = |h: &mut Xxh3, s: &Option<String>| match s {
+    let opt = |h: &mut HashInput, s: &Option<String>| match s {
         Some(s) => {
             h.update(&[1]);
             text(h, s);
@@ -587,8 +590,153 @@ pub fn content_hash(item: &Item) -> u64 {
     h.digest()
 }
 
+/// The bytes of [`content_hash`], gathered on the stack and hashed at once;
+/// an item longer than the buffer spills into a streaming hasher.
+struct HashInput {
+    buf: [u8; 2048],
+    len: usize,
+    stream: Option<Box<Xxh3>>,
+}
+
+impl HashInput {
+    fn new() -> HashInput {
+        HashInput {
+            buf: [0; 2048],
+            len: 0,
+            stream: None,
+        }
+    }
+
+    fn update(&mut self, bytes: &[u8]) {
+        if let Some(stream) = &mut self.stream {
+            stream.update(bytes);
+            return;
+        }
+        let end = self.len + bytes.len();
+        if end <= self.buf.len() {
+            self.buf[self.len..end].copy_from_slice(bytes);
+            self.len = end;
+            return;
+        }
+        let mut stream = Box::new(Xxh3::new());
+        stream.update(&self.buf[..self.len]);
+        stream.update(bytes);
+        self.stream = Some(stream);
+    }
+
+    fn digest(&self) -> u64 {
+        match &self.stream {
+            Some(stream) => stream.digest(),
+            None => xxhash_rust::xxh3::xxh3_64(&self.buf[..self.len]),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
+
+    /// The first implementation of `content_hash`, field by field into a
+    /// streaming hasher: hashes in saved states were made by it.
+    fn streaming_content_hash(item: &Item) -> u64 {
+        let mut h = Xxh3::new();
+        let text = |h: &mut Xxh3, s: &str| {
+            h.update(&(s.len() as u64).to_le_bytes());
+            h.update(s.as_bytes());
+        };
+        let opt = |h: &mut Xxh3, s: &Option<String>| match s {
+            Some(s) => {
+                h.update(&[1]);
+                text(h, s);
+            }
+            None => h.update(&[0]),
+        };
+        h.update(&[item.kind.tag() as u8]);
+        match &item.kind {
+            ItemKind::Movie | ItemKind::Series => {}
+            ItemKind::Season {
+                series_id,
+                season_number,
+            } => {
+                text(&mut h, series_id);
+                h.update(&season_number.to_le_bytes());
+            }
+            ItemKind::Episode {
+                series_id,
+                season_id,
+                episode_number,
+            } => {
+                text(&mut h, series_id);
+                text(&mut h, season_id);
+                h.update(&episode_number.to_le_bytes());
+            }
+        }
+        let meta = &item.meta;
+        text(&mut h, &meta.title.locale);
+        text(&mut h, &meta.title.text);
+        opt(&mut h, &meta.synopsis);
+        opt(&mut h, &meta.release_date);
+        match meta.runtime_minutes {
+            Some(m) => {
+                h.update(&[1]);
+                h.update(&m.to_le_bytes());
+            }
+            None => h.update(&[0]),
+        }
+        h.update(&(meta.genres.len() as u64).to_le_bytes());
+        for genre in &meta.genres {
+            text(&mut h, genre);
+        }
+        match &meta.rating {
+            Some(r) => {
+                h.update(&[1]);
+                text(&mut h, &r.system);
+                text(&mut h, &r.value);
+            }
+            None => h.update(&[0]),
+        }
+        h.update(&(meta.credits.len() as u64).to_le_bytes());
+        for c in &meta.credits {
+            text(&mut h, &c.role);
+            text(&mut h, &c.name);
+        }
+        h.update(&(meta.images.len() as u64).to_le_bytes());
+        for i in &meta.images {
+            text(&mut h, &i.kind);
+            text(&mut h, &i.url);
+        }
+        h.update(&(meta.offers.len() as u64).to_le_bytes());
+        for o in &meta.offers {
+            text(&mut h, o.kind.as_str());
+            text(&mut h, &o.region);
+            opt(&mut h, &o.start);
+            opt(&mut h, &o.end);
+            match &o.price {
+                Some(p) => {
+                    h.update(&[1]);
+                    text(&mut h, &p.amount);
+                    text(&mut h, &p.currency);
+                }
+                None => h.update(&[0]),
+            }
+        }
+        opt(&mut h, &meta.deep_link);
+        h.digest()
+    }
+
+    #[test]
+    fn content_hash_is_the_hash_states_were_saved_with() {
+        use crate::synthetic::Synthetic;
+        let mut long = Synthetic::new(1, 3).next().unwrap();
+        long.meta.synopsis = Some("x".repeat(5000));
+        for item in Synthetic::new(2000, 11).chain([long]) {
+            assert_eq!(
+                content_hash(&item),
+                streaming_content_hash(&item),
+                "{}",
+                item.id
+            );
+        }
+    }
     use super::*;
     use crate::model::{LocalizedText, Metadata};
 

@@ -12,16 +12,14 @@
 //! earlier catalog.
 
 use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasherDefault, DefaultHasher, Hash, Hasher};
+use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::model::{Entry, KindTag};
 
 /// The 64-bit hash an [`IdSet`] keeps for `id`. Stable within one build of
 /// the program; never persist it.
 pub fn id_hash(id: &str) -> u64 {
-    let mut hasher = DefaultHasher::new();
-    id.hash(&mut hasher);
-    hasher.finish()
+    xxhash_rust::xxh3::xxh3_64(id.as_bytes())
 }
 
 /// A hasher for keys that are already hashes.
