@@ -17,7 +17,10 @@
 //! ids, that a season's series and an episode's season exist in the file or
 //! are known to the caller ([`KnownItems`]), that no parent is deleted while a
 //! child in the file stays alive, and, for deleted ids the caller knows, that
-//! children are deleted before their parents and none is left behind.
+//! children are deleted before their parents and none is left behind; and,
+//! when the caller knows what was last sent per id ([`KnownItems::sent`]),
+//! that versions only go up ([`rules::check_item_version`],
+//! [`rules::check_delete_version`]).
 //!
 //! Hostile input: a DOCTYPE (and so any entity declaration) is refused,
 //! nesting is bounded, the decompressed size and the size of one token are
