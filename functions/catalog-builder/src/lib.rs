@@ -18,9 +18,9 @@ pub mod run;
 
 use std::time::Instant;
 
-use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use catalog_aws::config::Config;
-use catalog_aws::events::{BuilderEvent, Mode, S3Notification};
+use catalog_aws::events::{BuilderEvent, Mode, S3Notification, for_each_message};
 use catalog_aws::metrics::{EmfLine, Unit};
 use catalog_aws::state_store::ExportRef;
 use catalog_aws::store::ObjectStore;
@@ -83,17 +83,7 @@ pub async fn handle_batch<S: ObjectStore + Clone>(
     batch: SqsEvent,
     deps: &Deps<S>,
 ) -> SqsBatchResponse {
-    let mut response = SqsBatchResponse::default();
-    for message in &batch.records {
-        let id = message.message_id.clone().unwrap_or_default();
-        if let Err(error) = handle_message(message, deps).await {
-            tracing::error!(message_id = %id, error = %error, "message failed; it will be retried, then go to the DLQ");
-            let mut failure = BatchItemFailure::default();
-            failure.item_identifier = id;
-            response.batch_item_failures.push(failure);
-        }
-    }
-    response
+    for_each_message(&batch, |message| handle_message(message, deps)).await
 }
 
 async fn handle_message<S: ObjectStore + Clone>(

@@ -1,5 +1,9 @@
 //! Lambda bootstrap: logging, configuration, clients, then the runtime loop.
 
+// The layout of the runtime's future over the handler (SDK calls nested in
+// a few async layers) goes past rustc's default query depth of 128.
+#![recursion_limit = "256"]
+
 use catalog_aws::alerts::Alerts;
 use catalog_aws::aws::{destination_config, s3_client, sdk_config};
 use catalog_aws::config::Config;

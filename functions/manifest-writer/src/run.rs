@@ -792,14 +792,7 @@ async fn read_descriptor<S: ObjectStore>(
         );
         return Ok(Some((info, Err(message))));
     }
-    let mut bytes = Vec::new();
-    body.take(MAX_DESCRIPTOR_BYTES)
-        .read_to_end(&mut bytes)
-        .await
-        .map_err(|source| StoreError::Io {
-            location: store.location(key),
-            source,
-        })?;
+    let bytes = read_body(store, key, body, MAX_DESCRIPTOR_BYTES).await?;
     let parsed = serde_json::from_slice::<BatchDescriptor>(&bytes)
         .map_err(|e| format!("the descriptor is not a batch descriptor: {e}"));
     Ok(Some((info, parsed)))
@@ -816,6 +809,16 @@ async fn read_small<S: ObjectStore>(
         Err(StoreError::NotFound { .. }) => return Ok(None),
         Err(other) => return Err(other.into()),
     };
+    Ok(Some(read_body(store, key, body, max).await?))
+}
+
+/// At most `max` bytes of a body.
+async fn read_body<S: ObjectStore>(
+    store: &S,
+    key: &str,
+    body: catalog_aws::store::Body,
+    max: u64,
+) -> Result<Vec<u8>, StoreError> {
     let mut bytes = Vec::new();
     body.take(max)
         .read_to_end(&mut bytes)
@@ -824,7 +827,7 @@ async fn read_small<S: ObjectStore>(
             location: store.location(key),
             source,
         })?;
-    Ok(Some(bytes))
+    Ok(bytes)
 }
 
 /// `outbox/<env>/catalogs/<file>` → (env, file).

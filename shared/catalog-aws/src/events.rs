@@ -21,7 +21,9 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+use std::future::Future;
+
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use percent_encoding::percent_decode_str;
 use serde::de::{self, Deserializer};
 use serde::{Deserialize, Serialize};
@@ -369,6 +371,28 @@ fn describe(value: &Value) -> String {
             format!("an object with keys {}", keys.join(", "))
         }
     }
+}
+
+/// Handles each message of an SQS batch on its own and reports the ones
+/// that failed as batch item failures: only they come back (and, failing
+/// again and again, end in the DLQ), the others are deleted.
+pub async fn for_each_message<'a, F, Fut, E>(batch: &'a SqsEvent, mut handle: F) -> SqsBatchResponse
+where
+    F: FnMut(&'a SqsMessage) -> Fut,
+    Fut: Future<Output = Result<(), E>>,
+    E: fmt::Display,
+{
+    let mut response = SqsBatchResponse::default();
+    for message in &batch.records {
+        let id = message.message_id.clone().unwrap_or_default();
+        if let Err(error) = handle(message).await {
+            tracing::error!(message_id = %id, error = %error, "message failed; it will be retried, then go to the DLQ");
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = id;
+            response.batch_item_failures.push(failure);
+        }
+    }
+    response
 }
 
 #[cfg(test)]

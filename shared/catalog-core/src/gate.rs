@@ -230,6 +230,11 @@ impl GateCheck {
             Severity::Error => self.errors += 1,
             Severity::Warning => self.warnings += 1,
         }
+        self.keep(file, finding);
+    }
+
+    /// Keeps a finding already counted, up to the cap.
+    fn keep(&mut self, file: &str, finding: Finding) {
         if self.findings.len() < self.cap {
             self.findings.push(FileFinding {
                 file: file.to_owned(),
@@ -299,14 +304,7 @@ impl GateCheck {
         self.errors += report.findings.error_count();
         self.warnings += report.findings.warning_count();
         for finding in report.findings.into_vec() {
-            if self.findings.len() < self.cap {
-                self.findings.push(FileFinding {
-                    file: file.to_owned(),
-                    finding,
-                });
-            } else {
-                self.not_kept += 1;
-            }
+            self.keep(file, finding);
         }
     }
 
