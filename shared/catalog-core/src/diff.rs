@@ -21,7 +21,6 @@
 //! follow [`Policy`]; see [`Planner::new`] and [`Plan::outcome`].
 
 use thiserror::Error;
-use xxhash_rust::xxh3::Xxh3;
 
 use crate::finding::{Finding, Position, Rule};
 use crate::model::{Delete, Item, ItemKind, KindTag, SubmissionType};
@@ -502,134 +501,102 @@ fn percent(part: u64, whole: u64) -> f64 {
 /// and any version of this program (the encoding below must not change
 /// without a state format version bump).
 pub fn content_hash(item: &Item) -> u64 {
-    // Most items fit the stack buffer and are hashed in one call, which is
+    // The bytes are gathered in a reused buffer and hashed in one call,
     // several times faster than feeding a streaming hasher field by field;
-    // either way the bytes hashed, and so the hash, are the same.
-    let mut h = HashInput::new();
-    let text = |h: &mut HashInput, s: &str| {
-        h.update(&(s.len() as u64).to_le_bytes());
-        h.update(s.as_bytes());
-    };
-    let opt = |h: &mut HashInput, s: &Option<String>| match s {
-        Some(s) => {
-            h.update(&[1]);
-            text(h, s);
-        }
-        None => h.update(&[0]),
-    };
-    h.update(&[item.kind.tag() as u8]);
-    match &item.kind {
-        ItemKind::Movie | ItemKind::Series => {}
-        ItemKind::Season {
-            series_id,
-            season_number,
-        } => {
-            text(&mut h, series_id);
-            h.update(&season_number.to_le_bytes());
-        }
-        ItemKind::Episode {
-            series_id,
-            season_id,
-            episode_number,
-        } => {
-            text(&mut h, series_id);
-            text(&mut h, season_id);
-            h.update(&episode_number.to_le_bytes());
-        }
+    // the bytes hashed, and so the hash, are the same.
+    thread_local! {
+        static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
     }
-    let meta = &item.meta;
-    text(&mut h, &meta.title.locale);
-    text(&mut h, &meta.title.text);
-    opt(&mut h, &meta.synopsis);
-    opt(&mut h, &meta.release_date);
-    match meta.runtime_minutes {
-        Some(m) => {
-            h.update(&[1]);
-            h.update(&m.to_le_bytes());
-        }
-        None => h.update(&[0]),
-    }
-    h.update(&(meta.genres.len() as u64).to_le_bytes());
-    for genre in &meta.genres {
-        text(&mut h, genre);
-    }
-    match &meta.rating {
-        Some(r) => {
-            h.update(&[1]);
-            text(&mut h, &r.system);
-            text(&mut h, &r.value);
-        }
-        None => h.update(&[0]),
-    }
-    h.update(&(meta.credits.len() as u64).to_le_bytes());
-    for c in &meta.credits {
-        text(&mut h, &c.role);
-        text(&mut h, &c.name);
-    }
-    h.update(&(meta.images.len() as u64).to_le_bytes());
-    for i in &meta.images {
-        text(&mut h, &i.kind);
-        text(&mut h, &i.url);
-    }
-    h.update(&(meta.offers.len() as u64).to_le_bytes());
-    for o in &meta.offers {
-        text(&mut h, o.kind.as_str());
-        text(&mut h, &o.region);
-        opt(&mut h, &o.start);
-        opt(&mut h, &o.end);
-        match &o.price {
-            Some(p) => {
-                h.update(&[1]);
-                text(&mut h, &p.amount);
-                text(&mut h, &p.currency);
+    BUFFER.with_borrow_mut(|h| {
+        h.clear();
+        let text = |h: &mut Vec<u8>, s: &str| {
+            h.extend_from_slice(&(s.len() as u64).to_le_bytes());
+            h.extend_from_slice(s.as_bytes());
+        };
+        let opt = |h: &mut Vec<u8>, s: &Option<String>| match s {
+            Some(s) => {
+                h.extend_from_slice(&[1]);
+                text(h, s);
             }
-            None => h.update(&[0]),
+            None => h.extend_from_slice(&[0]),
+        };
+        h.extend_from_slice(&[item.kind.tag() as u8]);
+        match &item.kind {
+            ItemKind::Movie | ItemKind::Series => {}
+            ItemKind::Season {
+                series_id,
+                season_number,
+            } => {
+                text(h, series_id);
+                h.extend_from_slice(&season_number.to_le_bytes());
+            }
+            ItemKind::Episode {
+                series_id,
+                season_id,
+                episode_number,
+            } => {
+                text(h, series_id);
+                text(h, season_id);
+                h.extend_from_slice(&episode_number.to_le_bytes());
+            }
         }
-    }
-    opt(&mut h, &meta.deep_link);
-    h.digest()
-}
-
-/// The bytes of [`content_hash`], gathered on the stack and hashed at once;
-/// an item longer than the buffer spills into a streaming hasher.
-struct HashInput {
-    buf: [u8; 2048],
-    len: usize,
-    stream: Option<Box<Xxh3>>,
-}
-
-impl HashInput {
-    fn new() -> HashInput {
-        HashInput {
-            buf: [0; 2048],
-            len: 0,
-            stream: None,
+        let meta = &item.meta;
+        text(h, &meta.title.locale);
+        text(h, &meta.title.text);
+        opt(h, &meta.synopsis);
+        opt(h, &meta.release_date);
+        match meta.runtime_minutes {
+            Some(m) => {
+                h.extend_from_slice(&[1]);
+                h.extend_from_slice(&m.to_le_bytes());
+            }
+            None => h.extend_from_slice(&[0]),
         }
-    }
-
-    fn update(&mut self, bytes: &[u8]) {
-        if let Some(stream) = &mut self.stream {
-            stream.update(bytes);
-            return;
+        h.extend_from_slice(&(meta.genres.len() as u64).to_le_bytes());
+        for genre in &meta.genres {
+            text(h, genre);
         }
-        let end = self.len + bytes.len();
-        if end <= self.buf.len() {
-            self.buf[self.len..end].copy_from_slice(bytes);
-            self.len = end;
-            return;
+        match &meta.rating {
+            Some(r) => {
+                h.extend_from_slice(&[1]);
+                text(h, &r.system);
+                text(h, &r.value);
+            }
+            None => h.extend_from_slice(&[0]),
         }
-        let mut stream = Box::new(Xxh3::new());
-        stream.update(&self.buf[..self.len]);
-        stream.update(bytes);
-        self.stream = Some(stream);
-    }
-
-    fn digest(&self) -> u64 {
-        match &self.stream {
-            Some(stream) => stream.digest(),
-            None => xxhash_rust::xxh3::xxh3_64(&self.buf[..self.len]),
+        h.extend_from_slice(&(meta.credits.len() as u64).to_le_bytes());
+        for c in &meta.credits {
+            text(h, &c.role);
+            text(h, &c.name);
         }
-    }
+        h.extend_from_slice(&(meta.images.len() as u64).to_le_bytes());
+        for i in &meta.images {
+            text(h, &i.kind);
+            text(h, &i.url);
+        }
+        h.extend_from_slice(&(meta.offers.len() as u64).to_le_bytes());
+        for o in &meta.offers {
+            text(h, o.kind.as_str());
+            text(h, &o.region);
+            opt(h, &o.start);
+            opt(h, &o.end);
+            match &o.price {
+                Some(p) => {
+                    h.extend_from_slice(&[1]);
+                    text(h, &p.amount);
+                    text(h, &p.currency);
+                }
+                None => h.extend_from_slice(&[0]),
+            }
+        }
+        opt(h, &meta.deep_link);
+        let hash = xxhash_rust::xxh3::xxh3_64(h);
+        if h.capacity() > 1 << 16 {
+            // An item with kilobytes of text does not keep its buffer.
+            *h = Vec::new();
+        }
+        hash
+    })
 }
 
 #[cfg(test)]
@@ -739,6 +706,7 @@ mod tests {
     }
     use super::*;
     use crate::model::{LocalizedText, Metadata};
+    use xxhash_rust::xxh3::Xxh3;
 
     const T0: i64 = 1_760_000_000;
 
