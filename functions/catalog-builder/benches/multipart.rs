@@ -7,7 +7,10 @@
 //! printed is the build's alone (the emulator is a third process).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufWriter, Read, Write};
+#[path = "../../../shared/catalog-core/benches/support/mod.rs"]
+mod support;
+
+use std::io::{BufWriter, Write};
 use std::process::Command;
 use std::time::Instant;
 
@@ -21,10 +24,7 @@ use catalog_core::synthetic::Synthetic;
 use catalog_testkit::Emulator;
 
 fn main() {
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| a != "--bench")
-        .collect();
+    let args = support::args();
     if args.first().map(String::as_str) == Some("--child") {
         let runtime = tokio::runtime::Runtime::new().unwrap();
         runtime.block_on(child(&args[1..]));
@@ -142,18 +142,6 @@ async fn child(args: &[String]) {
     );
     println!(
         "build   peak RSS {:.1} MB (state, diff, XML, zstd, upload, state commit)",
-        peak_rss_mb()
+        support::peak_rss_mb()
     );
-}
-
-fn peak_rss_mb() -> f64 {
-    let mut status = String::new();
-    std::fs::File::open("/proc/self/status")
-        .and_then(|mut f| f.read_to_string(&mut status))
-        .ok();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(f64::NAN, |kb| kb / 1024.0)
 }

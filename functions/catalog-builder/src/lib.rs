@@ -90,16 +90,9 @@ async fn handle_message<S: ObjectStore + Clone>(
     message: &SqsMessage,
     deps: &Deps<S>,
 ) -> Result<(), Error> {
-    let objects = match S3Notification::from_sqs_message(message)? {
-        S3Notification::Test => {
-            tracing::info!("s3:TestEvent acknowledged");
-            return Ok(());
-        }
-        S3Notification::Objects(objects) => objects,
-    };
-    for object in objects {
-        if !object.is_object_created() || !object.key.starts_with(SOURCE_PREFIX) {
-            tracing::info!(key = %object.key, event = %object.event_name, "not an export drop; ignored");
+    for object in S3Notification::created_objects(message)? {
+        if !object.key.starts_with(SOURCE_PREFIX) {
+            tracing::info!(key = %object.key, "not an export drop; ignored");
             continue;
         }
         let Some(etag) = object.etag.clone() else {

@@ -80,19 +80,7 @@ impl Fixture {
     }
 
     async fn bytes(&self, key: &str) -> Vec<u8> {
-        self.s3
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-            .unwrap()
-            .body
-            .collect()
-            .await
-            .unwrap()
-            .into_bytes()
-            .to_vec()
+        Emulator::get().object_bytes(&self.bucket, key).await
     }
 
     /// Reads a catalog back (zstd → XML) and validates it.

@@ -65,18 +65,7 @@ async fn handle_message<S: ObjectStore + Clone>(
     message: &SqsMessage,
     deps: &Deps<S>,
 ) -> Result<(), Error> {
-    let objects = match S3Notification::from_sqs_message(message)? {
-        S3Notification::Test => {
-            tracing::info!("s3:TestEvent acknowledged");
-            return Ok(());
-        }
-        S3Notification::Objects(objects) => objects,
-    };
-    for object in objects {
-        if !object.is_object_created() {
-            tracing::info!(key = %object.key, event = %object.event_name, "not a creation; ignored");
-            continue;
-        }
+    for object in S3Notification::created_objects(message)? {
         gate_and_report(deps, &object.key).await?;
     }
     Ok(())

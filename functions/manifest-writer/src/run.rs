@@ -39,7 +39,7 @@ use catalog_core::input::Limits;
 use catalog_core::model::KindCounts;
 use catalog_core::reader::{CatalogReader, ReadError, ReadOptions};
 use catalog_core::state::CatalogState;
-use catalog_core::{CatalogHeader, Finding, Position, Rule, SubmissionType};
+use catalog_core::{CatalogHeader, Finding, Position, Rule};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use time::OffsetDateTime;
@@ -536,11 +536,13 @@ async fn publish<S: ObjectStore>(deps: &Deps<S>, record: &Published) -> Result<O
         }
         tracing::info!(from = %file.source, to = %destination.location(&file.destination), bytes = file.size, "copied");
     }
-    let kind = if record.manifest_type == SubmissionType::Full.manifest_type() {
-        SubmissionType::Full
-    } else {
-        SubmissionType::Update
-    };
+    let kind =
+        submission_type(Some(&record.manifest_type), &record.catalog).map_err(|message| {
+            StateStoreError::Record {
+                location: deps.work.location(&published_key(&record.catalog)),
+                message,
+            }
+        })?;
     let manifest = Manifest::new(
         record.bucket.clone(),
         record.files.iter().map(|f| f.destination.clone()).collect(),
@@ -580,9 +582,8 @@ async fn validate(
     settings: &Settings,
 ) -> Result<Result<catalog_core::reader::ReadReport, ReadError>, GateError> {
     let bridge = SyncIoBridge::new(body);
-    let options = (settings.limits, settings.max_findings);
+    let (limits, max_findings) = (settings.limits, settings.max_findings);
     tokio::task::spawn_blocking(move || {
-        let (limits, max_findings) = options;
         let options = ReadOptions {
             limits,
             max_findings,
@@ -601,22 +602,10 @@ async fn refuse_early<S: ObjectStore + Clone>(
     rule: Rule,
     message: String,
 ) -> Result<(Outcome, Option<GateCounts>), GateError> {
-    let mut check = GateCheck::new(
-        GateInput {
-            kind: SubmissionType::Update,
-            catalog_id: deps.settings.catalog_id.clone(),
-            live: 0,
-            shrink_limit_bps: deps.settings.shrink_limit_bps,
-            allow_shrink: false,
-        },
-        deps.settings.max_findings,
-    );
-    check.push(
+    let verdict = Verdict::refused(
         &submission.name,
-        Finding::error(rule, Position::default(), message.clone()),
+        Finding::error(rule, Position::default(), message),
     );
-    let mut verdict = check.finish();
-    verdict.reason = message;
     let outcome = quarantine(deps, submission, &verdict).await?;
     Ok((outcome, None))
 }

@@ -181,19 +181,7 @@ impl Fixture {
     }
 
     async fn bytes(&self, store: &S3Store, key: &str) -> Vec<u8> {
-        self.s3
-            .get_object()
-            .bucket(store.bucket())
-            .key(key)
-            .send()
-            .await
-            .unwrap()
-            .body
-            .collect()
-            .await
-            .unwrap()
-            .into_bytes()
-            .to_vec()
+        Emulator::get().object_bytes(store.bucket(), key).await
     }
 
     async fn keys(store: &S3Store, prefix: &str) -> Vec<String> {

@@ -141,6 +141,28 @@ impl S3Notification {
             }),
         }
     }
+
+    /// The objects created (or replaced) that one SQS message tells of:
+    /// none for the `s3:TestEvent`, which is acknowledged; other events
+    /// (deletes) are logged and left out.
+    pub fn created_objects(message: &SqsMessage) -> Result<Vec<S3ObjectEvent>, EventError> {
+        match S3Notification::from_sqs_message(message)? {
+            S3Notification::Test => {
+                tracing::info!("s3:TestEvent acknowledged");
+                Ok(Vec::new())
+            }
+            S3Notification::Objects(objects) => Ok(objects
+                .into_iter()
+                .filter(|object| {
+                    let created = object.is_object_created();
+                    if !created {
+                        tracing::info!(key = %object.key, event = %object.event_name, "not a creation; ignored");
+                    }
+                    created
+                })
+                .collect()),
+        }
+    }
 }
 
 /// Only the fields of an S3 event record that are used.

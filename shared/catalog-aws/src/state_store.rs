@@ -261,11 +261,7 @@ impl<S: ObjectStore + Clone> StateStore<S> {
 
     /// The export scheduled runs should diff, if any was dropped yet.
     pub async fn latest_export(&self) -> Result<Option<ExportRef>, StateStoreError> {
-        match self.read_json::<ExportRef>(LATEST_EXPORT_KEY).await {
-            Ok((export, _)) => Ok(Some(export)),
-            Err(StateStoreError::Store(StoreError::NotFound { .. })) => Ok(None),
-            Err(other) => Err(other),
-        }
+        self.read_record(LATEST_EXPORT_KEY).await
     }
 
     /// Asks the next build for a full catalog (the last request wins).
@@ -283,11 +279,7 @@ impl<S: ObjectStore + Clone> StateStore<S> {
 
     /// Whether a full catalog was asked for, and why.
     pub async fn needs_full(&self) -> Result<Option<NeedsFull>, StateStoreError> {
-        match self.read_json::<NeedsFull>(NEEDS_FULL_KEY).await {
-            Ok((why, _)) => Ok(Some(why)),
-            Err(StateStoreError::Store(StoreError::NotFound { .. })) => Ok(None),
-            Err(other) => Err(other),
-        }
+        self.read_record(NEEDS_FULL_KEY).await
     }
 
     /// Clears the request once a full catalog is built.

@@ -17,8 +17,10 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+mod support;
+
 use std::fs::File;
-use std::io::{BufWriter, Read};
+use std::io::BufWriter;
 use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
@@ -32,10 +34,7 @@ use catalog_core::synthetic::Synthetic;
 use catalog_core::writer::CatalogWriter;
 
 fn main() {
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| a != "--bench")
-        .collect();
+    let args = support::args();
     if args.first().map(String::as_str) == Some("--child") {
         child(
             &args[1],
@@ -87,7 +86,7 @@ fn child(scenario: &str, items: u64, file: &Path) {
         xml_bytes as f64 / file_bytes.max(1) as f64,
         mb / seconds,
         count as f64 / seconds,
-        peak_rss_mb(),
+        support::peak_rss_mb(),
     );
 }
 
@@ -163,16 +162,4 @@ fn parse_only(file: &Path) -> (u64, u64) {
         }
     }
     (xml.buffer_position(), events)
-}
-
-fn peak_rss_mb() -> f64 {
-    let mut status = String::new();
-    File::open("/proc/self/status")
-        .and_then(|mut f| f.read_to_string(&mut status))
-        .ok();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(f64::NAN, |kb| kb / 1024.0)
 }

@@ -20,8 +20,10 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+mod support;
+
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Read};
+use std::io::{BufReader, BufWriter};
 use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
@@ -37,10 +39,7 @@ const DAY2: i64 = DAY1 + 24 * 60 * 60;
 const ZSTD_LEVEL: i32 = 3;
 
 fn main() {
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| a != "--bench")
-        .collect();
+    let args = support::args();
     if args.first().map(String::as_str) == Some("--child") {
         child(
             &args[1],
@@ -129,7 +128,7 @@ fn build(items: u64, file: &Path) {
         bytes as f64 / 1e6,
         bytes as f64 / items.max(1) as f64,
     );
-    println!("build   peak RSS {:.1} MB", peak_rss_mb());
+    println!("build   peak RSS {:.1} MB", support::peak_rss_mb());
 }
 
 fn load_state(file: &Path) -> CatalogState {
@@ -147,7 +146,7 @@ fn load(file: &Path) {
         state.len(),
         state.heap_bytes() as f64 / 1e6,
         state.heap_bytes() as f64 / state.len().max(1) as f64,
-        peak_rss_mb(),
+        support::peak_rss_mb(),
     );
 }
 
@@ -231,7 +230,7 @@ fn export_only(items: u64) {
         "export  day 2 generated, no planner: {seconds:.2} s; {count} items ({} changed, {} removed); peak RSS {:.1} MB",
         export.changed,
         export.removed,
-        peak_rss_mb(),
+        support::peak_rss_mb(),
     );
 }
 
@@ -240,7 +239,7 @@ fn diff(items: u64, file: &Path) {
     let started = Instant::now();
     let state = load_state(file);
     let load_seconds = started.elapsed().as_secs_f64();
-    let rss_loaded = rss_mb();
+    let rss_loaded = support::rss_mb();
 
     let started = Instant::now();
     let mut planner = Planner::new(state, Policy::default(), request(DAY2));
@@ -288,25 +287,5 @@ fn diff(items: u64, file: &Path) {
         per_kind(&counts.removed),
         plan.deletes.len(),
     );
-    println!("diff    peak RSS {:.1} MB", peak_rss_mb());
-}
-
-fn status_field_mb(field: &str) -> f64 {
-    let mut status = String::new();
-    File::open("/proc/self/status")
-        .and_then(|mut f| f.read_to_string(&mut status))
-        .ok();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(f64::NAN, |kb| kb / 1024.0)
-}
-
-fn peak_rss_mb() -> f64 {
-    status_field_mb("VmHWM:")
-}
-
-fn rss_mb() -> f64 {
-    status_field_mb("VmRSS:")
+    println!("diff    peak RSS {:.1} MB", support::peak_rss_mb());
 }

@@ -209,6 +209,25 @@ pub struct Verdict {
     pub findings: Vec<FileFinding>,
 }
 
+impl Verdict {
+    /// A refusal for one reason found before any file was read (the
+    /// production gate, an unreadable batch descriptor, a name conflict).
+    pub fn refused(file: &str, finding: Finding) -> Verdict {
+        Verdict {
+            accepted: false,
+            reason: finding.message.clone(),
+            counts: GateCounts::default(),
+            errors: 1,
+            warnings: 0,
+            findings_not_kept: 0,
+            findings: vec![FileFinding {
+                file: file.to_owned(),
+                finding,
+            }],
+        }
+    }
+}
+
 impl GateCheck {
     /// Starts checking a submission; keeps at most `cap` findings in all.
     pub fn new(input: GateInput, cap: usize) -> GateCheck {

@@ -155,6 +155,27 @@ impl Emulator {
         }
     }
 
+    /// The bytes of an object.
+    ///
+    /// # Panics
+    ///
+    /// When the object cannot be read.
+    pub async fn object_bytes(&self, bucket: &str, key: &str) -> Vec<u8> {
+        let object = self
+            .s3()
+            .await
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("emulator: GetObject {bucket}/{key} failed: {e}"));
+        match object.body.collect().await {
+            Ok(bytes) => bytes.into_bytes().to_vec(),
+            Err(e) => panic!("emulator: reading {bucket}/{key} failed: {e}"),
+        }
+    }
+
     /// Sends the S3 notifications of objects created under `prefix` in
     /// `bucket` to a fresh queue, and returns the queue's URL. The queue
     /// first receives S3's `s3:TestEvent`.
