@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use catalog_aws::alerts::Alerts;
+use catalog_aws::gate_pass::{Deps, Settings};
 use catalog_aws::local::LocalStore;
 use catalog_core::Findings;
 use catalog_core::diff::{Outcome, Policy, Request};
@@ -24,7 +25,6 @@ use catalog_core::pipeline::build_from_state;
 use catalog_core::reader::ReadOptions;
 use catalog_core::source::{LoadOptions, SourceFormat, SourceLoader};
 use clap::Args;
-use manifest_writer::{Deps, Settings};
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
@@ -224,9 +224,9 @@ fn gate(out: &mut dyn Write, dir: &Path, key: &str) -> Result<()> {
         .build()
         .context("cannot start the async runtime the gate runs on")?;
     let (outcome, _) = runtime
-        .block_on(manifest_writer::run::run(&deps, key))
+        .block_on(catalog_aws::gate_pass::run(&deps, key))
         .with_context(|| format!("the gate failed on {key}"))?;
-    let manifest_writer::Outcome::Published { manifest, keys } = outcome else {
+    let catalog_aws::gate_pass::Outcome::Published { manifest, keys } = outcome else {
         bail!("the gate did not publish {key}: {outcome:?}");
     };
     let destination = dir.join("destination");

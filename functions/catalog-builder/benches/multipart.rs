@@ -15,9 +15,9 @@ use std::process::Command;
 use std::time::Instant;
 
 use aws_sdk_s3::primitives::ByteStream;
+use catalog_aws::build_pass::{Ended, Settings, Trigger, run};
 use catalog_aws::s3::S3Store;
 use catalog_aws::state_store::ExportRef;
-use catalog_builder::run::{Ended, Settings, Trigger, run};
 use catalog_core::diff::Policy;
 use catalog_core::source::SourceRecord;
 use catalog_core::synthetic::Synthetic;

@@ -5,10 +5,10 @@
 #![recursion_limit = "256"]
 
 use catalog_aws::aws::{s3_client, sdk_config};
+use catalog_aws::build_pass::Settings;
 use catalog_aws::config::Config;
 use catalog_aws::logging::init_json_logging;
 use catalog_aws::s3::S3Store;
-use catalog_builder::run::Settings;
 use catalog_builder::{Deps, handle};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;

@@ -5,11 +5,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use aws_sdk_s3::primitives::ByteStream;
+use catalog_aws::build_pass::{Ended, RunError, Settings, Trigger, run};
 use catalog_aws::local::LocalStore;
 use catalog_aws::s3::S3Store;
 use catalog_aws::state_store::{ExportRef, STATE_KEY, StateStore};
 use catalog_aws::store::{Metadata, ObjectStore, Precondition};
-use catalog_builder::run::{Ended, RunError, Settings, Trigger, run};
 use catalog_builder::{Deps, handle};
 use catalog_core::diff::Policy;
 use catalog_core::ids::KnownCatalog;

@@ -8,12 +8,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use aws_sdk_s3::primitives::ByteStream;
 use catalog_aws::alerts::Alerts;
+use catalog_aws::build_pass::{Ended, Trigger};
+use catalog_aws::gate_pass::{Published, run};
 use catalog_aws::s3::S3Store;
 use catalog_aws::state_store::{ExportRef, NEEDS_FULL_KEY, StateStore, published_key};
 use catalog_aws::store::{
     Body, Metadata, ObjectInfo, ObjectStore, ObjectWriter, Precondition, StoreError,
 };
-use catalog_builder::run::{Ended, Trigger};
 use catalog_core::diff::{Policy, content_hash};
 use catalog_core::input::Limits;
 use catalog_core::model::{
@@ -23,7 +24,6 @@ use catalog_core::state::{CatalogState, ItemState, Status};
 use catalog_core::writer::CatalogWriter;
 use catalog_testkit::Emulator;
 use lambda_runtime::{Context, LambdaEvent};
-use manifest_writer::run::{Published, run};
 use manifest_writer::{Deps, Outcome, Settings, handle};
 use serde_json::{Value, json};
 
@@ -154,8 +154,8 @@ async fn fixture(name: &str) -> Fixture {
     }
 }
 
-fn builder_settings(env: &str) -> catalog_builder::run::Settings {
-    catalog_builder::run::Settings {
+fn builder_settings(env: &str) -> catalog_aws::build_pass::Settings {
+    catalog_aws::build_pass::Settings {
         env: env.into(),
         catalog_id: CATALOG_ID.into(),
         part_size: 5 << 20,
@@ -201,7 +201,7 @@ impl Fixture {
             .await;
         let mut settings = builder_settings(env);
         settings.max_items_per_file = max_items;
-        catalog_builder::run::run(
+        catalog_aws::build_pass::run(
             &self.work,
             &settings,
             Trigger::Export {
@@ -461,7 +461,7 @@ async fn prod_without_production_access_is_quarantined_and_the_next_build_is_ful
 
     // The state counted that catalog as sent: the next build is a full one.
     assert!(f.work.head(NEEDS_FULL_KEY).await.unwrap().is_some());
-    let next = catalog_builder::run::run(
+    let next = catalog_aws::build_pass::run(
         &f.work,
         &builder_settings("prod"),
         Trigger::Schedule {

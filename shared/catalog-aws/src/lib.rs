@@ -5,8 +5,10 @@
 
 pub mod alerts;
 pub mod aws;
+pub mod build_pass;
 pub mod config;
 pub mod events;
+pub mod gate_pass;
 pub mod local;
 pub mod logging;
 pub mod metrics;

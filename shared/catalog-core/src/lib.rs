@@ -45,6 +45,7 @@ pub mod ids;
 pub mod input;
 pub mod model;
 pub mod naming;
+pub mod outbox;
 pub mod pipeline;
 pub mod reader;
 pub mod rules;

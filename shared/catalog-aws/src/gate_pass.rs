@@ -27,10 +27,11 @@
 
 use std::sync::Arc;
 
-use catalog_aws::alerts::{AlertError, Alerts};
-use catalog_aws::state_store::{NeedsFull, StateStore, StateStoreError, published_key};
-use catalog_aws::store::{Metadata, ObjectInfo, ObjectStore, Precondition, StoreError};
-use catalog_aws::{outbox_catalog_key, outbox_rejected_key};
+use crate::alerts::{AlertError, Alerts};
+use crate::metrics::{EmfLine, Unit};
+use crate::state_store::{NeedsFull, StateStore, StateStoreError, published_key};
+use crate::store::{Metadata, ObjectInfo, ObjectStore, Precondition, StoreError};
+use crate::{outbox_catalog_key, outbox_rejected_key};
 use catalog_core::gate::{
     FileFinding, GateCheck, GateCounts, GateInput, Manifest, OutboxFile, Verdict,
     destination_catalog_key, manifest_key, submission_type,
@@ -577,7 +578,7 @@ async fn publish<S: ObjectStore>(deps: &Deps<S>, record: &Published) -> Result<O
 
 /// Streams one file through the reader on a blocking thread.
 async fn validate(
-    body: catalog_aws::store::Body,
+    body: crate::store::Body,
     state: Arc<CatalogState>,
     settings: &Settings,
 ) -> Result<Result<catalog_core::reader::ReadReport, ReadError>, GateError> {
@@ -805,7 +806,7 @@ async fn read_small<S: ObjectStore>(
 async fn read_body<S: ObjectStore>(
     store: &S,
     key: &str,
-    body: catalog_aws::store::Body,
+    body: crate::store::Body,
     max: u64,
 ) -> Result<Vec<u8>, StoreError> {
     let mut bytes = Vec::new();
@@ -853,6 +854,85 @@ fn now_rfc3339() -> String {
     OffsetDateTime::now_utc()
         .format(&Rfc3339)
         .unwrap_or_default()
+}
+
+impl Settings {
+    /// The gate's settings from a function configuration.
+    pub fn from_config(config: &crate::config::Config) -> Settings {
+        Settings {
+            provider: config.provider.clone(),
+            production_access: config.production_access,
+            catalog_id: config.catalog_id.clone(),
+            destination_bucket: config.destination_bucket.clone(),
+            shrink_limit_bps: config.shrink_limit_bps,
+            limits: Limits::default(),
+            max_findings: catalog_core::Findings::DEFAULT_CAP,
+        }
+    }
+}
+
+/// Runs the gate on one key, logs the outcome and emits its metric line.
+pub async fn gate_and_report<S: ObjectStore + Clone>(
+    deps: &Deps<S>,
+    key: &str,
+) -> Result<Outcome, GateError> {
+    let started = std::time::Instant::now();
+    let result = run(deps, key).await;
+    let seconds = started.elapsed().as_secs_f64();
+    match &result {
+        Ok((outcome, counts)) => {
+            tracing::info!(
+                key,
+                outcome = %serde_json::to_string(outcome).unwrap_or_default(),
+                seconds,
+                "gate finished"
+            );
+            if !matches!(outcome, Outcome::Ignored { .. }) {
+                metric_line(key, outcome, counts.as_ref(), seconds).emit();
+            }
+        }
+        Err(error) => tracing::error!(key, error = %error, "gate failed"),
+    }
+    result.map(|(outcome, _)| outcome)
+}
+
+/// The pass's EMF metric line.
+pub fn metric_line(
+    key: &str,
+    outcome: &Outcome,
+    counts: Option<&GateCounts>,
+    seconds: f64,
+) -> EmfLine {
+    let env = key.split('/').nth(1).unwrap_or("unknown");
+    let (name, published, quarantined) = match outcome {
+        Outcome::Published { .. } => ("published", 1, 0),
+        Outcome::AlreadyPublished { .. } => ("already-published", 0, 0),
+        Outcome::Quarantined { .. } => ("quarantined", 0, 1),
+        Outcome::AlreadyQuarantined => ("already-quarantined", 0, 0),
+        Outcome::Ignored { .. } => ("ignored", 0, 0),
+        Outcome::Gone => ("gone", 0, 0),
+    };
+    let counts = counts.copied().unwrap_or_default();
+    let items: u64 = counts.items.iter().sum();
+    let mb_per_s = if seconds > 0.0 {
+        counts.xml_bytes as f64 / 1e6 / seconds
+    } else {
+        0.0
+    };
+    EmfLine::new(
+        "CatalogRelay",
+        [("Function", "manifest-writer"), ("Env", env)],
+    )
+    .metric("CatalogsPublished", Unit::Count, published)
+    .metric("CatalogsQuarantined", Unit::Count, quarantined)
+    .metric("ItemsChecked", Unit::Count, items)
+    .metric("DeletesChecked", Unit::Count, counts.deletes)
+    .metric("EntriesRejected", Unit::Count, counts.rejected)
+    .metric("XmlBytes", Unit::Bytes, counts.xml_bytes)
+    .metric("GateMBps", Unit::None, mb_per_s)
+    .metric("DurationMs", Unit::Milliseconds, seconds * 1000.0)
+    .property("Outcome", name)
+    .property("Key", key)
 }
 
 #[cfg(test)]

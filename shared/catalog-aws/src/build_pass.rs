@@ -23,10 +23,11 @@
 
 use std::io::{self, Write};
 
-use catalog_aws::state_store::{
+use crate::metrics::{EmfLine, Unit};
+use crate::state_store::{
     Claim, ClaimResult, ExportRef, StateStore, StateStoreError, submission_key,
 };
-use catalog_aws::store::{Metadata, ObjectStore, ObjectWriter, Precondition, StoreError};
+use crate::store::{Metadata, ObjectStore, ObjectWriter, Precondition, StoreError};
 use catalog_core::diff::{DiffCounts, Outcome, Policy, Request, submission_kind};
 use catalog_core::model::KindCounts;
 use catalog_core::naming::{catalog_file_name, stem};
@@ -286,7 +287,7 @@ async fn attempt_build<S: ObjectStore + Clone>(
     };
     let kind_hint = submission_kind(&loaded.state, settings.policy, &request);
     let name = catalog_file_name(now, kind_hint, None);
-    let catalogs = catalog_aws::outbox_catalog_key(&settings.env, "");
+    let catalogs = crate::outbox_catalog_key(&settings.env, "");
     let mut metadata = Metadata::new();
     metadata.insert("catalog-type".into(), kind_hint.manifest_type().into());
     metadata.insert("catalog-version".into(), version.to_string());
@@ -649,4 +650,74 @@ impl<W: Write> Write for Hashing<W> {
     fn flush(&mut self) -> io::Result<()> {
         self.inner.flush()
     }
+}
+
+impl Settings {
+    /// The build settings of a function configuration.
+    pub fn from_config(config: &crate::config::Config) -> Settings {
+        Settings {
+            env: config.env.as_str().to_owned(),
+            catalog_id: config.catalog_id.clone(),
+            part_size: usize::try_from(config.part_size_bytes()).unwrap_or(8 << 20),
+            max_items_per_file: config.max_items_per_file,
+            policy: config.diff_policy(),
+            // Longer than the function's 15-minute timeout times the
+            // queue's 5 receives: only a claim nobody is working on is older.
+            claim_timeout: 2 * 60 * 60,
+            level: 3,
+        }
+    }
+}
+
+/// Runs a build, logs its outcome and emits its metric line.
+pub async fn build_and_report<S: ObjectStore + Clone>(
+    store: &S,
+    settings: &Settings,
+    trigger: Trigger,
+) -> Result<Report, RunError> {
+    let started = std::time::Instant::now();
+    let result = run(store, settings, trigger).await;
+    let millis = started.elapsed().as_millis() as f64;
+    match &result {
+        Ok(report) => {
+            tracing::info!(
+                outcome = %serde_json::to_string(&report.ended).unwrap_or_default(),
+                items = report.items.total(),
+                deletes = report.deletes.total(),
+                rows_rejected = report.rows_rejected,
+                "build finished"
+            );
+            metric_line(settings, report, millis).emit();
+        }
+        Err(error) => tracing::error!(error = %error, "build failed"),
+    }
+    result
+}
+
+/// The run's EMF metric line: items sent by kind, bytes, duration.
+pub fn metric_line(settings: &Settings, report: &Report, millis: f64) -> EmfLine {
+    let outcome = match &report.ended {
+        Ended::Sent { .. } => "sent",
+        Ended::NothingToDo => "nothing-to-do",
+        Ended::Refused { .. } => "refused",
+        Ended::NoExport => "no-export",
+        Ended::Superseded => "superseded",
+    };
+    EmfLine::new(
+        "CatalogRelay",
+        [
+            ("Function", "catalog-builder"),
+            ("Env", settings.env.as_str()),
+        ],
+    )
+    .metric("MoviesSent", Unit::Count, report.items.movie)
+    .metric("SeriesSent", Unit::Count, report.items.series)
+    .metric("SeasonsSent", Unit::Count, report.items.season)
+    .metric("EpisodesSent", Unit::Count, report.items.episode)
+    .metric("DeletesSent", Unit::Count, report.deletes.total())
+    .metric("RowsRejected", Unit::Count, report.rows_rejected)
+    .metric("XmlBytes", Unit::Bytes, report.xml_bytes)
+    .metric("CatalogBytes", Unit::Bytes, report.compressed_bytes)
+    .metric("DurationMs", Unit::Milliseconds, millis)
+    .property("Outcome", outcome)
 }
