@@ -210,6 +210,7 @@ fn gate(out: &mut dyn Write, dir: &Path, key: &str) -> Result<()> {
         alerts: Alerts::LogOnly,
         settings: Settings {
             provider: PROVIDER.into(),
+            env: "staging".into(),
             production_access: false,
             catalog_id: CATALOG_ID.into(),
             destination_bucket: "amazon-media-catalogs".into(),

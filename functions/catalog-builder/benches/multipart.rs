@@ -122,7 +122,8 @@ async fn child(args: &[String]) {
         Trigger::Export {
             export: ExportRef {
                 key: key.into(),
-                etag,
+                etag: catalog_core::outbox::ETag::new(etag),
+                dropped_ms: 0,
             },
             time: 1_767_592_800,
         },

@@ -16,10 +16,12 @@
 //! call it directly with real event JSON; `main.rs` only wires the clients.
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use catalog_aws::alerts::Alerts;
 use catalog_aws::build_pass::{Settings, Trigger, build_and_report};
 use catalog_aws::events::{BuilderEvent, Mode, S3Notification, for_each_message};
 use catalog_aws::state_store::ExportRef;
 use catalog_aws::store::ObjectStore;
+use catalog_core::outbox::ETag;
 use lambda_runtime::{Error, LambdaEvent};
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -34,6 +36,8 @@ pub struct Deps<S> {
     pub store: S,
     /// What a build needs from the configuration.
     pub settings: Settings,
+    /// Where refusals and rejected exports are told.
+    pub alerts: Alerts,
 }
 
 /// The Lambda entry point: an SQS batch or a schedule input.
@@ -49,7 +53,8 @@ pub async fn handle<S: ObjectStore + Clone>(
                 full: schedule.mode == Mode::Full,
                 time: OffsetDateTime::now_utc().unix_timestamp(),
             };
-            let report = build_and_report(&deps.store, &deps.settings, trigger).await?;
+            let report =
+                build_and_report(&deps.store, &deps.settings, &deps.alerts, trigger).await?;
             Ok(serde_json::to_value(report)?)
         }
     }
@@ -75,14 +80,17 @@ async fn handle_message<S: ObjectStore + Clone>(
         let Some(etag) = object.etag.clone() else {
             return Err(format!("the notification for {} carries no ETag", object.key).into());
         };
+        // Exports are ordered by the notification's time; without one, the
+        // build pass falls back on the object's LastModified.
         let trigger = Trigger::Export {
             export: ExportRef {
                 key: object.key.clone(),
-                etag,
+                etag: ETag::new(etag),
+                dropped_ms: object.event_time_ms.unwrap_or(0),
             },
             time: OffsetDateTime::now_utc().unix_timestamp(),
         };
-        build_and_report(&deps.store, &deps.settings, trigger).await?;
+        build_and_report(&deps.store, &deps.settings, &deps.alerts, trigger).await?;
     }
     Ok(())
 }

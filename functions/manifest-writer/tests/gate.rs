@@ -9,17 +9,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use aws_sdk_s3::primitives::ByteStream;
 use catalog_aws::alerts::Alerts;
 use catalog_aws::build_pass::{Ended, Trigger};
-use catalog_aws::gate_pass::{Published, run};
+use catalog_aws::faulty::{Faulty, Op};
+use catalog_aws::gate_pass::run;
 use catalog_aws::s3::S3Store;
-use catalog_aws::state_store::{ExportRef, NEEDS_FULL_KEY, StateStore, published_key};
-use catalog_aws::store::{
-    Body, Metadata, ObjectInfo, ObjectStore, ObjectWriter, Precondition, StoreError,
-};
+use catalog_aws::state_store::{ExportRef, NEEDS_FULL_PREFIX, StateStore, published_key};
+use catalog_aws::store::ObjectStore;
 use catalog_core::diff::{Policy, content_hash};
 use catalog_core::input::Limits;
+use catalog_core::ledger::Published;
 use catalog_core::model::{
     Action, CatalogHeader, Delete, Item, ItemKind, KindTag, LocalizedText, Metadata as ItemMeta,
 };
+use catalog_core::outbox::ETag;
 use catalog_core::state::{CatalogState, ItemState, Status};
 use catalog_core::writer::CatalogWriter;
 use catalog_testkit::Emulator;
@@ -35,81 +36,13 @@ const CATALOG_ID: &str = "EXAMPLE";
 
 /// A store that fails manifest writes while `crash` is set: a crash after
 /// the copies and before the manifest.
-#[derive(Debug, Clone)]
-struct Crashing {
-    inner: S3Store,
-    crash: Arc<AtomicBool>,
-}
-
-impl ObjectStore for Crashing {
-    fn location(&self, key: &str) -> String {
-        self.inner.location(key)
-    }
-
-    async fn get(&self, key: &str) -> Result<(ObjectInfo, Body), StoreError> {
-        self.inner.get(key).await
-    }
-
-    async fn head(&self, key: &str) -> Result<Option<ObjectInfo>, StoreError> {
-        self.inner.head(key).await
-    }
-
-    async fn put(
-        &self,
-        key: &str,
-        body: Vec<u8>,
-        precondition: Precondition,
-        metadata: &Metadata,
-    ) -> Result<ObjectInfo, StoreError> {
-        if key.ends_with(".manifest") && self.crash.load(Ordering::SeqCst) {
-            return Err(StoreError::Service {
-                location: self.location(key),
-                operation: "PutObject",
-                message: "injected crash".into(),
-            });
+fn crashing(inner: S3Store, crash: Arc<AtomicBool>) -> Faulty<S3Store> {
+    Faulty::new(inner, move |op| match op {
+        Op::Put(key) if key.ends_with(".manifest") && crash.load(Ordering::SeqCst) => {
+            Some("injected crash".into())
         }
-        self.inner.put(key, body, precondition, metadata).await
-    }
-
-    async fn copy(
-        &self,
-        from: &str,
-        to: &str,
-        precondition: Precondition,
-        metadata: Option<&Metadata>,
-    ) -> Result<ObjectInfo, StoreError> {
-        self.inner.copy(from, to, precondition, metadata).await
-    }
-
-    async fn copy_from(
-        &self,
-        source: &Self,
-        from: &str,
-        to: &str,
-        precondition: Precondition,
-    ) -> Result<ObjectInfo, StoreError> {
-        self.inner
-            .copy_from(&source.inner, from, to, precondition)
-            .await
-    }
-
-    async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, StoreError> {
-        self.inner.list(prefix).await
-    }
-
-    async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        self.inner.delete(key).await
-    }
-
-    fn writer(
-        &self,
-        key: &str,
-        metadata: &Metadata,
-        part_size: usize,
-        create_once: bool,
-    ) -> Result<Box<dyn ObjectWriter>, StoreError> {
-        self.inner.writer(key, metadata, part_size, create_once)
-    }
+        _ => None,
+    })
 }
 
 struct Fixture {
@@ -122,6 +55,7 @@ struct Fixture {
 fn settings(destination_bucket: &str) -> Settings {
     Settings {
         provider: PROVIDER.into(),
+        env: "staging".into(),
         production_access: false,
         catalog_id: CATALOG_ID.into(),
         destination_bucket: destination_bucket.into(),
@@ -207,7 +141,8 @@ impl Fixture {
             Trigger::Export {
                 export: ExportRef {
                     key: "source/export.jsonl".into(),
-                    etag,
+                    etag: ETag::new(etag),
+                    dropped_ms: time * 1000,
                 },
                 time,
             },
@@ -384,10 +319,7 @@ async fn a_crash_between_the_copy_and_the_manifest_is_finished_by_the_redelivery
         panic!("the builder sent nothing")
     };
     let crash = Arc::new(AtomicBool::new(true));
-    let wrap = |inner: &S3Store| Crashing {
-        inner: inner.clone(),
-        crash: Arc::clone(&crash),
-    };
+    let wrap = |inner: &S3Store| crashing(inner.clone(), Arc::clone(&crash));
     let deps = Deps {
         work: wrap(&f.work),
         destination: wrap(&f.destination),
@@ -420,6 +352,7 @@ async fn prod_without_production_access_is_quarantined_and_the_next_build_is_ful
     let emulator = Emulator::get();
     let alerts_queue = emulator.fresh_queue("alerts").await;
     let mut deps = f.deps.clone();
+    deps.settings.env = "prod".into();
     deps.alerts = Alerts::Queue {
         client: emulator.sqs().await,
         url: alerts_queue.clone(),
@@ -460,7 +393,10 @@ async fn prod_without_production_access_is_quarantined_and_the_next_build_is_ful
     );
 
     // The state counted that catalog as sent: the next build is a full one.
-    assert!(f.work.head(NEEDS_FULL_KEY).await.unwrap().is_some());
+    assert_eq!(
+        Fixture::keys(&f.work, NEEDS_FULL_PREFIX).await,
+        vec![format!("{NEEDS_FULL_PREFIX}{name}.json")]
+    );
     let next = catalog_aws::build_pass::run(
         &f.work,
         &builder_settings("prod"),
@@ -475,7 +411,7 @@ async fn prod_without_production_access_is_quarantined_and_the_next_build_is_ful
         panic!("{next:?}")
     };
     assert_eq!(manifest_type, "CATALOG_FULL");
-    assert!(f.work.head(NEEDS_FULL_KEY).await.unwrap().is_none());
+    assert!(Fixture::keys(&f.work, NEEDS_FULL_PREFIX).await.is_empty());
 
     // Once production access is granted, that catalog goes through.
     let mut open = deps.clone();

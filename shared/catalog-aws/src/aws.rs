@@ -46,3 +46,65 @@ pub async fn destination_config(base: &SdkConfig, role: &DestinationRole) -> Sdk
         .credentials_provider(SharedCredentialsProvider::new(provider))
         .build()
 }
+
+/// What every function's bootstrap builds once per cold start: the
+/// configuration (every problem reported at once, then the start-up notes),
+/// the SDK configuration, the work bucket's store and the alerts.
+#[derive(Debug, Clone)]
+pub struct Bootstrap {
+    /// The function's configuration.
+    pub config: crate::config::Config,
+    /// The SDK configuration (the function's own credentials).
+    pub sdk: SdkConfig,
+    /// The work bucket.
+    pub work: crate::s3::S3Store,
+    /// The alerts queue, or logs only when none is configured.
+    pub alerts: crate::alerts::Alerts,
+}
+
+impl Bootstrap {
+    /// Starts JSON logging, reads the configuration and builds the clients.
+    pub async fn start() -> Result<Bootstrap, crate::config::ConfigErrors> {
+        crate::logging::init_json_logging();
+        let config = crate::config::Config::from_process_env().inspect_err(|errors| {
+            tracing::error!(%errors, "the function's configuration is invalid");
+        })?;
+        let sdk = sdk_config(config.aws_endpoint_url.as_deref()).await;
+        let work = crate::s3::S3Store::new(
+            s3_client(&sdk, config.aws_endpoint_url.is_some()),
+            config.work_bucket.clone(),
+            tokio::runtime::Handle::current(),
+        );
+        let alerts = match &config.alerts_queue_url {
+            Some(url) => crate::alerts::Alerts::Queue {
+                client: aws_sdk_sqs::Client::new(&sdk),
+                url: url.clone(),
+            },
+            None => crate::alerts::Alerts::LogOnly,
+        };
+        Ok(Bootstrap {
+            config,
+            sdk,
+            work,
+            alerts,
+        })
+    }
+
+    /// Amazon's bucket, through the assumed role when one is configured,
+    /// writing with `bucket-owner-full-control`.
+    pub async fn destination(&self) -> crate::s3::S3Store {
+        for note in self.config.notes() {
+            tracing::warn!(note, "configuration");
+        }
+        let sdk = match &self.config.destination_role {
+            Some(role) => destination_config(&self.sdk, role).await,
+            None => self.sdk.clone(),
+        };
+        crate::s3::S3Store::new(
+            s3_client(&sdk, self.config.aws_endpoint_url.is_some()),
+            self.config.destination_bucket.clone(),
+            tokio::runtime::Handle::current(),
+        )
+        .with_bucket_owner_full_control()
+    }
+}

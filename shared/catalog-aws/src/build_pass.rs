@@ -1,45 +1,59 @@
 //! One build: export + state → a catalog in the outbox, then the state committed.
 //!
-//! The order is what makes every trigger safe to deliver twice:
+//! The order is what makes every trigger safe to deliver twice, late, or
+//! out of order:
 //!
-//! 1. Load the state and its ETag.
-//! 2. Claim the next catalog version in the ledger (create-once). The claim
-//!    pins the export and the time this version is built with, so a
-//!    redelivered trigger rebuilds exactly the same catalog under exactly the
-//!    same name, and a build of another export waits its turn (the message
-//!    goes back to the queue) instead of sending the same versions twice.
-//! 3. Stream export → diff → EMBER XML → zstd → multipart upload, in parts of
-//!    at most `max_items_per_file` items, each created once.
-//! 4. Make the catalog visible to the gate: one part is copied to its final
-//!    name with its counts and content hash as metadata; several parts get a
-//!    `<name>.batch.json` descriptor, created last.
-//! 5. Commit the new state with compare-and-swap, record the submission in
-//!    the ledger. A lost race reloads and diffs again (finding nothing left
-//!    to send).
-//!
-//! A crash anywhere before 5 leaves the state as it was: the redelivery
-//! finds its own claim, rebuilds the same catalog (the create-once writes
-//! find it already there) and commits.
+//! 1. [`order_export`]: an export older than the newest one built (by the
+//!    notification's time, see [`ExportRef::order`]) is superseded:
+//!    acknowledged, logged, nothing sent. The latest-export pointer only
+//!    moves forward.
+//! 2. [`handover_committed`]: a catalog whose state was committed but which
+//!    a crash kept from the gate is handed over first.
+//! 3. [`Standing::read`]: the gate's requests for a full catalog and the
+//!    operator's one-shot override of the shrink guards.
+//! 4. [`claim_version`]: claim the next catalog version (create-once),
+//!    pinning the export, the time, the type and the override, so a
+//!    redelivered trigger rebuilds exactly the same catalog and a build of
+//!    another export, or of the other type, waits its turn. A claim nobody
+//!    finished is taken over: its catalog never reached the gate (step 7
+//!    comes after the commit), so nothing of it can be at Amazon.
+//! 5. [`build_parts`]: stream export → diff → EMBER XML → zstd → multipart
+//!    upload, in parts of at most `max_items_per_file` items, invisible to
+//!    the gate. A failure releases the claim at once.
+//! 6. Nothing to send, a guard's refusal, or an export whose every row was
+//!    refused: the parts are deleted, the claim released, the refusal
+//!    recorded. Otherwise [`commit`]: the submission record (with how to
+//!    hand the catalog over), then the state by compare-and-swap, only while
+//!    the claim is still ours.
+//! 7. [`handover`]: one part is copied to its final name with its counts and
+//!    content hash as metadata, or several get a `<name>.batch.json`
+//!    descriptor. The gate sees the catalog only now, with the state it is
+//!    checked against already committed. Then the requests it answered are
+//!    cleared.
 
 use std::io::{self, Write};
 
-use crate::metrics::{EmfLine, Unit};
-use crate::state_store::{
-    Claim, ClaimResult, ExportRef, StateStore, StateStoreError, submission_key,
-};
-use crate::store::{Metadata, ObjectStore, ObjectWriter, Precondition, StoreError};
-use catalog_core::diff::{DiffCounts, Outcome, Policy, Request, submission_kind};
-use catalog_core::model::KindCounts;
+use catalog_core::SubmissionType;
+use catalog_core::diff::{Outcome, Policy, Request, submission_kind};
+use catalog_core::ledger::{Handover, RecordedFinding, Submission};
 use catalog_core::naming::{catalog_file_name, stem};
+use catalog_core::outbox::{BatchDescriptor, BatchPart, CatalogMeta, OutboxKey, part_name};
 use catalog_core::pipeline::{BuildError, Built, Parts, build_in_parts};
 use catalog_core::source::{LoadOptions, SourceFormat, SourceLoader};
 use catalog_core::writer::WriteSummary;
-use catalog_core::{Finding, KindTag, SubmissionType};
-use serde::Serialize;
 use thiserror::Error;
 use time::OffsetDateTime;
 use tokio_util::io::SyncIoBridge;
 use xxhash_rust::xxh3::Xxh3;
+
+use crate::alerts::{AlertError, Alerts};
+use crate::metrics::{EmfLine, Unit};
+use crate::state_store::{
+    Advance, Claim, ClaimResult, FullRequest, StateStore, StateStoreError, submission_key,
+};
+use crate::store::{Metadata, ObjectStore, ObjectWriter, Precondition, StoreError};
+
+pub use catalog_core::ledger::{BuildReport as Report, Ended, ExportRef};
 
 /// What a build needs to know, from the function's configuration.
 #[derive(Debug, Clone)]
@@ -65,9 +79,9 @@ pub struct Settings {
 pub enum Trigger {
     /// A new export was dropped in `source/`.
     Export {
-        /// The export object.
+        /// The export object, with the notification's time.
         export: ExportRef,
-        /// When it was dropped (the notification's time), Unix seconds.
+        /// The build's time (Unix seconds): names the catalog, dates the state.
         time: i64,
     },
     /// The schedule fired.
@@ -79,89 +93,7 @@ pub enum Trigger {
     },
 }
 
-/// How a build ended.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case", tag = "status")]
-pub enum Ended {
-    /// A catalog is in the outbox and the state is committed.
-    Sent {
-        /// `CATALOG_FULL` or `CATALOG_UPDATE`.
-        manifest_type: &'static str,
-        /// What the gate acts on: the catalog, or the batch descriptor.
-        key: String,
-        /// The catalog files, in part order.
-        parts: Vec<String>,
-    },
-    /// Nothing changed and no keep-alive is due.
-    NothingToDo,
-    /// The shrink guard refused a full catalog.
-    Refused {
-        /// The guard's message, with the counts.
-        reason: String,
-    },
-    /// A schedule fired before any export was dropped.
-    NoExport,
-    /// The notification is for an export that has since been replaced; the
-    /// replacement's own notification builds.
-    Superseded,
-}
-
-/// What a build did, for the log, the metric and the summary object.
-#[derive(Debug, Clone, Serialize)]
-pub struct Report {
-    /// How it ended.
-    #[serde(flatten)]
-    pub ended: Ended,
-    /// The export diffed.
-    pub export: Option<ExportRef>,
-    /// The catalog version built.
-    pub catalog_version: Option<u64>,
-    /// Items written per kind.
-    pub items: PerKind,
-    /// Deletes written per kind.
-    pub deletes: PerKind,
-    /// The diff's counts.
-    pub new: PerKind,
-    /// The diff's counts.
-    pub changed: PerKind,
-    /// The diff's counts.
-    pub removed: PerKind,
-    /// Export rows read and refused.
-    pub rows: u64,
-    /// Export rows refused.
-    pub rows_rejected: u64,
-    /// Uncompressed XML bytes.
-    pub xml_bytes: u64,
-    /// Compressed bytes.
-    pub compressed_bytes: u64,
-    /// Findings about the export and the diff (capped).
-    pub findings: Vec<Finding>,
-}
-
-/// Counts per kind, as JSON.
-pub type PerKind = KindCounts;
-
-impl Report {
-    fn ended(ended: Ended, export: Option<ExportRef>) -> Report {
-        Report {
-            ended,
-            export,
-            catalog_version: None,
-            items: PerKind::default(),
-            deletes: PerKind::default(),
-            new: PerKind::default(),
-            changed: PerKind::default(),
-            removed: PerKind::default(),
-            rows: 0,
-            rows_rejected: 0,
-            xml_bytes: 0,
-            compressed_bytes: 0,
-            findings: Vec::new(),
-        }
-    }
-}
-
-/// Why a build failed. Every variant is worth a retry except `Export`.
+/// Why a build failed. Every variant is worth a retry.
 #[derive(Debug, Error)]
 pub enum RunError {
     /// The store failed (throttling, network): retry.
@@ -170,17 +102,28 @@ pub enum RunError {
     /// The store failed (throttling, network): retry.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// Another export is being built for the next catalog version: retry later.
+    /// Another build holds the next catalog version: retry later.
     #[error(
-        "catalog version {version} is being built from {other} (claimed {age} s ago); this export waits its turn"
+        "catalog version {version} is being built ({kind} from {other}, claimed {age} s ago); this build waits its turn"
     )]
     Busy {
         /// The version claimed.
         version: u64,
-        /// The other export's key.
+        /// The other build's export.
         other: String,
+        /// The other build's type.
+        kind: &'static str,
         /// How long ago it was claimed.
         age: i64,
+    },
+    /// The claim was taken over while this build ran (it was taken to be
+    /// abandoned): this build stops without committing.
+    #[error(
+        "the claim of catalog version {version} was taken over by another build; this one stops"
+    )]
+    TakenOver {
+        /// The version.
+        version: u64,
     },
     /// The state kept changing under us.
     #[error("the catalog state changed under {attempts} attempts in a row; giving up for now")]
@@ -188,15 +131,29 @@ pub enum RunError {
         /// How many times the commit lost.
         attempts: u32,
     },
-    /// The export or the catalog could not be read or written.
+    /// The export or the catalog could not be read or written; the claim
+    /// was released.
     #[error("building the catalog failed: {0}")]
     Build(#[from] BuildError),
+    /// An alert could not be sent.
+    #[error(transparent)]
+    Alert(#[from] AlertError),
     /// A blocking task panicked or was cancelled.
     #[error("a blocking task failed: {0}")]
     Join(String),
 }
 
+impl RunError {
+    /// Whether this is a build waiting its turn (ordinary contention), not
+    /// a failure anyone should look at.
+    pub fn is_wait(&self) -> bool {
+        matches!(self, RunError::Busy { .. } | RunError::Contended { .. })
+    }
+}
+
 const MAX_ATTEMPTS: u32 = 5;
+/// Findings kept in a report (all are counted).
+const MAX_REPORT_FINDINGS: usize = 1000;
 
 /// Runs one build for `trigger`.
 pub async fn run<S: ObjectStore + Clone>(
@@ -206,21 +163,25 @@ pub async fn run<S: ObjectStore + Clone>(
 ) -> Result<Report, RunError> {
     let states = StateStore::new(store.clone());
     let (export, time, force_full) = match trigger {
-        Trigger::Export { export, time } => {
-            match store.head(&export.key).await? {
-                Some(info) if same_etag(&info.etag, &export.etag) => {}
-                Some(_) | None => return Ok(Report::ended(Ended::Superseded, Some(export))),
-            }
-            states.set_latest_export(&export).await?;
-            (export, time, false)
-        }
+        Trigger::Export { export, time } => match order_export(store, &states, export).await? {
+            Ok(export) => (export, time, false),
+            Err(superseded) => return Ok(superseded),
+        },
         Trigger::Schedule { full, time } => match states.latest_export().await? {
             Some(export) => (export, time, full),
             None => return Ok(Report::ended(Ended::NoExport, None)),
         },
     };
+    let build = Build {
+        store,
+        states: &states,
+        settings,
+        export: &export,
+        time,
+        force_full,
+    };
     for attempt in 1..=MAX_ATTEMPTS {
-        match attempt_build(store, &states, settings, &export, time, force_full).await? {
+        match build.attempt().await? {
             Some(report) => return Ok(report),
             None => tracing::info!(attempt, "the state changed while building; diffing again"),
         }
@@ -230,281 +191,544 @@ pub async fn run<S: ObjectStore + Clone>(
     })
 }
 
-/// One attempt; `None` when the state commit lost a race.
-async fn attempt_build<S: ObjectStore + Clone>(
+/// Step 1: the export, if it is still the object notified and no newer
+/// export was built; else the report that says it is superseded.
+async fn order_export<S: ObjectStore + Clone>(
+    store: &S,
+    states: &StateStore<S>,
+    mut export: ExportRef,
+) -> Result<Result<ExportRef, Report>, RunError> {
+    match store.head(&export.key).await? {
+        Some(info) if export.etag == *info.etag.as_str() => {
+            if export.dropped_ms == 0 {
+                export.dropped_ms = info.last_modified.unwrap_or(0).saturating_mul(1000);
+            }
+        }
+        Some(_) | None => {
+            let reason = format!(
+                "{} was replaced or removed after this notification; the newer object's own notification builds it",
+                export.key
+            );
+            return Ok(Err(superseded(export, reason)));
+        }
+    }
+    match states.advance_latest(&export).await? {
+        Advance::Latest => Ok(Ok(export)),
+        Advance::Older(newer) => {
+            let reason = format!(
+                "{} (dropped at {} ms) is newer than {} (dropped at {} ms) and was built already; an older export is never built over it",
+                newer.key, newer.dropped_ms, export.key, export.dropped_ms
+            );
+            Ok(Err(superseded(export, reason)))
+        }
+    }
+}
+
+fn superseded(export: ExportRef, reason: String) -> Report {
+    tracing::info!(export = %export.key, %reason, "superseded: nothing sent");
+    Report::ended(Ended::Superseded { reason }, Some(export))
+}
+
+/// The requests standing when a build starts (step 3).
+#[derive(Debug, Default)]
+struct Standing {
+    /// The gate's requests for a full catalog.
+    full: Vec<FullRequest>,
+    /// The operator's override of the shrink guards, by its ETag.
+    allow_shrink: Option<String>,
+}
+
+impl Standing {
+    async fn read<S: ObjectStore + Clone>(states: &StateStore<S>) -> Result<Standing, RunError> {
+        let full = states.full_requests().await?;
+        for request in &full {
+            tracing::warn!(refused = %request.why.catalog, reason = %request.why.reason, "the gate refused a catalog; this build sends a full one");
+        }
+        let allow_shrink = states.allow_shrink_override().await?;
+        if allow_shrink.is_some() {
+            tracing::warn!(
+                "state/overrides/allow-shrink.json is there: this build may pass the shrink and removal guards once"
+            );
+        }
+        Ok(Standing { full, allow_shrink })
+    }
+}
+
+/// One build's inputs, for its attempts.
+struct Build<'a, S> {
+    store: &'a S,
+    states: &'a StateStore<S>,
+    settings: &'a Settings,
+    export: &'a ExportRef,
+    time: i64,
+    force_full: bool,
+}
+
+/// The outcome of a built plan, before anything is committed.
+struct Made<S> {
+    built: Built<PartSink>,
+    parts: OutboxParts<S>,
+}
+
+impl<S: ObjectStore + Clone> Build<'_, S> {
+    /// One attempt; `None` when the state commit lost a race.
+    async fn attempt(&self) -> Result<Option<Report>, RunError> {
+        let (store, states, settings) = (self.store, self.states, self.settings);
+        let loaded = states.load(&settings.catalog_id).await?;
+        handover_committed(store, states, loaded.state.catalog_version).await?;
+        let standing = Standing::read(states).await?;
+        let wall = OffsetDateTime::now_utc().unix_timestamp();
+        let version = loaded.state.catalog_version + 1;
+        let request = Request {
+            now: self.time,
+            force_full: self.force_full || !standing.full.is_empty(),
+            allow_shrink: standing.allow_shrink.is_some(),
+        };
+        let kind = submission_kind(&loaded.state, settings.policy, &request);
+        let at = OffsetDateTime::from_unix_timestamp(self.time)
+            .unwrap_or_else(|_| OffsetDateTime::now_utc());
+        let ours = Claim {
+            version,
+            export: self.export.clone(),
+            now: self.time,
+            kind: kind.into(),
+            name: catalog_file_name(at, kind, None),
+            allow_shrink: request.allow_shrink,
+            claimed_at: wall,
+        };
+        let (claim, claim_etag) = claim_version(store, states, settings, ours, wall).await?;
+        if let Some(report) = self.superseded_since_claimed(&claim).await? {
+            return Ok(Some(report));
+        }
+
+        let kind = SubmissionType::from(claim.kind);
+        let request = Request {
+            now: claim.now,
+            force_full: kind == SubmissionType::Full,
+            allow_shrink: claim.allow_shrink,
+        };
+        let mut meta = CatalogMeta::built(kind, version, &claim.export.etag);
+        meta.allow_shrink = claim.allow_shrink;
+        let made = match build_parts(store, settings, &claim, loaded.state, request, &meta).await {
+            Ok(made) => made,
+            Err(error) => {
+                tracing::error!(%error, version, "the build failed; its claim is released at once");
+                states.release(version).await?;
+                return Err(error);
+            }
+        };
+        let Made { built, mut parts } = made;
+        let totals = built.written();
+        let Built {
+            sink,
+            parts: written_parts,
+            load,
+            plan,
+        } = built;
+        let mut report = Report::ended(Ended::NothingToDo, Some(claim.export.clone()));
+        report.catalog_version = Some(version);
+        report.rows = load.rows;
+        report.rows_rejected = load.rejected;
+        report.new = plan.counts.new.into();
+        report.changed = plan.counts.changed.into();
+        report.removed = plan.counts.removed.into();
+        report.held = plan.counts.held;
+        report.allow_shrink = claim.allow_shrink;
+        report.findings = load
+            .findings
+            .iter()
+            .chain(&plan.findings)
+            .take(MAX_REPORT_FINDINGS)
+            .map(RecordedFinding::from)
+            .collect();
+
+        let refusal = if load.rows > 0 && load.rejected == load.rows {
+            Some(Ended::ExportRejected {
+                reason: export_rejected_reason(&report, load.rows),
+            })
+        } else {
+            match &plan.outcome {
+                Outcome::Send => None,
+                Outcome::NothingToDo => Some(Ended::NothingToDo),
+                Outcome::Refused(reason) => Some(Ended::Refused {
+                    reason: reason.clone(),
+                }),
+            }
+        };
+        if let Some(ended) = refusal {
+            tokio::task::spawn_blocking(move || abandon(sink))
+                .await
+                .map_err(|e| RunError::Join(e.to_string()))?;
+            delete_parts(store, parts.done.iter().map(|p| &p.key)).await?;
+            states.release(version).await?;
+            report.ended = ended;
+            if !matches!(report.ended, Ended::NothingToDo) {
+                report.catalog = Some(claim.name.clone());
+                let record = Submission {
+                    report: report.clone(),
+                    handover: None,
+                    at: wall,
+                };
+                states
+                    .record(&refusal_key(&claim.name, version), &record)
+                    .await?;
+            }
+            return Ok(Some(report));
+        }
+
+        let last = written_parts.len() as u32;
+        let last_written = written_parts.last().cloned().unwrap_or_default();
+        let parts_done = tokio::task::spawn_blocking(move || {
+            parts
+                .finish_part(last, sink, &last_written)
+                .map(|()| parts.done)
+        })
+        .await
+        .map_err(|e| RunError::Join(e.to_string()))?
+        .map_err(|source| BuildError::Part { part: last, source })?;
+
+        report.items = totals.items.into();
+        report.deletes = totals.deletes.into();
+        report.xml_bytes = totals.xml_bytes;
+        report.compressed_bytes = parts_done.iter().map(|p| p.compressed).sum();
+        report.catalog = Some(claim.name.clone());
+        let handover = plan_handover(&settings.env, &claim.name, &meta, &parts_done);
+        report.ended = Ended::Sent {
+            manifest_type: kind.manifest_type().to_owned(),
+            key: handover.key().to_owned(),
+            parts: match &handover {
+                Handover::Copy { key, .. } => vec![key.clone()],
+                Handover::Descriptor { descriptor, .. } => {
+                    descriptor.parts.iter().map(|p| p.key.clone()).collect()
+                }
+            },
+        };
+        let Some(new_state) = plan.new_state else {
+            return Ok(Some(report));
+        };
+        let record = Submission {
+            report: report.clone(),
+            handover: Some(handover.clone()),
+            at: wall,
+        };
+        let committed = commit(
+            states,
+            &claim,
+            &claim_etag,
+            &record,
+            new_state,
+            loaded.etag.as_deref(),
+        )
+        .await?;
+        if !committed {
+            return Ok(None);
+        }
+        handover_catalog(store, &handover).await?;
+        if kind == SubmissionType::Full {
+            states.clear_full_requests(&standing.full).await?;
+        }
+        if let (true, Some(etag)) = (claim.allow_shrink, &standing.allow_shrink) {
+            states.consume_allow_shrink(etag).await?;
+        }
+        Ok(Some(report))
+    }
+
+    /// A newer export was dropped after this build claimed its version (or
+    /// the schedule read the pointer): this build gives the version back,
+    /// and the newer export's own trigger builds it.
+    async fn superseded_since_claimed(&self, claim: &Claim) -> Result<Option<Report>, RunError> {
+        let Some(latest) = self.states.latest_export().await? else {
+            return Ok(None);
+        };
+        if latest.same_object(&claim.export) || latest.order(&claim.export).is_lt() {
+            return Ok(None);
+        }
+        self.states.release(claim.version).await?;
+        let reason = format!(
+            "{} was dropped while this build held catalog version {}; it builds instead",
+            latest.key, claim.version
+        );
+        Ok(Some(superseded(claim.export.clone(), reason)))
+    }
+}
+
+/// "every row of the export was refused": with the rules most broken.
+fn export_rejected_reason(report: &Report, rows: u64) -> String {
+    let mut rules: Vec<(&str, u64)> = Vec::new();
+    for finding in &report.findings {
+        match rules.iter_mut().find(|(rule, _)| *rule == finding.rule) {
+            Some((_, n)) => *n += 1,
+            None => rules.push((&finding.rule, 1)),
+        }
+    }
+    rules.sort_by_key(|&(_, n)| std::cmp::Reverse(n));
+    let list: Vec<String> = rules
+        .iter()
+        .take(5)
+        .map(|(rule, n)| format!("{rule} ×{n}"))
+        .collect();
+    format!(
+        "every one of the export's {rows} rows was refused ({}); nothing was built and nothing is deleted: fix the export (or the source format) and drop it again",
+        list.join(", ")
+    )
+}
+
+/// Where the record of a refused or rejected build goes: not under the
+/// catalog's own name, which a later build of the same second may reuse.
+fn refusal_key(name: &str, version: u64) -> String {
+    submission_key(&format!("{}.refused-v{version}", stem(name)))
+}
+
+/// Step 4: claims `ours.version`, reuses our own claim (a redelivery), or
+/// takes over an abandoned one. Returns the claim held and its ETag.
+async fn claim_version<S: ObjectStore + Clone>(
     store: &S,
     states: &StateStore<S>,
     settings: &Settings,
-    export: &ExportRef,
-    time: i64,
-    force_full: bool,
-) -> Result<Option<Report>, RunError> {
-    let loaded = states.load(&settings.catalog_id).await?;
-    let version = loaded.state.catalog_version + 1;
-    // The gate refused a catalog this state counts as sent: only a full one
-    // puts Amazon back in line.
-    let needs_full = states.needs_full().await?;
-    if let Some(why) = &needs_full {
-        tracing::warn!(refused = %why.catalog, reason = %why.reason, "the gate refused a catalog; this build sends a full one");
-    }
-    let force_full = force_full || needs_full.is_some();
-    let wall = OffsetDateTime::now_utc().unix_timestamp();
-    let ours = Claim {
-        version,
-        export: export.clone(),
-        now: time,
-        claimed_at: wall,
-    };
-    let claim = match states.claim(&ours).await? {
-        ClaimResult::Made(claim) => claim,
-        ClaimResult::Exists(existing, _) if existing.export == *export => existing,
+    ours: Claim,
+    wall: i64,
+) -> Result<(Claim, String), RunError> {
+    match states.claim(&ours).await? {
+        ClaimResult::Made(claim, etag) => Ok((claim, etag)),
+        ClaimResult::Exists(existing, etag)
+            if existing.export.same_object(&ours.export) && existing.kind == ours.kind =>
+        {
+            Ok((existing, etag))
+        }
         ClaimResult::Exists(existing, etag)
             if wall - existing.claimed_at > settings.claim_timeout =>
         {
+            // The abandoned build never committed, so it never handed its
+            // catalog to the gate: nothing of it can be at Amazon, and
+            // building this version from our export sends no version twice.
             tracing::warn!(
-                version,
+                version = ours.version,
                 abandoned = %existing.export.key,
-                "taking over an abandoned claim; if its catalog was published, some versions may be sent again"
+                "taking over an abandoned claim; its parts are deleted, nothing of it was handed to the gate"
             );
-            states.take_over(&ours, &etag).await?;
-            ours
+            let etag = states.take_over(&ours, &etag).await?;
+            if !existing.name.is_empty() {
+                let prefix =
+                    OutboxKey::catalog(&settings.env, &format!("{}-part", stem(&existing.name)));
+                let leftovers = store.list(&prefix).await?;
+                delete_parts(store, leftovers.iter().map(|o| &o.key)).await?;
+            }
+            Ok((ours, etag))
         }
-        ClaimResult::Exists(existing, _) => {
-            return Err(RunError::Busy {
-                version,
-                other: existing.export.key,
-                age: wall - existing.claimed_at,
-            });
-        }
-    };
+        ClaimResult::Exists(existing, _) => Err(RunError::Busy {
+            version: ours.version,
+            other: existing.export.key,
+            kind: SubmissionType::from(existing.kind).manifest_type(),
+            age: wall - existing.claimed_at,
+        }),
+    }
+}
 
-    let now = OffsetDateTime::from_unix_timestamp(claim.now)
-        .unwrap_or_else(|_| OffsetDateTime::now_utc());
-    let request = Request {
-        now: claim.now,
-        force_full,
-        allow_shrink: false,
-    };
-    let kind_hint = submission_kind(&loaded.state, settings.policy, &request);
-    let name = catalog_file_name(now, kind_hint, None);
-    let catalogs = crate::outbox_catalog_key(&settings.env, "");
-    let mut metadata = Metadata::new();
-    metadata.insert("catalog-type".into(), kind_hint.manifest_type().into());
-    metadata.insert("catalog-version".into(), version.to_string());
-    metadata.insert(
-        "export-etag".into(),
-        export.etag.trim_matches('"').to_owned(),
-    );
-
-    let (_, body) = store.get(&export.key).await?;
+/// Step 5: the export streamed through the diff into parts in the outbox.
+async fn build_parts<S: ObjectStore + Clone>(
+    store: &S,
+    settings: &Settings,
+    claim: &Claim,
+    state: catalog_core::state::CatalogState,
+    request: Request,
+    meta: &CatalogMeta,
+) -> Result<Made<S>, RunError> {
+    let (_, body) = store.get(&claim.export.key).await?;
     let bridge = SyncIoBridge::new(body);
-    let format = SourceFormat::from_path(std::path::Path::new(&export.key));
-    let state = loaded.state;
+    let format = SourceFormat::from_path(std::path::Path::new(&claim.export.key));
     let mut parts = OutboxParts {
         store: store.clone(),
-        prefix: format!("{catalogs}{}", stem(&name)),
-        metadata: metadata.clone(),
+        catalog: OutboxKey::catalog(&settings.env, &claim.name),
+        metadata: meta.to_map(),
         part_size: settings.part_size,
         level: settings.level,
         done: Vec::new(),
     };
-    let policy = settings.policy;
-    let max_items = settings.max_items_per_file;
-    let (built, mut parts) = tokio::task::spawn_blocking(move || -> Result<_, BuildError> {
-        let loader = SourceLoader::new(bridge, format, LoadOptions::default())?;
-        let built = build_in_parts(
-            loader,
-            state,
-            policy,
-            request,
-            max_items,
-            &mut parts,
-            &mut |n, bytes| {
-                tracing::debug!(items = n, bytes, "building");
-            },
-        )?;
-        Ok((built, parts))
+    let (policy, max_items) = (settings.policy, settings.max_items_per_file);
+    let result = tokio::task::spawn_blocking(move || {
+        let built = SourceLoader::new(bridge, format, LoadOptions::default())
+            .map_err(BuildError::from)
+            .and_then(|loader| {
+                build_in_parts(
+                    loader,
+                    state,
+                    policy,
+                    request,
+                    max_items,
+                    &mut parts,
+                    &mut |n, bytes| {
+                        tracing::debug!(items = n, bytes, "building");
+                    },
+                )
+            });
+        (built, parts)
     })
     .await
-    .map_err(|e| RunError::Join(e.to_string()))??;
-
-    let totals = built.written();
-    let Built {
-        sink,
-        parts: written_parts,
-        load,
-        plan,
-    } = built;
-    let mut report = Report::ended(Ended::NothingToDo, Some(export.clone()));
-    report.catalog_version = Some(version);
-    report.rows = load.rows;
-    report.rows_rejected = load.rejected;
-    report.new = plan.counts.new.into();
-    report.changed = plan.counts.changed.into();
-    report.removed = plan.counts.removed.into();
-    report.findings = load
-        .findings
-        .iter()
-        .chain(&plan.findings)
-        .take(1000)
-        .cloned()
-        .collect();
-    debug_assert_eq!(plan.kind, kind_hint);
-
-    match &plan.outcome {
-        Outcome::Send => {}
-        Outcome::NothingToDo | Outcome::Refused(_) => {
-            tokio::task::spawn_blocking(move || abandon(sink))
-                .await
-                .map_err(|e| RunError::Join(e.to_string()))?;
-            for part in &parts.done {
-                store.delete(&part.key).await?;
-            }
-            states.release(version).await?;
-            report.ended = match &plan.outcome {
-                Outcome::Refused(reason) => Ended::Refused {
-                    reason: reason.clone(),
-                },
-                _ => Ended::NothingToDo,
-            };
-            return Ok(Some(report));
+    .map_err(|e| RunError::Join(e.to_string()))?;
+    match result {
+        (Ok(built), parts) => Ok(Made { built, parts }),
+        (Err(error), parts) => {
+            delete_parts(store, parts.done.iter().map(|p| &p.key)).await?;
+            Err(error.into())
         }
     }
-
-    let last = written_parts.len() as u32;
-    let last_written = written_parts.last().cloned().unwrap_or_default();
-    let parts = tokio::task::spawn_blocking(move || {
-        parts
-            .finish_part(last, sink, &last_written)
-            .map(|()| parts.done)
-    })
-    .await
-    .map_err(|e| RunError::Join(e.to_string()))?
-    .map_err(|source| BuildError::Part { part: last, source })?;
-
-    report.items = totals.items.into();
-    report.deletes = totals.deletes.into();
-    report.xml_bytes = totals.xml_bytes;
-    report.compressed_bytes = parts.iter().map(|p| p.compressed).sum();
-
-    let (key, files) = publish_to_outbox(store, &catalogs, &name, &metadata, &parts).await?;
-    let Some(new_state) = plan.new_state else {
-        return Ok(Some(report));
-    };
-    match states.commit(new_state, loaded.etag.as_deref()).await {
-        Ok(_) => {}
-        Err(StateStoreError::Store(StoreError::PreconditionFailed { .. })) => return Ok(None),
-        Err(other) => return Err(other.into()),
-    }
-    if needs_full.is_some() && plan.kind == SubmissionType::Full {
-        states.clear_needs_full().await?;
-    }
-    report.ended = Ended::Sent {
-        manifest_type: plan.kind.manifest_type(),
-        key,
-        parts: files,
-    };
-    states
-        .record(
-            &submission_key(&name),
-            &Submission::new(&report, plan.kind, &plan.counts),
-        )
-        .await?;
-    Ok(Some(report))
 }
 
-/// Makes the catalog visible to the gate: one part becomes `<name>`, several
-/// get `<stem>.batch.json`, created last. Returns (the key the gate acts on,
-/// the catalog files in order).
-async fn publish_to_outbox<S: ObjectStore>(
+/// Step 6: the submission record, then the state, while the claim is ours.
+/// `false` when the state commit lost a race.
+async fn commit<S: ObjectStore + Clone>(
+    states: &StateStore<S>,
+    claim: &Claim,
+    claim_etag: &str,
+    record: &Submission,
+    new_state: catalog_core::state::CatalogState,
+    state_etag: Option<&str>,
+) -> Result<bool, RunError> {
+    states.record(&submission_key(&claim.name), record).await?;
+    match states.claim_of(claim.version).await? {
+        Some((_, etag)) if etag == claim_etag => {}
+        _ => {
+            return Err(RunError::TakenOver {
+                version: claim.version,
+            });
+        }
+    }
+    match states.commit(new_state, state_etag).await {
+        Ok(_) => Ok(true),
+        Err(StateStoreError::Store(StoreError::PreconditionFailed { .. })) => Ok(false),
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// Step 2: if the catalog of the committed `version` was never handed to
+/// the gate (a crash between the commit and the handover), hand it over now.
+async fn handover_committed<S: ObjectStore + Clone>(
     store: &S,
-    catalogs: &str,
-    name: &str,
-    metadata: &Metadata,
-    parts: &[PartInfo],
-) -> Result<(String, Vec<String>), RunError> {
-    if let [only] = parts {
-        let key = format!("{catalogs}{name}");
-        let mut metadata = metadata.clone();
-        only.describe(&mut metadata);
-        if store.head(&key).await?.is_none() {
-            store
-                .copy(&only.key, &key, Precondition::None, Some(&metadata))
-                .await?;
-        }
-        store.delete(&only.key).await?;
-        return Ok((key.clone(), vec![key]));
+    states: &StateStore<S>,
+    version: u64,
+) -> Result<(), RunError> {
+    if version == 0 {
+        return Ok(());
     }
-    let key = format!("{catalogs}{}.batch.json", stem(name));
-    let descriptor = BatchDescriptor {
-        catalog: name.to_owned(),
-        catalog_type: metadata.get("catalog-type").cloned().unwrap_or_default(),
-        parts: parts.iter().map(BatchPart::from).collect(),
+    let Some((claim, _)) = states.claim_of(version).await? else {
+        return Ok(());
     };
-    let body = serde_json::to_vec_pretty(&descriptor).unwrap_or_default();
-    match store
-        .put(&key, body, Precondition::IfNoneMatch, metadata)
-        .await
-    {
-        Ok(_) | Err(StoreError::PreconditionFailed { .. }) => {}
-        Err(other) => return Err(other.into()),
+    if claim.name.is_empty() {
+        return Ok(());
     }
-    Ok((key, parts.iter().map(|p| p.key.clone()).collect()))
+    let Some(record) = states
+        .read_record::<Submission>(&submission_key(&claim.name))
+        .await?
+    else {
+        return Ok(());
+    };
+    let Some(handover) = record.handover else {
+        return Ok(());
+    };
+    // Handed over already when its key is there, or when its parts are
+    // gone: a single part is deleted only after its copy, and the gate moves
+    // the parts of a catalog it quarantines.
+    let first_part = match &handover {
+        Handover::Copy { part, .. } => Some(part),
+        Handover::Descriptor { descriptor, .. } => descriptor.parts.first().map(|p| &p.key),
+    };
+    let Some(first_part) = first_part else {
+        return Ok(());
+    };
+    if store.head(handover.key()).await?.is_none() && store.head(first_part).await?.is_some() {
+        tracing::warn!(catalog = %claim.name, version, "catalog committed but not handed to the gate (a crash came in between); handing it over now");
+        handover_catalog(store, &handover).await?;
+    }
+    Ok(())
 }
 
-/// `<stem>.batch.json`: the parts of one logical catalog, in order.
-#[derive(Debug, Serialize)]
-struct BatchDescriptor {
-    catalog: String,
-    catalog_type: String,
-    parts: Vec<BatchPart>,
+/// How the finished parts will be handed to the gate.
+fn plan_handover(env: &str, name: &str, meta: &CatalogMeta, parts: &[PartInfo]) -> Handover {
+    if let [only] = parts {
+        let mut meta = meta.clone();
+        let w = &only.written;
+        meta.items = Some(w.items);
+        meta.deletes = Some(w.total_deletes());
+        meta.xml_bytes = Some(w.xml_bytes);
+        meta.content_hash = Some(only.hash.clone());
+        return Handover::Copy {
+            part: only.key.clone(),
+            key: OutboxKey::catalog(env, name),
+            metadata: meta.to_map(),
+        };
+    }
+    let descriptor = BatchDescriptor {
+        catalog: Some(name.to_owned()),
+        catalog_type: meta.catalog_type.clone(),
+        parts: parts
+            .iter()
+            .map(|part| BatchPart {
+                key: part.key.clone(),
+                size: Some(part.compressed),
+                items: Some(part.written.total_items()),
+                deletes: Some(part.written.total_deletes()),
+                xml_bytes: Some(part.written.xml_bytes),
+                content_hash: Some(part.hash.clone()),
+            })
+            .collect(),
+    };
+    Handover::Descriptor {
+        key: OutboxKey::catalog(env, &catalog_core::outbox::batch_descriptor_name(name)),
+        descriptor,
+        metadata: meta.to_map(),
+    }
 }
 
-#[derive(Debug, Serialize)]
-struct BatchPart {
-    key: String,
-    size: u64,
-    items: u64,
-    deletes: u64,
-    xml_bytes: u64,
-    content_hash: String,
-}
-
-impl From<&PartInfo> for BatchPart {
-    fn from(part: &PartInfo) -> BatchPart {
-        BatchPart {
-            key: part.key.clone(),
-            size: part.compressed,
-            items: part.written.total_items(),
-            deletes: part.written.total_deletes(),
-            xml_bytes: part.written.xml_bytes,
-            content_hash: part.hash.clone(),
+/// Step 7: makes the catalog visible to the gate. Every write is
+/// create-once, so doing it twice changes nothing.
+async fn handover_catalog<S: ObjectStore>(store: &S, handover: &Handover) -> Result<(), RunError> {
+    match handover {
+        Handover::Copy {
+            part,
+            key,
+            metadata,
+        } => {
+            if store.head(key).await?.is_none() {
+                match store
+                    .copy(part, key, Precondition::IfNoneMatch, Some(metadata))
+                    .await
+                {
+                    Ok(_) | Err(StoreError::PreconditionFailed { .. }) => {}
+                    Err(other) => return Err(other.into()),
+                }
+            }
+            store.delete(part).await?;
+        }
+        Handover::Descriptor {
+            key,
+            descriptor,
+            metadata,
+        } => {
+            match store
+                .put(
+                    key,
+                    descriptor.to_json(),
+                    Precondition::IfNoneMatch,
+                    metadata,
+                )
+                .await
+            {
+                Ok(_) | Err(StoreError::PreconditionFailed { .. }) => {}
+                Err(other) => return Err(other.into()),
+            }
         }
     }
+    Ok(())
 }
 
-/// The ledger's record of one submission.
-#[derive(Debug, Serialize)]
-struct Submission<'a> {
-    manifest_type: &'static str,
-    report: &'a Report,
-    held: u64,
-    at: i64,
-}
-
-impl<'a> Submission<'a> {
-    fn new(report: &'a Report, kind: SubmissionType, counts: &DiffCounts) -> Submission<'a> {
-        Submission {
-            manifest_type: kind.manifest_type(),
-            report,
-            held: counts.held,
-            at: OffsetDateTime::now_utc().unix_timestamp(),
-        }
+async fn delete_parts<'a, S: ObjectStore>(
+    store: &S,
+    keys: impl Iterator<Item = &'a String>,
+) -> Result<(), RunError> {
+    for key in keys {
+        store.delete(key).await?;
     }
-}
-
-fn same_etag(a: &str, b: &str) -> bool {
-    a.trim_matches('"') == b.trim_matches('"')
+    Ok(())
 }
 
 /// A finished part.
@@ -516,28 +740,14 @@ struct PartInfo {
     written: WriteSummary,
 }
 
-impl PartInfo {
-    fn describe(&self, metadata: &mut Metadata) {
-        let w = &self.written;
-        for kind in KindTag::ALL {
-            metadata.insert(
-                format!("items-{}", kind.source_name()),
-                w.items_of(kind).to_string(),
-            );
-        }
-        metadata.insert("deletes".into(), w.total_deletes().to_string());
-        metadata.insert("xml-bytes".into(), w.xml_bytes.to_string());
-        metadata.insert("content-hash".into(), self.hash.clone());
-    }
-}
-
 /// The sink of one part: XML → (hash) → zstd → (count) → upload.
 type PartSink = Hashing<zstd::Encoder<'static, Counting<Box<dyn ObjectWriter>>>>;
 
 /// Parts of a catalog, uploaded to the outbox as they fill.
 struct OutboxParts<S> {
     store: S,
-    prefix: String,
+    /// The catalog's key: parts are named after it.
+    catalog: String,
     metadata: Metadata,
     part_size: usize,
     level: i32,
@@ -547,7 +757,7 @@ struct OutboxParts<S> {
 
 impl<S: ObjectStore + Clone> OutboxParts<S> {
     fn key(&self, part: u32) -> String {
-        format!("{}-part{part:04}.xml.zst", self.prefix)
+        part_name(&self.catalog, part)
     }
 
     /// Finishes a part: zstd frame, then the upload. A part that is already
@@ -669,10 +879,15 @@ impl Settings {
     }
 }
 
-/// Runs a build, logs its outcome and emits its metric line.
+/// Runs a build, logs its outcome, emits its metric line, and alerts on
+/// what a person must look at: a guard's refusal, an export whose every row
+/// was refused. A failure emits `BuildsFailed` (Lambda's own `Errors` never
+/// counts failures reported as batch item failures); waiting for another
+/// build does not.
 pub async fn build_and_report<S: ObjectStore + Clone>(
     store: &S,
     settings: &Settings,
+    alerts: &Alerts,
     trigger: Trigger,
 ) -> Result<Report, RunError> {
     let started = std::time::Instant::now();
@@ -688,20 +903,68 @@ pub async fn build_and_report<S: ObjectStore + Clone>(
                 "build finished"
             );
             metric_line(settings, report, millis).emit();
+            alert(settings, alerts, report).await?;
         }
-        Err(error) => tracing::error!(error = %error, "build failed"),
+        Err(error) if error.is_wait() => tracing::info!(error = %error, "build waits"),
+        Err(error) => {
+            tracing::error!(error = %error, "build failed");
+            EmfLine::new(
+                "CatalogRelay",
+                [
+                    ("Function", "catalog-builder"),
+                    ("Env", settings.env.as_str()),
+                ],
+            )
+            .metric("BuildsFailed", Unit::Count, 1)
+            .property("Error", error.to_string())
+            .emit();
+        }
     }
     result
 }
 
-/// The run's EMF metric line: items sent by kind, bytes, duration.
+/// One alert for a refusal or a rejected export.
+async fn alert(settings: &Settings, alerts: &Alerts, report: &Report) -> Result<(), AlertError> {
+    let (kind, reason, next) = match &report.ended {
+        Ended::Refused { reason } => (
+            "catalog-refused",
+            reason,
+            "nothing was sent; if the removals are intended, upload state/overrides/allow-shrink.json to let the next build through once",
+        ),
+        Ended::ExportRejected { reason } => (
+            "export-rejected",
+            reason,
+            "nothing was sent; fix the export and drop it again",
+        ),
+        _ => return Ok(()),
+    };
+    alerts
+        .send(
+            kind,
+            &serde_json::json!({
+                "env": settings.env,
+                "catalog": report.catalog,
+                "export": report.export.as_ref().map(|e| &e.key),
+                "reason": reason,
+                "rows": report.rows,
+                "rows_rejected": report.rows_rejected,
+                "first_findings": report.findings.iter().take(5).collect::<Vec<_>>(),
+                "next": next,
+            }),
+        )
+        .await
+}
+
+/// The run's EMF metric line: items sent by kind, bytes, duration, and a
+/// count for each outcome an alarm watches.
 pub fn metric_line(settings: &Settings, report: &Report, millis: f64) -> EmfLine {
     let outcome = match &report.ended {
         Ended::Sent { .. } => "sent",
         Ended::NothingToDo => "nothing-to-do",
         Ended::Refused { .. } => "refused",
+        Ended::ExportRejected { .. } => "export-rejected",
         Ended::NoExport => "no-export",
-        Ended::Superseded => "superseded",
+        Ended::Superseded { .. } => "superseded",
     };
     EmfLine::new(
         "CatalogRelay",
@@ -716,6 +979,16 @@ pub fn metric_line(settings: &Settings, report: &Report, millis: f64) -> EmfLine
     .metric("EpisodesSent", Unit::Count, report.items.episode)
     .metric("DeletesSent", Unit::Count, report.deletes.total())
     .metric("RowsRejected", Unit::Count, report.rows_rejected)
+    .metric(
+        "CatalogsRefused",
+        Unit::Count,
+        u64::from(matches!(report.ended, Ended::Refused { .. })),
+    )
+    .metric(
+        "ExportsRejected",
+        Unit::Count,
+        u64::from(matches!(report.ended, Ended::ExportRejected { .. })),
+    )
     .metric("XmlBytes", Unit::Bytes, report.xml_bytes)
     .metric("CatalogBytes", Unit::Bytes, report.compressed_bytes)
     .metric("DurationMs", Unit::Milliseconds, millis)

@@ -109,6 +109,9 @@ pub struct S3ObjectEvent {
     pub etag: Option<String>,
     /// The event's name without the `s3:` prefix, e.g. `ObjectCreated:Put`.
     pub event_name: String,
+    /// The event's time (`eventTime`, millisecond precision) in Unix
+    /// milliseconds, when it is there and readable.
+    pub event_time_ms: Option<i64>,
 }
 
 impl S3ObjectEvent {
@@ -170,6 +173,8 @@ impl S3Notification {
 struct LenientRecord {
     #[serde(rename = "eventName")]
     event_name: String,
+    #[serde(default, rename = "eventTime")]
+    event_time: Option<String>,
     s3: LenientEntity,
 }
 
@@ -230,10 +235,18 @@ pub fn parse_s3_notification(body: &str) -> Result<S3Notification, EventError> {
                 size: record.s3.object.size,
                 etag: record.s3.object.e_tag,
                 event_name: record.event_name,
+                event_time_ms: record.event_time.as_deref().and_then(unix_millis),
             })
         })
         .collect::<Result<_, _>>()
         .map(S3Notification::Objects)
+}
+
+/// An RFC 3339 time (`2026-11-30T13:14:04.123Z`) in Unix milliseconds.
+fn unix_millis(text: &str) -> Option<i64> {
+    let at =
+        time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()?;
+    i64::try_from(at.unix_timestamp_nanos() / 1_000_000).ok()
 }
 
 /// Decodes a key as S3 notifications encode it: `+` is a space, `%XX` is a
@@ -453,6 +466,8 @@ mod tests {
                 size: Some(12),
                 etag: Some("e14c487c765cc8a75769274dfb535d02".to_owned()),
                 event_name: "ObjectCreated:Put".to_owned(),
+                // 2026-11-25T00:04:06.153Z: milliseconds kept, for ordering exports.
+                event_time_ms: Some(1_795_565_046_153),
             }]
         );
         assert!(objects(MOTO)[0].is_object_created());

@@ -82,9 +82,11 @@ impl LocalStore {
         to: &str,
         precondition: Precondition,
         metadata: Option<&Metadata>,
+        source_etag: Option<&str>,
     ) -> Result<ObjectInfo, StoreError> {
         let (source, from, to) = (source.clone(), from.to_owned(), to.to_owned());
         let metadata = metadata.cloned();
+        let source_etag = source_etag.map(str::to_owned);
         self.blocking(&to.clone(), move |store| {
             let source_path = source.path_of(&from)?;
             let target_path = store.path_of(&to)?;
@@ -93,6 +95,15 @@ impl LocalStore {
                     location: source_path.display().to_string(),
                 });
             };
+            if let Some(expected) = source_etag
+                && expected.trim_matches('"') != source.etag.trim_matches('"')
+            {
+                return Err(StoreError::SourceChanged {
+                    location: source_path.display().to_string(),
+                    expected,
+                    found: source.etag,
+                });
+            }
             let mut temp = TempFile::beside(&target_path)?;
             let copied = temp.file().and_then(|target| {
                 file.rewind()?;
@@ -182,7 +193,7 @@ impl ObjectStore for LocalStore {
         precondition: Precondition,
         metadata: Option<&Metadata>,
     ) -> Result<ObjectInfo, StoreError> {
-        self.copy_object(self, from, to, precondition, metadata)
+        self.copy_object(self, from, to, precondition, metadata, None)
             .await
     }
 
@@ -193,7 +204,20 @@ impl ObjectStore for LocalStore {
         to: &str,
         precondition: Precondition,
     ) -> Result<ObjectInfo, StoreError> {
-        self.copy_object(source, from, to, precondition, None).await
+        self.copy_object(source, from, to, precondition, None, None)
+            .await
+    }
+
+    async fn copy_version_from(
+        &self,
+        source: &LocalStore,
+        from: &str,
+        source_etag: &str,
+        to: &str,
+        precondition: Precondition,
+    ) -> Result<ObjectInfo, StoreError> {
+        self.copy_object(source, from, to, precondition, None, Some(source_etag))
+            .await
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, StoreError> {
@@ -483,6 +507,7 @@ fn open_object(key: &str, path: &Path) -> Result<Option<(ObjectInfo, File)>, Sto
         size: stamp.size,
         etag,
         metadata,
+        last_modified: i64::try_from(stamp.modified_ns / 1_000_000_000).ok(),
     };
     Ok(Some((info, file)))
 }
@@ -561,6 +586,7 @@ fn commit(
         size: sidecar.stamp.size,
         etag: sidecar.etag,
         metadata: sidecar.metadata,
+        last_modified: i64::try_from(sidecar.stamp.modified_ns / 1_000_000_000).ok(),
     })
 }
 

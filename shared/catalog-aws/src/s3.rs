@@ -162,6 +162,7 @@ impl S3Store {
         to: &str,
         precondition: &Precondition,
         metadata: Option<&Metadata>,
+        source_etag: Option<&str>,
     ) -> Result<ObjectInfo, StoreError> {
         let info = source
             .head(from)
@@ -169,6 +170,16 @@ impl S3Store {
             .ok_or_else(|| StoreError::NotFound {
                 location: source.location(from),
             })?;
+        // The copy is made with `x-amz-copy-source-if-match` on this ETag.
+        if let Some(expected) = source_etag
+            && expected.trim_matches('"') != info.etag.trim_matches('"')
+        {
+            return Err(StoreError::SourceChanged {
+                location: source.location(from),
+                expected: expected.to_owned(),
+                found: info.etag,
+            });
+        }
         // S3 checks the destination's precondition itself; emulators that
         // ignore those headers on CopyObject (moto 5.2.5) still get this check,
         // which is not atomic.
@@ -209,6 +220,7 @@ impl S3Store {
             size: source.info.size,
             etag,
             metadata: metadata.cloned().unwrap_or(source.info.metadata),
+            last_modified: None,
         })
     }
 
@@ -470,6 +482,7 @@ impl ObjectStore for S3Store {
             size: size_of(output.content_length(), "GetObject", || self.location(key))?,
             etag: etag_of(output.e_tag(), "GetObject", || self.location(key))?,
             metadata: metadata_of(output.metadata()),
+            last_modified: output.last_modified().map(|t| t.secs()),
         };
         let body: Body = Box::pin(output.body.into_async_read());
         Ok((info, body))
@@ -494,6 +507,7 @@ impl ObjectStore for S3Store {
             size: size_of(output.content_length(), "HeadObject", || self.location(key))?,
             etag: etag_of(output.e_tag(), "HeadObject", || self.location(key))?,
             metadata: metadata_of(output.metadata()),
+            last_modified: output.last_modified().map(|t| t.secs()),
         }))
     }
 
@@ -523,7 +537,7 @@ impl ObjectStore for S3Store {
         precondition: Precondition,
         metadata: Option<&Metadata>,
     ) -> Result<ObjectInfo, StoreError> {
-        self.copy_object(self, from, to, &precondition, metadata)
+        self.copy_object(self, from, to, &precondition, metadata, None)
             .await
     }
 
@@ -534,7 +548,19 @@ impl ObjectStore for S3Store {
         to: &str,
         precondition: Precondition,
     ) -> Result<ObjectInfo, StoreError> {
-        self.copy_object(source, from, to, &precondition, None)
+        self.copy_object(source, from, to, &precondition, None, None)
+            .await
+    }
+
+    async fn copy_version_from(
+        &self,
+        source: &S3Store,
+        from: &str,
+        source_etag: &str,
+        to: &str,
+        precondition: Precondition,
+    ) -> Result<ObjectInfo, StoreError> {
+        self.copy_object(source, from, to, &precondition, None, Some(source_etag))
             .await
     }
 
@@ -559,6 +585,7 @@ impl ObjectStore for S3Store {
                     size: size_of(object.size(), "ListObjectsV2", || self.location(key))?,
                     etag: etag_of(object.e_tag(), "ListObjectsV2", || self.location(key))?,
                     metadata: Metadata::new(),
+                    last_modified: object.last_modified().map(|t| t.secs()),
                 });
             }
             match (output.is_truncated(), output.next_continuation_token()) {
@@ -662,6 +689,7 @@ async fn put_object(
         size,
         etag: etag_of(output.e_tag(), "PutObject", || location(bucket, key))?,
         metadata: metadata.clone(),
+        last_modified: None,
     })
 }
 
@@ -920,6 +948,7 @@ impl S3Writer {
             size: self.size,
             etag,
             metadata: self.metadata.clone(),
+            last_modified: None,
         })
     }
 

@@ -13,16 +13,25 @@
 //!   builder made holds.
 //! - `state/ledger/published/<catalog name>.json`: what the gate handed to
 //!   Amazon, when, under which manifest.
-//! - `state/latest-export.json`: which export a scheduled run diffs.
-//! - `state/needs-full.json`: set by the gate when it refuses a catalog the
-//!   builder made (the state already counts it as sent); the next build then
-//!   sends a full catalog, which puts Amazon back in line with the state.
+//! - `state/latest-export.json`: the newest export built, which scheduled
+//!   runs diff. It only moves forward (compare-and-swap, ordered by
+//!   [`ExportRef::order`]), so a late or repeated message for an older export
+//!   can never point the schedules back at it.
+//! - `state/needs-full/<catalog name>.json`: one marker per catalog the gate
+//!   refused that the builder made (the state already counts it as sent);
+//!   the next build sends a full catalog, which puts Amazon back in line with
+//!   the state, and deletes exactly the markers it saw — a marker written
+//!   while it built stays for the build after.
+//! - `state/overrides/allow-shrink.json`: put there by an operator, it lets
+//!   the next build past the shrink and removal guards once; that build
+//!   deletes it when it commits.
 //!
 //! Reading and writing the state is blocking work (zstd, JSON) and runs on
 //! a blocking thread.
 
 use std::io::Read;
 
+use catalog_core::SubmissionType;
 use catalog_core::state::{CatalogState, StateError};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -35,8 +44,16 @@ pub const STATE_KEY: &str = "state/catalog-state.jsonl.zst";
 /// Which export scheduled runs diff.
 pub const LATEST_EXPORT_KEY: &str = "state/latest-export.json";
 
-/// Asks the next build for a full catalog.
-pub const NEEDS_FULL_KEY: &str = "state/needs-full.json";
+/// The gate's requests for a full catalog, one object per refused catalog.
+pub const NEEDS_FULL_PREFIX: &str = "state/needs-full/";
+
+/// The operator's one-shot override of the shrink and removal guards.
+pub const ALLOW_SHRINK_KEY: &str = "state/overrides/allow-shrink.json";
+
+/// The marker key for a refused catalog.
+pub fn needs_full_key(catalog_name: &str) -> String {
+    format!("{NEEDS_FULL_PREFIX}{catalog_name}.json")
+}
 
 /// The claim key for a catalog version.
 pub fn claim_key(version: u64) -> String {
@@ -92,16 +109,10 @@ pub enum StateStoreError {
     Join(String),
 }
 
-/// A pointer to one export object.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ExportRef {
-    /// The key in the work bucket.
-    pub key: String,
-    /// Its ETag when the build read it.
-    pub etag: String,
-}
+pub use catalog_core::ledger::ExportRef;
 
-/// Who is building a catalog version, from which export, at which time.
+/// Who is building a catalog version, from which export, at which time, of
+/// which type.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claim {
     /// The catalog version being built.
@@ -110,8 +121,76 @@ pub struct Claim {
     pub export: ExportRef,
     /// The time the build uses (Unix seconds): the trigger's time.
     pub now: i64,
+    /// Full or update: a build of another type waits for this one.
+    /// Claims written before this field existed read as updates.
+    #[serde(default)]
+    pub kind: ClaimKind,
+    /// The catalog's name (`catalog-<time>-<type>.xml.zst`).
+    #[serde(default)]
+    pub name: String,
+    /// Whether the build may pass the shrink and removal guards (the
+    /// operator's override was there when it was claimed).
+    #[serde(default)]
+    pub allow_shrink: bool,
     /// When the claim was made (Unix seconds), to spot abandoned ones.
     pub claimed_at: i64,
+}
+
+/// The submission type a claim pins.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClaimKind {
+    /// `CATALOG_FULL`.
+    Full,
+    /// `CATALOG_UPDATE`.
+    #[default]
+    Update,
+}
+
+impl From<SubmissionType> for ClaimKind {
+    fn from(kind: SubmissionType) -> ClaimKind {
+        match kind {
+            SubmissionType::Full => ClaimKind::Full,
+            SubmissionType::Update => ClaimKind::Update,
+        }
+    }
+}
+
+impl From<ClaimKind> for SubmissionType {
+    fn from(kind: ClaimKind) -> SubmissionType {
+        match kind {
+            ClaimKind::Full => SubmissionType::Full,
+            ClaimKind::Update => SubmissionType::Update,
+        }
+    }
+}
+
+/// The latest export and the ETag of the pointer object, for the
+/// compare-and-swap that moves it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Latest {
+    /// The export.
+    pub export: ExportRef,
+    /// The pointer's ETag.
+    pub etag: String,
+}
+
+/// What moving the latest-export pointer found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Advance {
+    /// The pointer names this export now (it did already, or moved to it).
+    Latest,
+    /// The pointer names a newer export: this one is superseded.
+    Older(ExportRef),
+}
+
+/// A request for a full catalog found, with the key to delete once one is built.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FullRequest {
+    /// The marker's key.
+    pub key: String,
+    /// What it says.
+    pub why: NeedsFull,
 }
 
 /// The state and the ETag it was read with (`None` when there is none yet).
@@ -126,8 +205,8 @@ pub struct Loaded {
 /// The result of trying to claim a catalog version.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClaimResult {
-    /// The claim is ours, just made.
-    Made(Claim),
+    /// The claim is ours, just made, with its ETag.
+    Made(Claim, String),
     /// A claim already exists (ours from an earlier attempt, or another
     /// build's), with its ETag.
     Exists(Claim, String),
@@ -214,7 +293,7 @@ impl<S: ObjectStore + Clone> StateStore<S> {
             .put(&key, body, Precondition::IfNoneMatch, &Metadata::new())
             .await
         {
-            Ok(_) => Ok(ClaimResult::Made(claim.clone())),
+            Ok(info) => Ok(ClaimResult::Made(claim.clone(), info.etag)),
             Err(StoreError::PreconditionFailed { .. }) => {
                 let (existing, etag) = self.read_json::<Claim>(&key).await?;
                 Ok(ClaimResult::Exists(existing, etag))
@@ -223,13 +302,15 @@ impl<S: ObjectStore + Clone> StateStore<S> {
         }
     }
 
-    /// Replaces an abandoned claim (compare-and-swap on its ETag).
+    /// Replaces an abandoned claim (compare-and-swap on its ETag); returns
+    /// the new claim's ETag.
     pub async fn take_over(
         &self,
         claim: &Claim,
         abandoned_etag: &str,
-    ) -> Result<(), StateStoreError> {
-        self.store
+    ) -> Result<String, StateStoreError> {
+        let info = self
+            .store
             .put(
                 &claim_key(claim.version),
                 to_json(claim),
@@ -237,7 +318,16 @@ impl<S: ObjectStore + Clone> StateStore<S> {
                 &Metadata::new(),
             )
             .await?;
-        Ok(())
+        Ok(info.etag)
+    }
+
+    /// The claim of `version` and its ETag, if there is one.
+    pub async fn claim_of(&self, version: u64) -> Result<Option<(Claim, String)>, StateStoreError> {
+        match self.read_json::<Claim>(&claim_key(version)).await {
+            Ok(found) => Ok(Some(found)),
+            Err(StateStoreError::Store(StoreError::NotFound { .. })) => Ok(None),
+            Err(other) => Err(other),
+        }
     }
 
     /// Gives up a claim that built nothing.
@@ -246,29 +336,55 @@ impl<S: ObjectStore + Clone> StateStore<S> {
         Ok(())
     }
 
-    /// Records which export scheduled runs should diff.
-    pub async fn set_latest_export(&self, export: &ExportRef) -> Result<(), StateStoreError> {
-        self.store
-            .put(
-                LATEST_EXPORT_KEY,
-                to_json(export),
-                Precondition::None,
-                &Metadata::new(),
-            )
-            .await?;
-        Ok(())
+    /// The export scheduled runs diff, with the pointer's ETag.
+    pub async fn latest(&self) -> Result<Option<Latest>, StateStoreError> {
+        match self.read_json::<ExportRef>(LATEST_EXPORT_KEY).await {
+            Ok((export, etag)) => Ok(Some(Latest { export, etag })),
+            Err(StateStoreError::Store(StoreError::NotFound { .. })) => Ok(None),
+            Err(other) => Err(other),
+        }
     }
 
     /// The export scheduled runs should diff, if any was dropped yet.
     pub async fn latest_export(&self) -> Result<Option<ExportRef>, StateStoreError> {
-        self.read_record(LATEST_EXPORT_KEY).await
+        Ok(self.latest().await?.map(|latest| latest.export))
     }
 
-    /// Asks the next build for a full catalog (the last request wins).
+    /// Moves the latest-export pointer to `export` unless it names a newer
+    /// one; compare-and-swap, so two builders never move it backwards.
+    pub async fn advance_latest(&self, export: &ExportRef) -> Result<Advance, StateStoreError> {
+        loop {
+            let current = self.latest().await?;
+            let precondition = match &current {
+                Some(latest) if latest.export.same_object(export) => return Ok(Advance::Latest),
+                Some(latest) if latest.export.order(export).is_gt() => {
+                    return Ok(Advance::Older(latest.export.clone()));
+                }
+                Some(latest) => Precondition::IfMatch(latest.etag.clone()),
+                None => Precondition::IfNoneMatch,
+            };
+            match self
+                .store
+                .put(
+                    LATEST_EXPORT_KEY,
+                    to_json(export),
+                    precondition,
+                    &Metadata::new(),
+                )
+                .await
+            {
+                Ok(_) => return Ok(Advance::Latest),
+                Err(StoreError::PreconditionFailed { .. }) => continue,
+                Err(other) => return Err(other.into()),
+            }
+        }
+    }
+
+    /// Asks the next build for a full catalog because `why.catalog` was refused.
     pub async fn request_full(&self, why: &NeedsFull) -> Result<(), StateStoreError> {
         self.store
             .put(
-                NEEDS_FULL_KEY,
+                &needs_full_key(&why.catalog),
                 to_json(why),
                 Precondition::None,
                 &Metadata::new(),
@@ -277,14 +393,50 @@ impl<S: ObjectStore + Clone> StateStore<S> {
         Ok(())
     }
 
-    /// Whether a full catalog was asked for, and why.
-    pub async fn needs_full(&self) -> Result<Option<NeedsFull>, StateStoreError> {
-        self.read_record(NEEDS_FULL_KEY).await
+    /// The requests for a full catalog standing now.
+    pub async fn full_requests(&self) -> Result<Vec<FullRequest>, StateStoreError> {
+        let mut requests = Vec::new();
+        for object in self.store.list(NEEDS_FULL_PREFIX).await? {
+            if let Some(why) = self.read_record::<NeedsFull>(&object.key).await? {
+                requests.push(FullRequest {
+                    key: object.key,
+                    why,
+                });
+            }
+        }
+        Ok(requests)
     }
 
-    /// Clears the request once a full catalog is built.
-    pub async fn clear_needs_full(&self) -> Result<(), StateStoreError> {
-        self.store.delete(NEEDS_FULL_KEY).await?;
+    /// Deletes the requests a full catalog answered (and only those).
+    pub async fn clear_full_requests(
+        &self,
+        answered: &[FullRequest],
+    ) -> Result<(), StateStoreError> {
+        for request in answered {
+            self.store.delete(&request.key).await?;
+        }
+        Ok(())
+    }
+
+    /// The operator's one-shot override of the shrink and removal guards,
+    /// with its ETag; `None` when there is none.
+    pub async fn allow_shrink_override(&self) -> Result<Option<String>, StateStoreError> {
+        Ok(self
+            .store
+            .head(ALLOW_SHRINK_KEY)
+            .await?
+            .map(|info| info.etag))
+    }
+
+    /// Consumes the override a build used: deleted only if it is still the
+    /// object that build read (a new one uploaded since stays).
+    pub async fn consume_allow_shrink(&self, etag: &str) -> Result<(), StateStoreError> {
+        match self.store.head(ALLOW_SHRINK_KEY).await? {
+            Some(info) if info.etag.trim_matches('"') == etag.trim_matches('"') => {
+                self.store.delete(ALLOW_SHRINK_KEY).await?;
+            }
+            _ => {}
+        }
         Ok(())
     }
 

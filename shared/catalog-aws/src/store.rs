@@ -44,8 +44,10 @@ pub type Metadata = BTreeMap<String, String>;
 /// A streamed object body.
 pub type Body = Pin<Box<dyn AsyncRead + Send + Sync>>;
 
-/// What a store knows about one object.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What a store knows about one object. Two are equal when they describe
+/// the same version (key, size, ETag, metadata): `last_modified` is the
+/// store's clock, which some calls do not report (a put), not the version.
+#[derive(Debug, Clone, Eq)]
 pub struct ObjectInfo {
     /// The key within the store.
     pub key: String,
@@ -55,6 +57,18 @@ pub struct ObjectInfo {
     pub etag: String,
     /// User metadata (empty in listings, which do not carry it).
     pub metadata: Metadata,
+    /// When the object was last written, in Unix seconds (S3's
+    /// LastModified; a file's modification time), when the store says.
+    pub last_modified: Option<i64>,
+}
+
+impl PartialEq for ObjectInfo {
+    fn eq(&self, other: &ObjectInfo) -> bool {
+        self.key == other.key
+            && self.size == other.size
+            && self.etag == other.etag
+            && self.metadata == other.metadata
+    }
 }
 
 /// A condition on a write.
@@ -84,6 +98,16 @@ pub enum StoreError {
     PreconditionFailed {
         /// `bucket/key` or the local path.
         location: String,
+    },
+    /// A copy's source is no longer the version it was asked to copy.
+    #[error("{location}: changed since it was read (ETag {expected} expected, {found} found)")]
+    SourceChanged {
+        /// `bucket/key` or the local path of the source.
+        location: String,
+        /// The ETag asked for.
+        expected: String,
+        /// The ETag found.
+        found: String,
     },
     /// The store refused or failed the call.
     #[error("{location}: {operation} failed: {message}")]
@@ -170,6 +194,20 @@ pub trait ObjectStore: Send + Sync + 'static {
         &self,
         source: &Self,
         from: &str,
+        to: &str,
+        precondition: Precondition,
+    ) -> impl Future<Output = Result<ObjectInfo, StoreError>> + Send
+    where
+        Self: Sized;
+
+    /// [`ObjectStore::copy_from`], of exactly the version whose ETag is
+    /// `source_etag`: on S3 `x-amz-copy-source-if-match`. A source that
+    /// changed fails with [`StoreError::SourceChanged`], nothing copied.
+    fn copy_version_from(
+        &self,
+        source: &Self,
+        from: &str,
+        source_etag: &str,
         to: &str,
         precondition: Precondition,
     ) -> impl Future<Output = Result<ObjectInfo, StoreError>> + Send

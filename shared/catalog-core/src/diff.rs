@@ -90,7 +90,8 @@ pub enum Outcome {
     Send,
     /// An update with nothing to send, and no keep-alive due: write no catalog.
     NothingToDo,
-    /// The shrink guard refused a full catalog; the message names the counts.
+    /// The shrink guard refused a full catalog (or the removal guard an
+    /// update); the message names the counts.
     Refused(String),
 }
 
@@ -334,20 +335,18 @@ impl Planner {
         let sent_total: u64 =
             self.counts.new.iter().sum::<u64>() + self.counts.changed.iter().sum::<u64>();
         let mut keepalive = None;
-        let outcome = match self.kind {
-            SubmissionType::Full => {
-                match shrink_exceeded(
-                    removed_total,
-                    self.live_before,
-                    self.policy.shrink_limit_bps,
-                ) {
-                    Some(why) if !self.request.allow_shrink => Outcome::Refused(format!(
-                        "{why}; check the export is complete, or override the shrink guard for this one run"
-                    )),
-                    _ => Outcome::Send,
-                }
-            }
-            SubmissionType::Update if sent_total == 0 && removed_total == 0 => {
+        let guard = shrink_exceeded(
+            self.kind,
+            removed_total,
+            self.live_before,
+            self.policy.shrink_limit_bps,
+        );
+        let outcome = match (guard, self.kind) {
+            (Some(why), _) if !self.request.allow_shrink => Outcome::Refused(format!(
+                "{why}; check the export is complete, or let one build through with the override state/overrides/allow-shrink.json"
+            )),
+            (_, SubmissionType::Full) => Outcome::Send,
+            (_, SubmissionType::Update) if sent_total == 0 && removed_total == 0 => {
                 let last = self.last_update_before.or(self.last_full_before);
                 let due = last.is_none_or(|at| now - at >= self.policy.keepalive_after);
                 match self.keepalive.take() {
@@ -368,7 +367,7 @@ impl Planner {
                     _ => Outcome::NothingToDo,
                 }
             }
-            SubmissionType::Update => Outcome::Send,
+            (_, SubmissionType::Update) => Outcome::Send,
         };
 
         let catalog_version = self.version_before + 1;
@@ -474,14 +473,37 @@ impl Planner {
     }
 }
 
-/// The shrink guard (DOMAIN.md A3), for the planner and the gate alike: a
-/// full catalog dropping `dropped` of `live` items is refused when that is
-/// more than `limit_bps` basis points of them. Returns why, with the counts.
-pub fn shrink_exceeded(dropped: u64, live: u64, limit_bps: u32) -> Option<String> {
-    let over = u128::from(dropped) * 10_000 > u128::from(live) * u128::from(limit_bps);
+/// Deletes in an update below this count never trip the removal guard.
+pub const SHRINK_GUARD_MIN_ITEMS: u64 = 10;
+
+/// The shrink guard (DOMAIN.md A3, extended to updates: ours), for the
+/// planner and the gate alike: a full catalog leaving out, or an update
+/// deleting, `dropped` of `live` items is refused when that is more than
+/// `limit_bps` basis points of them. An export cut off at a line boundary
+/// looks like mass removals either way. An update deleting fewer than
+/// [`SHRINK_GUARD_MIN_ITEMS`] items is never refused: in a small catalog one
+/// series with its seasons and episodes is already more than 10%, and
+/// deleting it is an ordinary edit, not a truncated export (our choice; a
+/// full keeps the strict guard it always had). Returns why, with the counts.
+pub fn shrink_exceeded(
+    kind: SubmissionType,
+    dropped: u64,
+    live: u64,
+    limit_bps: u32,
+) -> Option<String> {
+    let floor = match kind {
+        SubmissionType::Full => 1,
+        SubmissionType::Update => SHRINK_GUARD_MIN_ITEMS,
+    };
+    let over =
+        dropped >= floor && u128::from(dropped) * 10_000 > u128::from(live) * u128::from(limit_bps);
+    let what = match kind {
+        SubmissionType::Full => "the full catalog would drop",
+        SubmissionType::Update => "the update would delete",
+    };
     over.then(|| {
         format!(
-            "the full catalog would drop {dropped} of {live} live items ({:.1}%), more than the {:.1}% allowed",
+            "{what} {dropped} of {live} live items ({:.1}%), more than the {:.1}% allowed",
             percent(dropped, live),
             f64::from(limit_bps) / 100.0,
         )

@@ -81,12 +81,16 @@ pub enum Rule {
     CatalogId,
     /// A batch descriptor is unreadable or names parts that are missing.
     BatchDescriptor,
-    /// A full catalog would drop more live items than the shrink guard allows.
+    /// A full catalog would drop, or an update delete, more live items than
+    /// the shrink guard allows.
     ShrinkGuard,
     /// The catalog is for `prod` and production access is not enabled.
     ProductionClosed,
     /// The destination already holds a different file under the same name.
     DestinationConflict,
+    /// The catalog was dropped in another environment's outbox than the
+    /// one this stack publishes.
+    WrongEnv,
 }
 
 impl Rule {
@@ -124,6 +128,7 @@ impl Rule {
             Rule::ShrinkGuard => "guard.shrink",
             Rule::ProductionClosed => "guard.production-closed",
             Rule::DestinationConflict => "destination.conflict",
+            Rule::WrongEnv => "guard.env",
         }
     }
 
@@ -199,13 +204,16 @@ impl Rule {
                 "upload every part before the .batch.json that lists them, with the sizes it gives"
             }
             Rule::ShrinkGuard => {
-                "check the catalog is complete; if the drop is intended, upload it again with metadata allow-shrink=true"
+                "check the export is complete; if the drop is intended, upload state/overrides/allow-shrink.json to let the next build through once (a hand-made catalog: metadata allow-shrink=true)"
             }
             Rule::ProductionClosed => {
                 "send to staging until Amazon grants production access, then set PRODUCTION_ACCESS=true"
             }
             Rule::DestinationConflict => {
                 "a file of that name was published with other content; rebuild the catalog under a new name"
+            }
+            Rule::WrongEnv => {
+                "drop the catalog in outbox/<CATALOG_ENV>/catalogs/ of the stack that publishes that environment"
             }
         }
     }

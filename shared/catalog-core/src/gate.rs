@@ -15,44 +15,176 @@ use serde::Serialize;
 use crate::diff::shrink_exceeded;
 use crate::finding::{Finding, Position, Rule, Severity};
 use crate::input::Compression;
+use crate::ledger::Published;
 use crate::model::SubmissionType;
 use crate::naming::stem;
+use crate::outbox::{BatchDescriptor, CatalogMeta, ETag};
 use crate::reader::ReadReport;
 
 /// The `schema` every manifest names.
 pub const SCHEMA: &str = "EMBER";
 
-/// What a file dropped in `outbox/<env>/catalogs/` is to the gate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OutboxFile<'a> {
-    /// A catalog on its own: `NAME.xml.zst`.
-    Catalog(&'a str),
-    /// A batch descriptor, `STEM.batch.json`, listing the parts of one catalog.
-    Batch(&'a str),
-    /// One part of a batch, `…-partNNNN.xml.zst`: it waits for its descriptor.
-    Part,
-    /// Anything else: not a catalog (a plain `.xml` is not what Amazon takes).
-    Other,
+pub use crate::outbox::OutboxFile;
+
+/// What the gate is asked to publish, resolved from the object that
+/// triggered it (a catalog, or a batch descriptor and its parts) before any
+/// XML is read.
+#[derive(Debug, Clone)]
+pub struct GateSubmission {
+    /// The outbox folder's environment.
+    pub env: String,
+    /// The catalog's name (`….xml.zst`).
+    pub name: String,
+    /// The object that triggered the pass.
+    pub trigger: String,
+    /// Its ETag, as read.
+    pub trigger_etag: ETag,
+    /// The catalog files in the work bucket, in order, with the sizes the
+    /// descriptor gives.
+    pub files: Vec<(String, Option<u64>)>,
+    /// What the trigger's metadata says (for a batch, with the descriptor's
+    /// type over it).
+    pub meta: CatalogMeta,
 }
 
-impl<'a> OutboxFile<'a> {
-    /// Classifies a file name (the last segment of the key).
-    pub fn classify(file_name: &'a str) -> OutboxFile<'a> {
-        if let Some(batch) = file_name.strip_suffix(".batch.json") {
-            return OutboxFile::Batch(batch);
-        }
-        let Some(base) = file_name.strip_suffix(".xml.zst") else {
-            return OutboxFile::Other;
-        };
-        let is_part = base
-            .rsplit_once("-part")
-            .is_some_and(|(_, n)| n.len() == 4 && n.bytes().all(|b| b.is_ascii_digit()));
-        match (is_part, base.is_empty()) {
-            (true, _) => OutboxFile::Part,
-            (false, true) => OutboxFile::Other,
-            (false, false) => OutboxFile::Catalog(file_name),
+impl GateSubmission {
+    /// A catalog on its own, from the one response its bytes came with.
+    pub fn single(env: &str, name: &str, key: &str, etag: ETag, meta: CatalogMeta) -> Self {
+        GateSubmission {
+            env: env.to_owned(),
+            name: name.to_owned(),
+            trigger: key.to_owned(),
+            trigger_etag: etag,
+            files: vec![(key.to_owned(), None)],
+            meta,
         }
     }
+
+    /// A batch: its parts must sit in the descriptor's own folder and be
+    /// `.xml.zst`. With a finding to refuse it on when the descriptor is
+    /// unreadable or names parts it may not.
+    pub fn batch(
+        env: &str,
+        stem: &str,
+        key: &str,
+        etag: ETag,
+        meta: CatalogMeta,
+        descriptor: Result<BatchDescriptor, String>,
+    ) -> (Self, Option<Finding>) {
+        let mut submission = GateSubmission {
+            env: env.to_owned(),
+            name: format!("{stem}.xml.zst"),
+            trigger: key.to_owned(),
+            trigger_etag: etag,
+            files: Vec::new(),
+            meta,
+        };
+        let refuse = |message: String| {
+            Some(Finding::error(
+                Rule::BatchDescriptor,
+                Position::default(),
+                message,
+            ))
+        };
+        let descriptor = match descriptor {
+            Ok(descriptor) => descriptor,
+            Err(message) => return (submission, refuse(message)),
+        };
+        if let Some(name) = descriptor.catalog.clone().filter(|n| !n.is_empty()) {
+            submission.name = name;
+        }
+        if let Some(kind) = descriptor.catalog_type.clone().filter(|t| !t.is_empty()) {
+            submission.meta.catalog_type = Some(kind);
+        }
+        match descriptor.part_keys(env) {
+            Ok(files) => submission.files = files,
+            Err(message) => return (submission, refuse(message)),
+        }
+        (submission, None)
+    }
+
+    /// Whether the builder made it: the state already counts it as sent.
+    pub fn builder_made(&self) -> bool {
+        self.meta.catalog_version.is_some()
+    }
+
+    /// Full or update, from the metadata or the name; never guessed.
+    pub fn kind(&self) -> Result<SubmissionType, Finding> {
+        submission_type(self.meta.catalog_type.as_deref(), &self.name)
+            .map_err(|message| Finding::error(Rule::CatalogType, Position::default(), message))
+    }
+
+    /// What happens after a refusal: a catalog the builder made is already
+    /// counted as sent by the state, so only a full catalog puts Amazon back
+    /// in line with it; a hand-made one is simply not published.
+    pub fn after_refusal(&self) -> AfterRefusal {
+        if self.builder_made() {
+            AfterRefusal {
+                request_full: true,
+                next: "nothing is published; the next build sends a full catalog, which brings Amazon in line with the state",
+            }
+        } else {
+            AfterRefusal {
+                request_full: false,
+                next: "nothing is published; fix the findings and upload the catalog again under a new name",
+            }
+        }
+    }
+}
+
+/// What follows a refusal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AfterRefusal {
+    /// Ask the next build for a full catalog.
+    pub request_full: bool,
+    /// What happens next, in the provider's words.
+    pub next: &'static str,
+}
+
+/// Whether this stack publishes a catalog dropped under `outbox/<env>/`:
+/// only its own environment (`CATALOG_ENV`), and `prod` only once Amazon
+/// granted production access.
+pub fn env_guard(env: &str, stack_env: &str, production_access: bool) -> Result<(), Finding> {
+    let refuse =
+        |rule: Rule, message: String| Err(Finding::error(rule, Position::default(), message));
+    if env != "prod" && env != "staging" {
+        return refuse(
+            Rule::WrongEnv,
+            format!("{env:?} is not one of Amazon's environments (staging, prod)"),
+        );
+    }
+    if env != stack_env {
+        return refuse(
+            Rule::WrongEnv,
+            format!(
+                "this catalog is under outbox/{env}/, and this stack publishes CATALOG_ENV={stack_env} only"
+            ),
+        );
+    }
+    if env == "prod" && !production_access {
+        return refuse(
+            Rule::ProductionClosed,
+            "production access not enabled: this catalog is for prod, and PRODUCTION_ACCESS is not true".into(),
+        );
+    }
+    Ok(())
+}
+
+/// A published record already names this catalog: the same trigger object
+/// is a redelivery, which finishes publishing; another object under a
+/// published name is refused.
+pub fn ledger_check(record: &Published, submission: &GateSubmission) -> Result<(), Finding> {
+    if record.trigger_etag == submission.trigger_etag {
+        return Ok(());
+    }
+    Err(Finding::error(
+        Rule::DestinationConflict,
+        Position::default(),
+        format!(
+            "a catalog named {} was already published (manifest {}); this is a different object under the same name",
+            submission.name, record.manifest
+        ),
+    ))
 }
 
 /// A catalog's submission type: the object's `catalog-type` metadata when it
@@ -329,27 +461,31 @@ impl GateCheck {
 
     /// The verdict: every file valid, and for a full catalog the shrink guard.
     pub fn finish(mut self) -> Verdict {
-        if self.input.kind == SubmissionType::Full {
-            let dropped = self.input.live.saturating_sub(self.known_live);
-            self.counts.dropped = dropped;
-            if let Some(why) =
-                shrink_exceeded(dropped, self.input.live, self.input.shrink_limit_bps)
-            {
-                if self.input.allow_shrink {
-                    self.push(
-                        "",
-                        Finding::warning(
-                            Rule::ShrinkGuard,
-                            Position::default(),
-                            format!("{why}; allowed for this catalog by its allow-shrink override"),
-                        ),
-                    );
-                } else {
-                    self.push(
-                        "",
-                        Finding::error(Rule::ShrinkGuard, Position::default(), why),
-                    );
-                }
+        let dropped = match self.input.kind {
+            SubmissionType::Full => self.input.live.saturating_sub(self.known_live),
+            SubmissionType::Update => self.counts.deletes,
+        };
+        self.counts.dropped = dropped;
+        if let Some(why) = shrink_exceeded(
+            self.input.kind,
+            dropped,
+            self.input.live,
+            self.input.shrink_limit_bps,
+        ) {
+            if self.input.allow_shrink {
+                self.push(
+                    "",
+                    Finding::warning(
+                        Rule::ShrinkGuard,
+                        Position::default(),
+                        format!("{why}; allowed for this catalog by its allow-shrink override"),
+                    ),
+                );
+            } else {
+                self.push(
+                    "",
+                    Finding::error(Rule::ShrinkGuard, Position::default(), why),
+                );
             }
         }
         let reason = reason(&self.findings, self.errors);
@@ -393,28 +529,6 @@ fn reason(findings: &[FileFinding], errors: u64) -> String {
 mod tests {
     use super::*;
     use crate::reader::{CatalogReader, ReadOptions};
-
-    #[test]
-    fn outbox_files_are_catalogs_batches_or_parts() {
-        assert_eq!(
-            OutboxFile::classify("catalog-x-full.xml.zst"),
-            OutboxFile::Catalog("catalog-x-full.xml.zst")
-        );
-        assert_eq!(
-            OutboxFile::classify("catalog-x-full.batch.json"),
-            OutboxFile::Batch("catalog-x-full")
-        );
-        assert_eq!(
-            OutboxFile::classify("catalog-x-full-part0002.xml.zst"),
-            OutboxFile::Part
-        );
-        assert_eq!(
-            OutboxFile::classify("catalog-x-full-party.xml.zst"),
-            OutboxFile::Catalog("catalog-x-full-party.xml.zst")
-        );
-        assert_eq!(OutboxFile::classify("catalog.xml"), OutboxFile::Other);
-        assert_eq!(OutboxFile::classify(".xml.zst"), OutboxFile::Other);
-    }
 
     #[test]
     fn the_type_comes_from_metadata_then_the_name_and_is_never_guessed() {

@@ -43,6 +43,7 @@ pub mod finding;
 pub mod gate;
 pub mod ids;
 pub mod input;
+pub mod ledger;
 pub mod model;
 pub mod naming;
 pub mod outbox;
