@@ -36,6 +36,12 @@ pub enum Rule {
     XmlTooDeep,
     /// The (decompressed) document, or one token in it, is larger than the configured bound.
     XmlTooLarge,
+    /// The text of one element, added up across the comments, CDATA
+    /// sections and references that split it, is larger than the token bound.
+    TextTooLarge,
+    /// Too many items name parents not read yet: the references waiting for
+    /// their parents outgrew their bound.
+    PendingParents,
     /// The root element is not `<ProgramCatalog>`.
     RootElement,
     /// A root attribute (`id`, `version`, `action`) is missing or invalid.
@@ -99,6 +105,8 @@ impl Rule {
             Rule::XmlDoctype => "xml.doctype",
             Rule::XmlTooDeep => "xml.too-deep",
             Rule::XmlTooLarge => "xml.too-large",
+            Rule::TextTooLarge => "xml.text-too-large",
+            Rule::PendingParents => "item.pending-parents",
             Rule::RootElement => "root.element",
             Rule::RootAttribute => "root.attribute",
             Rule::UnknownElement => "element.unknown",
@@ -147,6 +155,12 @@ impl Rule {
             }
             Rule::XmlTooLarge => {
                 "split the catalog into parts, or raise the configured limit if the size is expected"
+            }
+            Rule::TextTooLarge => {
+                "shorten the element's text; no EMBER value needs megabytes, so check how the file was generated"
+            }
+            Rule::PendingParents => {
+                "put parents before their children (a series before its seasons, a season before its episodes)"
             }
             Rule::RootElement => {
                 "the document must start with <ProgramCatalog id=\"…\" version=\"…\">"

@@ -356,6 +356,7 @@ impl CatalogState {
         let limits = Limits {
             max_bytes: u64::MAX,
             max_token_bytes: 1 << 20,
+            max_pending_bytes: 0,
             max_depth: 0,
         };
         let mut lines = Tracked::new(decoded, &limits);
