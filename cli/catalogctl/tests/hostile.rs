@@ -142,3 +142,82 @@ fn a_title_of_300_one_mib_runs_is_one_finding_under_100_mb() {
     assert!(peak > 0, "the child's memory was never read");
     assert!(peak < 100_000_000, "peak RSS {peak} bytes is over 100 MB");
 }
+
+/// The one summary in `dir`, parsed.
+fn summary(dir: &Path) -> Value {
+    let summaries: Vec<PathBuf> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_str().unwrap().ends_with(".summary.json"))
+        .collect();
+    assert_eq!(summaries.len(), 1, "one summary in {dir:?}");
+    serde_json::from_slice(&fs::read(&summaries[0]).unwrap()).unwrap()
+}
+
+fn catalogs_in(dir: &Path) -> usize {
+    fs::read_dir(dir)
+        .unwrap()
+        .filter(|e| {
+            let name = e.as_ref().unwrap().file_name();
+            name.to_str().unwrap().ends_with(".xml.zst")
+        })
+        .count()
+}
+
+/// The example export with line 3 holding bytes that are not UTF-8.
+fn export_with_invalid_utf8(dir: &Path) -> PathBuf {
+    let example = fs::read(workspace_root().join("examples/provider-export.jsonl")).unwrap();
+    let mut lines: Vec<Vec<u8>> = example.split(|&b| b == b'\n').map(<[u8]>::to_vec).collect();
+    let third = &mut lines[2];
+    let at = third.windows(7).position(|w| w == b"\"title\"").unwrap() + 9;
+    third.splice(at..at, [0xff, 0xfe]);
+    let path = dir.join("export-with-invalid-utf8.jsonl");
+    fs::write(&path, lines.join(&b'\n')).unwrap();
+    path
+}
+
+/// Issue #15 item 9: one line that is not UTF-8 failed the whole build with
+/// an I/O error. It is a finding on its line: the build is refused (exit 1,
+/// no catalog), and `--allow-partial` builds every other row.
+#[test]
+fn one_invalid_utf8_line_is_a_finding_and_allow_partial_builds_the_rest() {
+    let scratch = tempfile::tempdir().unwrap();
+    let source = export_with_invalid_utf8(scratch.path());
+    let rows = fs::read(&source)
+        .unwrap()
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .count() as u64;
+
+    let refused = scratch.path().join("refused");
+    let output = catalogctl()
+        .args(["build", "--quiet", "--source", source.to_str().unwrap()])
+        .args(["--out", refused.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
+    assert_eq!(catalogs_in(&refused), 0, "no catalog is written");
+    let report = summary(&refused);
+    let findings = report["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 1, "{report:#}");
+    assert_eq!(findings[0]["rule"], "source.encoding");
+    assert_eq!(findings[0]["position"]["line"], 3);
+    assert_eq!(findings[0]["item_id"], "mv-fish-chips");
+
+    let partial = scratch.path().join("partial");
+    let output = catalogctl()
+        .args(["build", "--quiet", "--source", source.to_str().unwrap()])
+        .args(["--out", partial.to_str().unwrap(), "--allow-partial"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
+    assert_eq!(catalogs_in(&partial), 1, "the good rows are built");
+    let report = summary(&partial);
+    let items: u64 = report["items"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|n| n.as_u64().unwrap())
+        .sum();
+    assert_eq!(items, rows - 1, "{report:#}");
+}

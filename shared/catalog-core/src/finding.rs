@@ -54,6 +54,8 @@ pub enum Rule {
     DuplicateChild,
     /// An item or delete has no `id`, or an empty one.
     MissingId,
+    /// An id is longer than an id may be (65,535 bytes of UTF-8).
+    IdTooLong,
     /// A `version` is missing or not a positive integer.
     BadVersion,
     /// The same id appears twice in one catalog or export.
@@ -72,6 +74,13 @@ pub enum Rule {
     SourceSyntax,
     /// A source row has an unknown `type`.
     SourceType,
+    /// A source row holds bytes that are not UTF-8.
+    SourceEncoding,
+    /// A source line is longer than the configured bound.
+    SourceRowTooLarge,
+    /// The CSV header row is unreadable or lacks a required column, so no
+    /// row can be read.
+    SourceHeader,
     /// Text held characters XML cannot carry; they were removed.
     ControlCharacter,
     /// Live items absent from the export were not deleted this run.
@@ -113,6 +122,7 @@ impl Rule {
             Rule::RequiredChild => "item.required-child",
             Rule::DuplicateChild => "item.duplicate-child",
             Rule::MissingId => "item.missing-id",
+            Rule::IdTooLong => "item.id-too-long",
             Rule::BadVersion => "item.bad-version",
             Rule::DuplicateId => "item.duplicate-id",
             Rule::BadValue => "item.bad-value",
@@ -122,6 +132,9 @@ impl Rule {
             Rule::DeleteOrphansChild => "delete.orphans-child",
             Rule::SourceSyntax => "source.syntax",
             Rule::SourceType => "source.type",
+            Rule::SourceEncoding => "source.encoding",
+            Rule::SourceRowTooLarge => "source.row-too-large",
+            Rule::SourceHeader => "source.header",
             Rule::ControlCharacter => "text.control-character",
             Rule::RemovalsHeld => "diff.removals-held",
             Rule::VersionNotNewer => "version.not-newer",
@@ -174,6 +187,9 @@ impl Rule {
             Rule::RequiredChild => "add the missing element to the item",
             Rule::DuplicateChild => "keep one occurrence of the element",
             Rule::MissingId => "give every item and Delete a non-empty id attribute",
+            Rule::IdTooLong => {
+                "shorten the id to at most 65535 bytes; ids name items, they do not carry data"
+            }
             Rule::BadVersion => {
                 "use a positive integer version, higher than any version sent before for this id"
             }
@@ -193,6 +209,13 @@ impl Rule {
                 "correct the line so it is one JSON object (or one CSV row matching the header)"
             }
             Rule::SourceType => "use type movie, series, season or episode",
+            Rule::SourceEncoding => "export the file as UTF-8 (or correct the bytes of this row)",
+            Rule::SourceRowTooLarge => {
+                "check the line is one row (a missing line break joins rows); no row needs more than the limit"
+            }
+            Rule::SourceHeader => {
+                "make the first row name the columns, with at least id and title (e.g. id,title,locale,…)"
+            }
             Rule::ControlCharacter => "remove control characters from the source text",
             Rule::RemovalsHeld => {
                 "fix the unreadable rows; the removals go out with the next clean export"
@@ -348,13 +371,23 @@ impl Findings {
         }
     }
 
-    /// Records a finding.
-    pub fn push(&mut self, finding: Finding) {
+    /// The most bytes a kept finding's message, and its item id, keep: a
+    /// finding about an 8 MiB id must not keep the id (a thousand of them
+    /// would hold gigabytes).
+    pub const MAX_TEXT_BYTES: usize = 4096;
+
+    /// Records a finding. Its message and item id are shortened (marked
+    /// with `…`) past [`Findings::MAX_TEXT_BYTES`].
+    pub fn push(&mut self, mut finding: Finding) {
         match finding.severity {
             Severity::Error => self.errors += 1,
             Severity::Warning => self.warnings += 1,
         }
         if self.kept.len() < self.cap {
+            shorten(&mut finding.message);
+            if let Some(id) = &mut finding.item_id {
+                shorten(id);
+            }
             self.kept.push(finding);
         }
     }
@@ -390,6 +423,21 @@ impl Findings {
     }
 }
 
+/// Cuts `text` to at most [`Findings::MAX_TEXT_BYTES`] bytes, at a
+/// character boundary, ending it with `…` when it was cut.
+fn shorten(text: &mut String) {
+    if text.len() <= Findings::MAX_TEXT_BYTES {
+        return;
+    }
+    let mut end = Findings::MAX_TEXT_BYTES - '…'.len_utf8();
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.truncate(end);
+    text.push('…');
+    text.shrink_to_fit();
+}
+
 impl<'a> IntoIterator for &'a Findings {
     type Item = &'a Finding;
     type IntoIter = std::slice::Iter<'a, Finding>;
@@ -419,6 +467,21 @@ mod tests {
         assert_eq!(findings.warning_count(), 1);
         assert_eq!(findings.dropped(), 4);
         assert!(!findings.is_clean());
+    }
+
+    #[test]
+    fn a_finding_about_a_huge_id_keeps_a_bounded_copy() {
+        let id = "é".repeat(1 << 20);
+        let mut findings = Findings::default();
+        let message = format!("id {id:?} appears more than once");
+        findings
+            .push(Finding::error(Rule::DuplicateId, Position::default(), message).for_item(&id));
+        let kept = findings.iter().next().unwrap();
+        assert!(kept.message.len() <= Findings::MAX_TEXT_BYTES);
+        assert!(kept.message.starts_with("id \"éé") && kept.message.ends_with('…'));
+        let kept_id = kept.item_id.as_deref().unwrap();
+        assert!(kept_id.len() <= Findings::MAX_TEXT_BYTES && kept_id.ends_with('…'));
+        assert!(kept.item_id.as_ref().unwrap().capacity() <= Findings::MAX_TEXT_BYTES);
     }
 
     #[test]

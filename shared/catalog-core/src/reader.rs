@@ -746,6 +746,10 @@ impl<'a> CatalogReader<'a> {
             return None;
         };
         let mut valid = version.is_some();
+        if let Err((rule, message)) = rules::check_id_length(&id) {
+            valid = false;
+            self.error(rule, position, Some(&id), message);
+        }
         if !self.seen.ids.insert(&id) {
             valid = false;
             self.error(
@@ -2539,6 +2543,23 @@ mod tests {
                 .findings
                 .iter()
                 .all(|f| f.rule == Rule::ParentMissing)
+        );
+    }
+
+    #[test]
+    fn ids_over_65535_bytes_are_refused_for_items_and_deletes() {
+        let long = "x".repeat(65_536);
+        let xml = format!(
+            "{DECL}<ProgramCatalog id=\"C\" version=\"1\">\n\
+             <Movie id=\"{long}\" version=\"1\"><Title locale=\"en-US\">A</Title></Movie>\n\
+             <Delete id=\"y{long}\" version=\"2\"/>\n\
+             </ProgramCatalog>\n"
+        );
+        let (entries, report) = read_all(&xml);
+        assert!(entries.is_empty());
+        assert_eq!(
+            rules(&report),
+            vec![("item.id-too-long", 3), ("item.id-too-long", 4)]
         );
     }
 

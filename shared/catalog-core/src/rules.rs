@@ -86,10 +86,31 @@ fn has_whitespace(text: &str) -> bool {
         || (!text.is_ascii() && text.chars().any(char::is_whitespace))
 }
 
+/// The longest id, in bytes of UTF-8: the catalog state stores an id's
+/// length in 16 bits.
+pub const MAX_ID_BYTES: usize = 65_535;
+
+/// Checks an id's length (an item's or a delete's).
+pub fn check_id_length(id: &str) -> Result<(), (Rule, String)> {
+    if id.len() <= MAX_ID_BYTES {
+        return Ok(());
+    }
+    Err((
+        Rule::IdTooLong,
+        format!(
+            "the id is {} bytes long; an id may be at most {MAX_ID_BYTES} bytes",
+            id.len()
+        ),
+    ))
+}
+
 /// Checks an item's values, calling `report` once per problem.
 pub fn check_item(item: &Item, report: &mut dyn FnMut(Rule, String)) {
     if item.id.trim().is_empty() {
         report(Rule::MissingId, "the id is empty".into());
+    }
+    if let Err((rule, message)) = check_id_length(&item.id) {
+        report(rule, message);
     }
     if item.version == 0 {
         report(Rule::BadVersion, "version 0: versions start at 1".into());

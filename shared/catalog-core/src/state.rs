@@ -532,6 +532,24 @@ mod tests {
     }
 
     #[test]
+    fn an_id_over_65535_bytes_is_an_error_not_a_truncation() {
+        let mut state = CatalogState::new("CAT");
+        let long = "x".repeat(65_536);
+        let err = state
+            .upsert(&long, &item(KindTag::Movie, None, 1))
+            .unwrap_err();
+        assert!(matches!(err, StateError::TooLarge(_)), "{err}");
+        assert!(err.to_string().contains("65535"), "{err}");
+        assert!(state.is_empty());
+        assert!(state.get(&long[..65_535]).is_none());
+        let longest = "y".repeat(65_535);
+        state
+            .upsert(&longest, &item(KindTag::Movie, None, 1))
+            .unwrap();
+        assert_eq!(state.iter().next().unwrap().0, longest);
+    }
+
+    #[test]
     fn known_items_skip_deleted_ones() {
         let mut state = CatalogState::new("CAT");
         state.upsert("s", &item(KindTag::Series, None, 1)).unwrap();
