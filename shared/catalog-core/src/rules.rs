@@ -280,7 +280,8 @@ fn check_text(item: &Item, report: &mut dyn FnMut(Rule, String)) {
     }
 }
 
-/// Calls `f` with every text field of the item and its name.
+/// Calls `f` with every text field of the item and its name, the ones with
+/// a format (dates, times, regions, prices) included.
 pub fn for_each_text(item: &Item, f: &mut dyn FnMut(&'static str, &str)) {
     f("id", &item.id);
     match &item.kind {
@@ -319,6 +320,31 @@ pub fn for_each_text(item: &Item, f: &mut dyn FnMut(&'static str, &str)) {
     if let Some(d) = &meta.deep_link {
         f("DeepLink", d);
     }
+    for_each_formatted_text(item, f);
+}
+
+/// Calls `f` with every text field that has a format (dates, times,
+/// regions, prices) and its name. Their own rules refuse most bad values,
+/// but not every parser refuses every character, so the text check covers
+/// them too.
+fn for_each_formatted_text(item: &Item, f: &mut dyn FnMut(&'static str, &str)) {
+    let meta = &item.meta;
+    if let Some(date) = &meta.release_date {
+        f("ReleaseDate", date);
+    }
+    for offer in &meta.offers {
+        f("Offer region", &offer.region);
+        if let Some(start) = &offer.start {
+            f("Offer start", start);
+        }
+        if let Some(end) = &offer.end {
+            f("Offer end", end);
+        }
+        if let Some(price) = &offer.price {
+            f("Price", &price.amount);
+            f("Price currency", &price.currency);
+        }
+    }
 }
 
 /// Parses `YYYY-MM-DD` into a calendar date.
@@ -328,7 +354,14 @@ pub fn parse_date(text: &str) -> Option<Date> {
 }
 
 /// Parses an RFC 3339 date-time.
+///
+/// The date and the time are separated by `T` (xs:dateTime's only
+/// separator): the RFC 3339 parser takes any character there, even a
+/// control character XML cannot carry.
 pub fn parse_datetime(text: &str) -> Option<OffsetDateTime> {
+    if text.as_bytes().get(10) != Some(&b'T') {
+        return None;
+    }
     OffsetDateTime::parse(text, &Rfc3339).ok()
 }
 

@@ -1348,6 +1348,25 @@ not json
         assert_eq!(report.rejected_ids, ["m1"]);
     }
 
+    /// Found by the mutation fuzz: a bit flip turned the `T` of an offer's
+    /// start into U+0014, the time parser took it as the separator, and the
+    /// writer then refused the item, failing the whole build.
+    #[test]
+    fn a_control_character_in_an_offer_time_is_a_finding_not_a_build_failure() {
+        let text = "{\"type\":\"movie\",\"id\":\"m1\",\"title\":\"A\",\"offers\":[{\"type\":\"free\",\"regions\":[\"US\"],\"start\":\"2025-01-01\\u001400:00:00Z\"}]}\n\
+                    {\"type\":\"movie\",\"id\":\"m2\",\"title\":\"B\",\"offers\":[{\"type\":\"free\",\"regions\":[\"US\"],\"end\":\"2025-01-01 00:00:00Z\"}]}\n";
+        let (items, report) = load(text, SourceFormat::JsonLines);
+        assert!(items.is_empty(), "{items:?}");
+        assert_eq!(
+            found(&report),
+            vec![
+                (1, "item.bad-value"),
+                (1, "text.control-character"),
+                (2, "item.bad-value")
+            ]
+        );
+    }
+
     #[test]
     fn format_from_path() {
         assert_eq!(
