@@ -22,9 +22,18 @@
 //! that versions only go up ([`rules::check_item_version`],
 //! [`rules::check_delete_version`]).
 //!
+//! A catalog split into parts (several documents, each with its own root)
+//! is checked as one logical catalog by [`BatchValidation`] (or
+//! [`validate_parts`]): one reader state across the parts, so a parent in
+//! part 1 serves a child in part 2 and an id repeated across parts is a
+//! duplicate; each part keeps its own root checks and its own report, and
+//! the end-of-catalog checks run once, after the last part.
+//!
 //! Hostile input: a DOCTYPE (and so any entity declaration) is refused,
-//! nesting is bounded, the decompressed size and the size of one token are
-//! bounded ([`Limits`]). Those stop reading with one fatal finding.
+//! nesting is bounded, the decompressed size, the size of one token and the
+//! text of one element (however comments, CDATA and references split it)
+//! are bounded, and so are the parent references waiting for parents not
+//! read yet ([`Limits`]). Those stop reading with one fatal finding.
 //! [`CatalogReader::next_entry`] returns `Err` only when the underlying input
 //! fails (a broken connection), which is not the catalog's fault.
 
@@ -148,6 +157,177 @@ enum Stop {
     Finding,
     /// The input failed.
     Io(io::Error),
+}
+
+/// The parts of one logical catalog, validated in order with one reader
+/// state.
+///
+/// A catalog too large for one file is split into parts, each a complete
+/// document with its own root. Checked one by one with fresh readers, a
+/// child in part 2 whose parent is new in part 1 would be refused, and a
+/// duplicate id across parts missed. A `BatchValidation` carries what the
+/// checks keep (the ids seen, the series and seasons, the references waiting
+/// for parents, the deletes) from part to part:
+///
+/// - [`validate_part`](Self::validate_part) reads the next part to its end:
+///   its prolog and root are checked on their own, its entries against
+///   everything read before, and its findings go to its own [`ReadReport`]
+///   (positions are lines of that part);
+/// - [`finish`](Self::finish) runs the end-of-catalog checks once (parent
+///   references still waiting, known children left alive by a deleted
+///   parent), adds each finding to the report of the part it points into,
+///   and returns every part's report. The waiting references are settled
+///   only when every part was read to its end: otherwise their parents may
+///   be in what was not read.
+///
+/// ```
+/// use catalog_core::reader::{BatchValidation, ReadOptions};
+///
+/// let decl = r#"<?xml version="1.0" encoding="UTF-8"?>"#;
+/// let part1 = format!(r#"{decl}<ProgramCatalog id="C" version="1">
+/// <TvSeries id="x" version="1"><Title locale="en-US">X</Title></TvSeries>
+/// </ProgramCatalog>"#);
+/// let part2 = format!(r#"{decl}<ProgramCatalog id="C" version="1">
+/// <TvSeason id="x-1" version="1"><SeriesId>x</SeriesId><SeasonNumber>1</SeasonNumber><Title locale="en-US">S1</Title></TvSeason>
+/// </ProgramCatalog>"#);
+/// let mut batch = BatchValidation::new(ReadOptions::default());
+/// for part in [&part1, &part2] {
+///     batch.validate_part(part.as_bytes())?;
+/// }
+/// let report = batch.finish();
+/// assert!(report.is_valid());
+/// assert_eq!(report.parts.len(), 2);
+/// # Ok::<(), catalog_core::reader::ReadError>(())
+/// ```
+pub struct BatchValidation<'k> {
+    options: ReadOptions<'k>,
+    seen: Carried,
+    parts: Vec<ReadReport>,
+}
+
+impl std::fmt::Debug for BatchValidation<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BatchValidation")
+            .field("options", &self.options)
+            .field("parts_read", &self.parts.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'k> BatchValidation<'k> {
+    /// A batch with no part read yet. `options` apply to every part (the
+    /// findings cap is per part).
+    pub fn new(options: ReadOptions<'k>) -> BatchValidation<'k> {
+        BatchValidation {
+            options,
+            seen: Carried::default(),
+            parts: Vec::new(),
+        }
+    }
+
+    /// Reads and checks the next part, in order, against every part read
+    /// before it, and returns its report (the end-of-catalog checks may add
+    /// to it in [`finish`](Self::finish)).
+    ///
+    /// `Err` only when the input fails (a broken stream), which is not the
+    /// catalog's fault; the part was then read in part, so the batch cannot
+    /// be trusted further and should be dropped.
+    pub fn validate_part<R: Read>(&mut self, input: R) -> Result<&ReadReport, ReadError> {
+        let mut seen = std::mem::take(&mut self.seen);
+        seen.part = self.parts.len();
+        let mut reader = CatalogReader::open(input, self.options, seen)?;
+        reader.discard = true;
+        let outcome = loop {
+            match reader.try_next_entry() {
+                Ok(Some(_)) => {}
+                Ok(None) => break Ok(()),
+                Err(error) => break Err(error),
+            }
+        };
+        let (report, seen) = reader.finish_part();
+        self.seen = seen;
+        outcome?;
+        self.parts.push(report);
+        Ok(&self.parts[self.parts.len() - 1])
+    }
+
+    /// How many parts were read.
+    pub fn parts_read(&self) -> usize {
+        self.parts.len()
+    }
+
+    /// Runs the end-of-catalog checks once and returns every part's report.
+    pub fn finish(mut self) -> BatchReport {
+        let complete = !self.parts.is_empty() && self.parts.iter().all(|p| p.complete);
+        let parts = &mut self.parts;
+        self.seen
+            .end_of_catalog(self.options.known, complete, &mut |part, finding| {
+                if let Some(report) = parts.get_mut(part) {
+                    report.findings.push(finding);
+                }
+            });
+        BatchReport { parts: self.parts }
+    }
+}
+
+/// Validates `parts`, in order, as one logical catalog: a
+/// [`BatchValidation`] fed every part, then finished.
+pub fn validate_parts<'k, R: Read>(
+    parts: impl IntoIterator<Item = R>,
+    options: ReadOptions<'k>,
+) -> Result<BatchReport, ReadError> {
+    let mut batch = BatchValidation::new(options);
+    for part in parts {
+        batch.validate_part(part)?;
+    }
+    Ok(batch.finish())
+}
+
+/// What validating a batch found: one report per part, in order.
+#[derive(Debug)]
+pub struct BatchReport {
+    /// Each part's report: its header, its findings (end-of-catalog ones
+    /// included, in the part they point into), its counts.
+    pub parts: Vec<ReadReport>,
+}
+
+impl BatchReport {
+    /// True when there was at least one part and every part was read to
+    /// its end with no error.
+    pub fn is_valid(&self) -> bool {
+        !self.parts.is_empty() && self.parts.iter().all(ReadReport::is_valid)
+    }
+
+    /// Errors in all parts.
+    pub fn error_count(&self) -> u64 {
+        self.parts.iter().map(|p| p.findings.error_count()).sum()
+    }
+
+    /// Valid items per kind in all parts, indexed like [`KindTag::ALL`].
+    pub fn items(&self) -> [u64; 4] {
+        let mut items = [0; 4];
+        for part in &self.parts {
+            for (total, n) in items.iter_mut().zip(part.items) {
+                *total += n;
+            }
+        }
+        items
+    }
+
+    /// All valid items in all parts.
+    pub fn total_items(&self) -> u64 {
+        self.items().iter().sum()
+    }
+
+    /// Valid deletes in all parts.
+    pub fn deletes(&self) -> u64 {
+        self.parts.iter().map(|p| p.deletes).sum()
+    }
+
+    /// Valid items the caller's [`KnownItems`] knows to be live, in all parts.
+    pub fn known_live(&self) -> u64 {
+        self.parts.iter().map(|p| p.known_live).sum()
+    }
 }
 
 /// Reads one EMBER catalog, yielding valid entries and collecting findings.

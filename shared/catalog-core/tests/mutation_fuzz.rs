@@ -19,6 +19,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::path::Path;
 use std::sync::mpsc;
 use std::sync::{Arc, OnceLock};
@@ -28,7 +30,7 @@ use catalog_core::diff::{Policy, Request};
 use catalog_core::input::Limits;
 use catalog_core::model::{Action, CatalogHeader};
 use catalog_core::pipeline::build_from_state;
-use catalog_core::reader::{CatalogReader, ReadOptions, ReadReport};
+use catalog_core::reader::{CatalogReader, ReadOptions, ReadReport, validate_parts};
 use catalog_core::source::{LoadOptions, SourceFormat, SourceLoader};
 use catalog_core::state::CatalogState;
 use catalog_core::synthetic::Synthetic;
@@ -404,6 +406,44 @@ proptest! {
         let (stepped, dropped, _) =
             within_deadline(format!("{mutations:?}"), move || read_both_ways(&bytes, None));
         prop_assert!(same_report(&stepped, &dropped), "{stepped:#?}\n{dropped:#?}");
+    }
+}
+
+/// The example export built in parts of 3 items.
+fn parts() -> &'static [Vec<u8>] {
+    static PARTS: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
+    PARTS.get_or_init(common::example_in_parts)
+}
+
+proptest! {
+    #![proptest_config(config(500))]
+
+    /// A batch with mutated parts, or parts dropped, repeated or swapped:
+    /// findings, never a panic or a hang, one report per part.
+    #[test]
+    fn mutated_batches_end_in_findings(
+        order in prop::collection::vec(any::<Index>(), 1..8),
+        mutate_part in any::<Index>(),
+        mutations in prop::collection::vec(mutation(), 0..4),
+        with_known in any::<bool>(),
+    ) {
+        let parts = parts();
+        let donors: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
+        let mut batch: Vec<Vec<u8>> =
+            order.iter().map(|i| parts[i.index(parts.len())].clone()).collect();
+        let victim = mutate_part.index(batch.len());
+        batch[victim] = mutate(&batch[victim], &mutations, &donors);
+        let count = batch.len();
+        let report = within_deadline(format!("{mutations:?}"), move || {
+            let corpus = corpus();
+            let options = ReadOptions {
+                limits: small_limits(),
+                max_findings: 10_000,
+                known: with_known.then_some(&corpus.state as _),
+            };
+            validate_parts(batch.iter().map(Vec::as_slice), options).expect("a slice does not fail")
+        });
+        prop_assert_eq!(report.parts.len(), count);
     }
 }
 
