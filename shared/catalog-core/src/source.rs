@@ -524,7 +524,9 @@ impl<'a> SourceLoader<'a> {
                             "the line holds bytes that are not UTF-8 (at column {}); the row is left out",
                             error.valid_up_to() + 1
                         )),
-                        id: id_of_json_row(&String::from_utf8_lossy(line)),
+                        // An id holding a replaced byte is not the item's.
+                        id: id_of_json_row(&String::from_utf8_lossy(line))
+                            .filter(|id| !id.contains(char::REPLACEMENT_CHARACTER)),
                     }),
                 };
                 return Ok(Some((*line_number, parsed)));
@@ -1273,6 +1275,19 @@ not json
         assert_eq!(report.rejected, 1);
         // The id before the bad bytes is still made out, so m2 is held, not removed.
         assert_eq!(report.rejected_ids, ["m2"]);
+    }
+
+    /// Invalid bytes inside the id: the id read with replacement characters
+    /// is not the item's, so holding it would let the real item be taken
+    /// for removed. The row is unreadable instead, which holds every removal.
+    #[test]
+    fn a_json_line_with_invalid_utf8_in_its_id_holds_every_removal() {
+        let bytes = b"{\"type\":\"movie\",\"id\":\"m\xff1\",\"title\":\"A\"}\n";
+        let (items, report) = load_bytes(bytes, SourceFormat::JsonLines);
+        assert!(items.is_empty());
+        assert_eq!(found(&report), vec![(1, "source.encoding")]);
+        assert!(report.rejected_ids.is_empty(), "{:?}", report.rejected_ids);
+        assert_eq!(report.unreadable_rows, 1);
     }
 
     #[test]
