@@ -955,11 +955,11 @@ impl<'a> CatalogReader<'a> {
                 format!("{id:?} is deleted but an item at {at} of this catalog still names it as its parent"),
             );
         }
-        if let Some(parent) = self
-            .options
-            .known
-            .and_then(|k| k.get(&id))
-            .and_then(|k| k.parent)
+        let known = self.options.known.and_then(|k| k.get(&id));
+        let known_parent = known
+            .as_ref()
+            .is_some_and(|k| matches!(k.kind, KindTag::Series | KindTag::Season));
+        if let Some(parent) = known.and_then(|k| k.parent)
             && let Some(parent_at) = self.seen.deleted.get(&id_hash(&parent)).copied()
         {
             let at = self.seen.describe(parent_at);
@@ -974,7 +974,12 @@ impl<'a> CatalogReader<'a> {
         }
         let here = self.seen.here(position);
         self.seen.deleted.insert(hash, here);
-        self.seen.deleted_order.push((id.clone(), here));
+        // Only a known series or season can leave known children alive; its
+        // id is kept for that check at the end (bounded by what is known,
+        // not by how many deletes the file holds).
+        if known_parent {
+            self.seen.deleted_order.push((id.clone(), here));
+        }
         match version {
             Some(_) if valid && self.discard => {
                 self.deletes += 1;
@@ -1983,7 +1988,8 @@ struct Carried {
     seasons: IdHashMap<u64>,
     /// Parents that an upserted item points at, and where the first did.
     live_parents: IdHashMap<Seen>,
-    /// Deleted ids: hash → where, plus the ids in the order seen.
+    /// Deleted ids: hash → where; and the known series and seasons
+    /// deleted, in the order seen.
     deleted: IdHashMap<Seen>,
     deleted_order: Vec<(String, Seen)>,
     /// Parent references not yet resolved, and the bytes they hold.
