@@ -345,6 +345,9 @@ enum Rows<'a> {
         /// The header row, when it is usable.
         headers: Option<csv::StringRecord>,
         record: csv::ByteRecord,
+        /// A row over the bound stopped the reading: where the next row
+        /// starts cannot be found in what follows.
+        stopped: bool,
     },
 }
 
@@ -411,6 +414,7 @@ impl<'a> SourceLoader<'a> {
                     reader: Box::new(reader),
                     headers,
                     record: csv::ByteRecord::new(),
+                    stopped: false,
                 }
             }
         };
@@ -535,7 +539,11 @@ impl<'a> SourceLoader<'a> {
                 reader,
                 headers,
                 record,
+                stopped,
             } => {
+                if *stopped {
+                    return Ok(None);
+                }
                 reader.get_mut().mark_token();
                 match reader.read_byte_record(record) {
                     Ok(false) => Ok(None),
@@ -554,8 +562,21 @@ impl<'a> SourceLoader<'a> {
                     }
                     Err(error) => {
                         if let csv::ErrorKind::Io(io) = error.kind() {
-                            let io = io::Error::new(io.kind(), io.to_string());
-                            return Err(LoadError::from_io(io));
+                            if let Some(LimitExceeded::Token { limit }) = LimitExceeded::from_io(io)
+                            {
+                                *stopped = true;
+                                let message = format!(
+                                    "the row is longer than the limit of {limit} bytes; \
+                                     it and the rest of the export were not read"
+                                );
+                                let unparsed = Unparsed {
+                                    rule: Rule::SourceRowTooLarge,
+                                    message: Some(message),
+                                    id: None,
+                                };
+                                return Ok(Some((reader.position().line(), Err(unparsed))));
+                            }
+                            return Err(csv_io_error(io));
                         }
                         let line = error.position().map_or(0, csv::Position::line);
                         let message = format!("not a valid row: {error}");
@@ -934,8 +955,7 @@ fn csv_headers<R: io::Read>(
         Ok(headers) => headers.clone(),
         Err(error) => {
             if let csv::ErrorKind::Io(io) = error.kind() {
-                let io = io::Error::new(io.kind(), io.to_string());
-                return Err(LoadError::from_io(io));
+                return Err(csv_io_error(io));
             }
             return Ok(Err(format!(
                 "the header row cannot be read: {error}; no row was read"
@@ -951,6 +971,15 @@ fn csv_headers<R: io::Read>(
         }
     }
     Ok(Ok(headers))
+}
+
+/// The load error for an I/O error the CSV reader holds (by reference,
+/// so it is rebuilt; a crossed bound stays one).
+fn csv_io_error(io: &io::Error) -> LoadError {
+    match LimitExceeded::from_io(io) {
+        Some(limit) => LoadError::TooLarge(limit.clone()),
+        None => LoadError::Io(io::Error::new(io.kind(), io.to_string())),
+    }
 }
 
 /// One CSV row as a record, or why not (bytes that are not UTF-8 are
@@ -1380,6 +1409,35 @@ not json
                 (2, "item.bad-value")
             ]
         );
+    }
+
+    /// A CSV row over the bound failed the whole load with an error. The
+    /// CSV reader cannot find the next row in what follows (a quoted field
+    /// may hold line breaks), so it is one finding and the rest is not read:
+    /// the rows before load, every removal is held.
+    #[test]
+    fn a_csv_row_over_the_bound_is_a_finding_and_stops_the_load() {
+        // The bound is checked as the input is buffered (256 KiB at a time).
+        let long = "x".repeat(600_000);
+        let text = format!("id,title\nm1,A\nm2,{long}\nm3,C\n");
+        let options = LoadOptions {
+            limits: Limits {
+                max_token_bytes: 1_000,
+                ..Limits::default()
+            },
+            ..LoadOptions::default()
+        };
+        let mut loader = SourceLoader::new(text.as_bytes(), SourceFormat::Csv, options).unwrap();
+        let mut items = Vec::new();
+        while let Some(item) = loader.next_item().unwrap() {
+            items.push(item);
+        }
+        let report = loader.finish();
+        assert_eq!(items.len(), 1);
+        assert_eq!(found(&report), vec![(3, "source.row-too-large")]);
+        assert!(report.unreadable_rows >= 1);
+        let message = &report.findings.iter().next().unwrap().message;
+        assert!(message.contains("1000 bytes"), "{message}");
     }
 
     #[test]
