@@ -992,21 +992,20 @@ fn csv_row(headers: &csv::StringRecord, row: &csv::ByteRecord) -> Result<SourceR
         .and_then(|id| std::str::from_utf8(id).ok())
         .filter(|id| !id.trim().is_empty())
         .map(str::to_owned);
-    let record = match csv::StringRecord::from_byte_record(row.clone()) {
-        Ok(record) => record,
-        Err(error) => {
-            let column = headers.get(error.utf8_error().field()).unwrap_or("?");
-            let message =
-                format!("column {column:?} holds bytes that are not UTF-8; the row is left out");
-            return Err(Unparsed {
-                rule: Rule::SourceEncoding,
-                message: Some(message),
-                id,
-            });
-        }
-    };
-    record
-        .deserialize::<CsvMovie>(Some(headers))
+    if let Some(at) = row
+        .iter()
+        .position(|field| std::str::from_utf8(field).is_err())
+    {
+        let column = headers.get(at).unwrap_or("?");
+        let message =
+            format!("column {column:?} holds bytes that are not UTF-8; the row is left out");
+        return Err(Unparsed {
+            rule: Rule::SourceEncoding,
+            message: Some(message),
+            id,
+        });
+    }
+    row.deserialize::<CsvMovie>(Some(headers.as_byte_record()))
         .map_err(|e| format!("not a valid row: {e}"))
         .and_then(csv_to_record)
         .map_err(|message| Unparsed::syntax(message, id))
