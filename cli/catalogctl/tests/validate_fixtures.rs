@@ -229,17 +229,20 @@ const READER_RULES: &[&str] = &[
     "xml.doctype",
     "xml.too-deep",
     "xml.too-large",
+    "xml.text-too-large",
     "root.element",
     "root.attribute",
     "element.unknown",
     "item.required-child",
     "item.duplicate-child",
     "item.missing-id",
+    "item.id-too-long",
     "item.bad-version",
     "item.duplicate-id",
     "item.bad-value",
     "item.parent-missing",
     "item.parent-kind",
+    "item.pending-parents",
     "delete.order",
     "delete.orphans-child",
 ];
@@ -431,6 +434,92 @@ fn a_corrupt_zstd_frame_is_a_compression_finding() {
     assert_eq!(code, Some(0), "findings {:?}", errors(&report));
 }
 
+/// Rules whose files would be megabytes: (rule, line of the finding).
+const SIZE_RULES: [(&str, u64); 3] = [
+    ("item.id-too-long", 3),
+    ("xml.text-too-large", 3),
+    // The 1,117th season, on line 1,119, is the first over 64 MiB.
+    ("item.pending-parents", 1119),
+];
+
+/// Writes `pieces` as one zstd stream of one frame per piece (a zstd
+/// stream may hold several frames), each piece compressed once however
+/// often it is repeated, so a file of tens of megabytes takes moments.
+fn write_frames(path: &Path, pieces: &[(&[u8], usize)]) {
+    use std::io::Write;
+    let mut file = std::fs::File::create(path).unwrap();
+    for (piece, times) in pieces {
+        let frame = zstd::encode_all(*piece, 1).unwrap();
+        for _ in 0..*times {
+            file.write_all(&frame).unwrap();
+        }
+    }
+}
+
+#[test]
+fn rules_about_sizes_are_checked_on_files_written_at_run_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let root =
+        b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ProgramCatalog id=\"C\" version=\"1\">\n";
+    let end = b"</ProgramCatalog>\n";
+    let title = b"<Title locale=\"en-US\">T</Title>";
+
+    // An id of 65,536 bytes: one over what the state can store.
+    let long_id = format!(
+        "<Movie id=\"{}\" version=\"1\">{}</Movie>\n",
+        "i".repeat(65_536),
+        String::from_utf8_lossy(title)
+    );
+    let id_file = dir.path().join("id-too-long.xml.zst");
+    write_frames(&id_file, &[(root, 1), (long_id.as_bytes(), 1), (end, 1)]);
+
+    // A <Title> of nine 1 MiB runs split by comments: over the 8 MiB bound.
+    let mut run = vec![b'x'; 1 << 20];
+    run.extend_from_slice(b"<!---->");
+    let text_file = dir.path().join("text-too-large.xml.zst");
+    write_frames(
+        &text_file,
+        &[
+            (root, 1),
+            (b"<Movie id=\"m\" version=\"1\"><Title locale=\"en-US\">", 1),
+            (&run, 9),
+            (b"</Title></Movie>\n", 1),
+            (end, 1),
+        ],
+    );
+
+    // 1,200 seasons on one line each, all naming a series of a 60,000-byte
+    // id that is not there (yet): each holds about 60,100 bytes while it
+    // waits, so the 1,117th goes over 64 MiB. Ids must be unique, so each
+    // season's number is its own frame.
+    let series = "s".repeat(60_000);
+    let head = b"<TvSeason id=\"season-";
+    let tail = format!(
+        "\" version=\"1\"><SeriesId>{series}</SeriesId><SeasonNumber>1</SeasonNumber>{}</TvSeason>\n",
+        String::from_utf8_lossy(title)
+    );
+    let numbers: Vec<String> = (0..1_200).map(|n| n.to_string()).collect();
+    let mut pieces: Vec<(&[u8], usize)> = vec![(root, 1)];
+    for number in &numbers {
+        pieces.extend([(&head[..], 1), (number.as_bytes(), 1), (tail.as_bytes(), 1)]);
+    }
+    pieces.push((end, 1));
+    let pending_file = dir.path().join("pending-parents.xml.zst");
+    write_frames(&pending_file, &pieces);
+
+    for ((rule, line), file) in SIZE_RULES.iter().zip([&id_file, &text_file, &pending_file]) {
+        let (code, report, _) = validate_json(&[], file.to_str().unwrap());
+        let problems = refusal_problems(rule, code, &report, rule, *line, &[]);
+        assert!(problems.is_empty(), "{problems:#?}");
+        assert_eq!(
+            report["errors"],
+            1,
+            "{rule}: one finding, {:?}",
+            errors(&report)
+        );
+    }
+}
+
 #[test]
 fn the_text_report_reads_file_line_column_severity_rule() {
     let file = "tests/fixtures/invalid/element-unknown-element.xml";
@@ -502,6 +591,10 @@ fn the_table_covers_every_reader_rule() {
     let mut covered: BTreeSet<&str> = INVALID.iter().map(|c| c.rule).collect();
     // Written at run time by a_corrupt_zstd_frame_is_a_compression_finding.
     covered.insert("input.compression");
+    // Megabytes each: written at run time by rules_about_sizes_are_checked_on_files_written_at_run_time.
+    for rule in SIZE_RULES {
+        covered.insert(rule.0);
+    }
     let missing: Vec<_> = READER_RULES
         .iter()
         .filter(|r| !covered.contains(*r))

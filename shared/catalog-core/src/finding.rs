@@ -36,6 +36,12 @@ pub enum Rule {
     XmlTooDeep,
     /// The (decompressed) document, or one token in it, is larger than the configured bound.
     XmlTooLarge,
+    /// The text of one element, added up across the comments, CDATA
+    /// sections and references that split it, is larger than the token bound.
+    TextTooLarge,
+    /// Too many items name parents not read yet: the references waiting for
+    /// their parents outgrew their bound.
+    PendingParents,
     /// The root element is not `<ProgramCatalog>`.
     RootElement,
     /// A root attribute (`id`, `version`, `action`) is missing or invalid.
@@ -48,6 +54,8 @@ pub enum Rule {
     DuplicateChild,
     /// An item or delete has no `id`, or an empty one.
     MissingId,
+    /// An id is longer than an id may be (65,535 bytes of UTF-8).
+    IdTooLong,
     /// A `version` is missing or not a positive integer.
     BadVersion,
     /// The same id appears twice in one catalog or export.
@@ -66,6 +74,13 @@ pub enum Rule {
     SourceSyntax,
     /// A source row has an unknown `type`.
     SourceType,
+    /// A source row holds bytes that are not UTF-8.
+    SourceEncoding,
+    /// A source line is longer than the configured bound.
+    SourceRowTooLarge,
+    /// The CSV header row is unreadable or lacks a required column, so no
+    /// row can be read.
+    SourceHeader,
     /// Text held characters XML cannot carry; they were removed.
     ControlCharacter,
     /// Live items absent from the export were not deleted this run.
@@ -103,12 +118,15 @@ impl Rule {
             Rule::XmlDoctype => "xml.doctype",
             Rule::XmlTooDeep => "xml.too-deep",
             Rule::XmlTooLarge => "xml.too-large",
+            Rule::TextTooLarge => "xml.text-too-large",
+            Rule::PendingParents => "item.pending-parents",
             Rule::RootElement => "root.element",
             Rule::RootAttribute => "root.attribute",
             Rule::UnknownElement => "element.unknown",
             Rule::RequiredChild => "item.required-child",
             Rule::DuplicateChild => "item.duplicate-child",
             Rule::MissingId => "item.missing-id",
+            Rule::IdTooLong => "item.id-too-long",
             Rule::BadVersion => "item.bad-version",
             Rule::DuplicateId => "item.duplicate-id",
             Rule::BadValue => "item.bad-value",
@@ -118,6 +136,9 @@ impl Rule {
             Rule::DeleteOrphansChild => "delete.orphans-child",
             Rule::SourceSyntax => "source.syntax",
             Rule::SourceType => "source.type",
+            Rule::SourceEncoding => "source.encoding",
+            Rule::SourceRowTooLarge => "source.row-too-large",
+            Rule::SourceHeader => "source.header",
             Rule::ControlCharacter => "text.control-character",
             Rule::RemovalsHeld => "diff.removals-held",
             Rule::VersionNotNewer => "version.not-newer",
@@ -153,6 +174,12 @@ impl Rule {
             Rule::XmlTooLarge => {
                 "split the catalog into parts, or raise the configured limit if the size is expected"
             }
+            Rule::TextTooLarge => {
+                "shorten the element's text; no EMBER value needs megabytes, so check how the file was generated"
+            }
+            Rule::PendingParents => {
+                "put parents before their children (a series before its seasons, a season before its episodes)"
+            }
             Rule::RootElement => {
                 "the document must start with <ProgramCatalog id=\"…\" version=\"…\">"
             }
@@ -165,6 +192,9 @@ impl Rule {
             Rule::RequiredChild => "add the missing element to the item",
             Rule::DuplicateChild => "keep one occurrence of the element",
             Rule::MissingId => "give every item and Delete a non-empty id attribute",
+            Rule::IdTooLong => {
+                "shorten the id to at most 65535 bytes; ids name items, they do not carry data"
+            }
             Rule::BadVersion => {
                 "use a positive integer version, higher than any version sent before for this id"
             }
@@ -184,6 +214,13 @@ impl Rule {
                 "correct the line so it is one JSON object (or one CSV row matching the header)"
             }
             Rule::SourceType => "use type movie, series, season or episode",
+            Rule::SourceEncoding => "export the file as UTF-8 (or correct the bytes of this row)",
+            Rule::SourceRowTooLarge => {
+                "check the line is one row (a missing line break joins rows); no row needs more than the limit"
+            }
+            Rule::SourceHeader => {
+                "make the first row name the columns, with at least id and title (e.g. id,title,locale,…)"
+            }
             Rule::ControlCharacter => "remove control characters from the source text",
             Rule::RemovalsHeld => {
                 "fix the unreadable rows; the removals go out with the next clean export"
@@ -342,13 +379,23 @@ impl Findings {
         }
     }
 
-    /// Records a finding.
-    pub fn push(&mut self, finding: Finding) {
+    /// The most bytes a kept finding's message, and its item id, keep: a
+    /// finding about an 8 MiB id must not keep the id (a thousand of them
+    /// would hold gigabytes).
+    pub const MAX_TEXT_BYTES: usize = 4096;
+
+    /// Records a finding. Its message and item id are shortened (marked
+    /// with `…`) past [`Findings::MAX_TEXT_BYTES`].
+    pub fn push(&mut self, mut finding: Finding) {
         match finding.severity {
             Severity::Error => self.errors += 1,
             Severity::Warning => self.warnings += 1,
         }
         if self.kept.len() < self.cap {
+            shorten(&mut finding.message);
+            if let Some(id) = &mut finding.item_id {
+                shorten(id);
+            }
             self.kept.push(finding);
         }
     }
@@ -384,6 +431,21 @@ impl Findings {
     }
 }
 
+/// Cuts `text` to at most [`Findings::MAX_TEXT_BYTES`] bytes, at a
+/// character boundary, ending it with `…` when it was cut.
+fn shorten(text: &mut String) {
+    if text.len() <= Findings::MAX_TEXT_BYTES {
+        return;
+    }
+    let mut end = Findings::MAX_TEXT_BYTES - '…'.len_utf8();
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.truncate(end);
+    text.push('…');
+    text.shrink_to_fit();
+}
+
 impl<'a> IntoIterator for &'a Findings {
     type Item = &'a Finding;
     type IntoIter = std::slice::Iter<'a, Finding>;
@@ -413,6 +475,21 @@ mod tests {
         assert_eq!(findings.warning_count(), 1);
         assert_eq!(findings.dropped(), 4);
         assert!(!findings.is_clean());
+    }
+
+    #[test]
+    fn a_finding_about_a_huge_id_keeps_a_bounded_copy() {
+        let id = "é".repeat(1 << 20);
+        let mut findings = Findings::default();
+        let message = format!("id {id:?} appears more than once");
+        findings
+            .push(Finding::error(Rule::DuplicateId, Position::default(), message).for_item(&id));
+        let kept = findings.iter().next().unwrap();
+        assert!(kept.message.len() <= Findings::MAX_TEXT_BYTES);
+        assert!(kept.message.starts_with("id \"éé") && kept.message.ends_with('…'));
+        let kept_id = kept.item_id.as_deref().unwrap();
+        assert!(kept_id.len() <= Findings::MAX_TEXT_BYTES && kept_id.ends_with('…'));
+        assert!(kept.item_id.as_ref().unwrap().capacity() <= Findings::MAX_TEXT_BYTES);
     }
 
     #[test]

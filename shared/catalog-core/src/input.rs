@@ -17,8 +17,16 @@ use crate::threaded::{Codec, Threaded};
 pub struct Limits {
     /// The most decompressed bytes a document may have.
     pub max_bytes: u64,
-    /// The most bytes one token (a tag, a run of text) may take.
+    /// The most bytes one token (a tag, a run of text) may take. The text of
+    /// one element, added up across the comments, CDATA sections and
+    /// references that split it into several tokens, is held to the same
+    /// bound, so a value never grows past it however it is written.
     pub max_token_bytes: u64,
+    /// The most bytes of parent references the reader holds while their
+    /// parents are not read yet (an episode before its season): the child's
+    /// and the parent's ids plus about 64 bytes each. 64 MiB holds about
+    /// 500,000 references with short ids.
+    pub max_pending_bytes: u64,
     /// The deepest element nesting accepted.
     pub max_depth: usize,
 }
@@ -28,6 +36,7 @@ impl Default for Limits {
         Limits {
             max_bytes: 16 << 30,
             max_token_bytes: 8 << 20,
+            max_pending_bytes: 64 << 20,
             max_depth: 16,
         }
     }

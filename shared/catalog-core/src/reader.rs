@@ -22,9 +22,18 @@
 //! that versions only go up ([`rules::check_item_version`],
 //! [`rules::check_delete_version`]).
 //!
+//! A catalog split into parts (several documents, each with its own root)
+//! is checked as one logical catalog by [`BatchValidation`] (or
+//! [`validate_parts`]): one reader state across the parts, so a parent in
+//! part 1 serves a child in part 2 and an id repeated across parts is a
+//! duplicate; each part keeps its own root checks and its own report, and
+//! the end-of-catalog checks run once, after the last part.
+//!
 //! Hostile input: a DOCTYPE (and so any entity declaration) is refused,
-//! nesting is bounded, the decompressed size and the size of one token are
-//! bounded ([`Limits`]). Those stop reading with one fatal finding.
+//! nesting is bounded, the decompressed size, the size of one token and the
+//! text of one element (however comments, CDATA and references split it)
+//! are bounded, and so are the parent references waiting for parents not
+//! read yet ([`Limits`]). Those stop reading with one fatal finding.
 //! [`CatalogReader::next_entry`] returns `Err` only when the underlying input
 //! fails (a broken connection), which is not the catalog's fault.
 
@@ -150,6 +159,177 @@ enum Stop {
     Io(io::Error),
 }
 
+/// The parts of one logical catalog, validated in order with one reader
+/// state.
+///
+/// A catalog too large for one file is split into parts, each a complete
+/// document with its own root. Checked one by one with fresh readers, a
+/// child in part 2 whose parent is new in part 1 would be refused, and a
+/// duplicate id across parts missed. A `BatchValidation` carries what the
+/// checks keep (the ids seen, the series and seasons, the references waiting
+/// for parents, the deletes) from part to part:
+///
+/// - [`validate_part`](Self::validate_part) reads the next part to its end:
+///   its prolog and root are checked on their own, its entries against
+///   everything read before, and its findings go to its own [`ReadReport`]
+///   (positions are lines of that part);
+/// - [`finish`](Self::finish) runs the end-of-catalog checks once (parent
+///   references still waiting, known children left alive by a deleted
+///   parent), adds each finding to the report of the part it points into,
+///   and returns every part's report. The waiting references are settled
+///   only when every part was read to its end: otherwise their parents may
+///   be in what was not read.
+///
+/// ```
+/// use catalog_core::reader::{BatchValidation, ReadOptions};
+///
+/// let decl = r#"<?xml version="1.0" encoding="UTF-8"?>"#;
+/// let part1 = format!(r#"{decl}<ProgramCatalog id="C" version="1">
+/// <TvSeries id="x" version="1"><Title locale="en-US">X</Title></TvSeries>
+/// </ProgramCatalog>"#);
+/// let part2 = format!(r#"{decl}<ProgramCatalog id="C" version="1">
+/// <TvSeason id="x-1" version="1"><SeriesId>x</SeriesId><SeasonNumber>1</SeasonNumber><Title locale="en-US">S1</Title></TvSeason>
+/// </ProgramCatalog>"#);
+/// let mut batch = BatchValidation::new(ReadOptions::default());
+/// for part in [&part1, &part2] {
+///     batch.validate_part(part.as_bytes())?;
+/// }
+/// let report = batch.finish();
+/// assert!(report.is_valid());
+/// assert_eq!(report.parts.len(), 2);
+/// # Ok::<(), catalog_core::reader::ReadError>(())
+/// ```
+pub struct BatchValidation<'k> {
+    options: ReadOptions<'k>,
+    seen: Carried,
+    parts: Vec<ReadReport>,
+}
+
+impl std::fmt::Debug for BatchValidation<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BatchValidation")
+            .field("options", &self.options)
+            .field("parts_read", &self.parts.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'k> BatchValidation<'k> {
+    /// A batch with no part read yet. `options` apply to every part (the
+    /// findings cap is per part).
+    pub fn new(options: ReadOptions<'k>) -> BatchValidation<'k> {
+        BatchValidation {
+            options,
+            seen: Carried::default(),
+            parts: Vec::new(),
+        }
+    }
+
+    /// Reads and checks the next part, in order, against every part read
+    /// before it, and returns its report (the end-of-catalog checks may add
+    /// to it in [`finish`](Self::finish)).
+    ///
+    /// `Err` only when the input fails (a broken stream), which is not the
+    /// catalog's fault; the part was then read in part, so the batch cannot
+    /// be trusted further and should be dropped.
+    pub fn validate_part<R: Read>(&mut self, input: R) -> Result<&ReadReport, ReadError> {
+        let mut seen = std::mem::take(&mut self.seen);
+        seen.part = self.parts.len();
+        let mut reader = CatalogReader::open(input, self.options, seen)?;
+        reader.discard = true;
+        let outcome = loop {
+            match reader.try_next_entry() {
+                Ok(Some(_)) => {}
+                Ok(None) => break Ok(()),
+                Err(error) => break Err(error),
+            }
+        };
+        let (report, seen) = reader.finish_part();
+        self.seen = seen;
+        outcome?;
+        self.parts.push(report);
+        Ok(&self.parts[self.parts.len() - 1])
+    }
+
+    /// How many parts were read.
+    pub fn parts_read(&self) -> usize {
+        self.parts.len()
+    }
+
+    /// Runs the end-of-catalog checks once and returns every part's report.
+    pub fn finish(mut self) -> BatchReport {
+        let complete = !self.parts.is_empty() && self.parts.iter().all(|p| p.complete);
+        let parts = &mut self.parts;
+        self.seen
+            .end_of_catalog(self.options.known, complete, &mut |part, finding| {
+                if let Some(report) = parts.get_mut(part) {
+                    report.findings.push(finding);
+                }
+            });
+        BatchReport { parts: self.parts }
+    }
+}
+
+/// Validates `parts`, in order, as one logical catalog: a
+/// [`BatchValidation`] fed every part, then finished.
+pub fn validate_parts<'k, R: Read>(
+    parts: impl IntoIterator<Item = R>,
+    options: ReadOptions<'k>,
+) -> Result<BatchReport, ReadError> {
+    let mut batch = BatchValidation::new(options);
+    for part in parts {
+        batch.validate_part(part)?;
+    }
+    Ok(batch.finish())
+}
+
+/// What validating a batch found: one report per part, in order.
+#[derive(Debug)]
+pub struct BatchReport {
+    /// Each part's report: its header, its findings (end-of-catalog ones
+    /// included, in the part they point into), its counts.
+    pub parts: Vec<ReadReport>,
+}
+
+impl BatchReport {
+    /// True when there was at least one part and every part was read to
+    /// its end with no error.
+    pub fn is_valid(&self) -> bool {
+        !self.parts.is_empty() && self.parts.iter().all(ReadReport::is_valid)
+    }
+
+    /// Errors in all parts.
+    pub fn error_count(&self) -> u64 {
+        self.parts.iter().map(|p| p.findings.error_count()).sum()
+    }
+
+    /// Valid items per kind in all parts, indexed like [`KindTag::ALL`].
+    pub fn items(&self) -> [u64; 4] {
+        let mut items = [0; 4];
+        for part in &self.parts {
+            for (total, n) in items.iter_mut().zip(part.items) {
+                *total += n;
+            }
+        }
+        items
+    }
+
+    /// All valid items in all parts.
+    pub fn total_items(&self) -> u64 {
+        self.items().iter().sum()
+    }
+
+    /// Valid deletes in all parts.
+    pub fn deletes(&self) -> u64 {
+        self.parts.iter().map(|p| p.deletes).sum()
+    }
+
+    /// Valid items the caller's [`KnownItems`] knows to be live, in all parts.
+    pub fn known_live(&self) -> u64 {
+        self.parts.iter().map(|p| p.known_live).sum()
+    }
+}
+
 /// Reads one EMBER catalog, yielding valid entries and collecting findings.
 pub struct CatalogReader<'a> {
     /// The document's events, read on a second thread. Taken out while
@@ -167,18 +347,8 @@ pub struct CatalogReader<'a> {
     compression: Compression,
     findings: Findings,
     header: Option<CatalogHeader>,
-    /// Every id seen, item or delete.
-    ids: IdSet,
-    series: IdSet,
-    /// Season id hash → its series id hash.
-    seasons: IdHashMap<u64>,
-    /// Parents that an upserted item in this file points at.
-    live_parents: IdHashMap<Position>,
-    /// Deleted ids: hash → (id, position), plus the order seen.
-    deleted: IdHashMap<Position>,
-    deleted_order: Vec<(String, Position)>,
-    /// Parent references not yet resolved: (child id, parent id, parent kind, position).
-    pending: Vec<(String, String, KindTag, Position)>,
+    /// What the checks keep about the whole catalog (every part of a batch).
+    seen: Carried,
     items: [u64; 4],
     deletes: u64,
     rejected: u64,
@@ -205,6 +375,16 @@ impl<'a> CatalogReader<'a> {
     /// they end when the reader is dropped. Fails if the input fails or a
     /// thread cannot be started.
     pub fn new<R: Read + 'a>(input: R, options: ReadOptions<'a>) -> Result<Self, ReadError> {
+        CatalogReader::open(input, options, Carried::default())
+    }
+
+    /// Opens one document (a whole catalog, or one part of a batch) with
+    /// what the checks already know of the catalog.
+    fn open<R: Read + 'a>(
+        input: R,
+        options: ReadOptions<'a>,
+        seen: Carried,
+    ) -> Result<Self, ReadError> {
         let (raw, compression) = input::sniff(RawInput(input)).map_err(ReadError)?;
         let events = EventStream::start(raw, compression, options.limits).map_err(ReadError)?;
         let mut reader = CatalogReader {
@@ -221,13 +401,7 @@ impl<'a> CatalogReader<'a> {
             compression,
             findings: Findings::with_cap(options.max_findings),
             header: None,
-            ids: IdSet::new(),
-            series: IdSet::new(),
-            seasons: IdHashMap::default(),
-            live_parents: IdHashMap::default(),
-            deleted: IdHashMap::default(),
-            deleted_order: Vec::new(),
-            pending: Vec::new(),
+            seen,
             items: [0; 4],
             deletes: 0,
             rejected: 0,
@@ -303,10 +477,23 @@ impl<'a> CatalogReader<'a> {
 
     /// Ends reading: runs the end-of-document checks and returns the report.
     /// Call it after `next_entry` returned `None`.
-    pub fn finish(mut self) -> ReadReport {
-        self.resolve_pending();
-        self.check_known_children();
-        ReadReport {
+    ///
+    /// A read stopped early by a fatal finding skips the check of parent
+    /// references still waiting: the parents may be in what was not read.
+    pub fn finish(self) -> ReadReport {
+        let known = self.options.known;
+        let (mut report, mut seen) = self.finish_part();
+        let complete = report.complete;
+        seen.end_of_catalog(known, complete, &mut |_, finding| {
+            report.findings.push(finding);
+        });
+        report
+    }
+
+    /// Ends this document without the end-of-catalog checks: its report,
+    /// and what the checks keep for the next part.
+    fn finish_part(self) -> (ReadReport, Carried) {
+        let report = ReadReport {
             header: self.header,
             findings: self.findings,
             items: self.items,
@@ -316,7 +503,8 @@ impl<'a> CatalogReader<'a> {
             xml_bytes: self.at.offset,
             compression: self.compression,
             complete: self.complete,
-        }
+        };
+        (report, self.seen)
     }
 
     fn position(&self) -> Position {
@@ -738,7 +926,11 @@ impl<'a> CatalogReader<'a> {
             return None;
         };
         let mut valid = version.is_some();
-        if !self.ids.insert(&id) {
+        if let Err((rule, message)) = rules::check_id_length(&id) {
+            valid = false;
+            self.error(rule, position, Some(&id), message);
+        }
+        if !self.seen.ids.insert(&id) {
             valid = false;
             self.error(
                 Rule::DuplicateId,
@@ -754,33 +946,40 @@ impl<'a> CatalogReader<'a> {
             self.error(rule, position, Some(&id), message);
         }
         let hash = id_hash(&id);
-        if let Some(child_at) = self.live_parents.get(&hash).copied() {
+        if let Some(child_at) = self.seen.live_parents.get(&hash).copied() {
+            let at = self.seen.describe(child_at);
             self.error(
                 Rule::DeleteOrphansChild,
                 position,
                 Some(&id),
-                format!("{id:?} is deleted but an item at line {} of this catalog still names it as its parent", child_at.line),
+                format!("{id:?} is deleted but an item at {at} of this catalog still names it as its parent"),
             );
         }
-        if let Some(parent) = self
-            .options
-            .known
-            .and_then(|k| k.get(&id))
-            .and_then(|k| k.parent)
-            && let Some(parent_at) = self.deleted.get(&id_hash(&parent)).copied()
+        let known = self.options.known.and_then(|k| k.get(&id));
+        let known_parent = known
+            .as_ref()
+            .is_some_and(|k| matches!(k.kind, KindTag::Series | KindTag::Season));
+        if let Some(parent) = known.and_then(|k| k.parent)
+            && let Some(parent_at) = self.seen.deleted.get(&id_hash(&parent)).copied()
         {
+            let at = self.seen.describe(parent_at);
             self.error(
                 Rule::DeleteOrder,
                 position,
                 Some(&id),
                 format!(
-                    "{id:?} is deleted after its parent {parent:?} (deleted at line {}); delete children first",
-                    parent_at.line
+                    "{id:?} is deleted after its parent {parent:?} (deleted at {at}); delete children first"
                 ),
             );
         }
-        self.deleted.insert(hash, position);
-        self.deleted_order.push((id.clone(), position));
+        let here = self.seen.here(position);
+        self.seen.deleted.insert(hash, here);
+        // Only a known series or season can leave known children alive; its
+        // id is kept for that check at the end (bounded by what is known,
+        // not by how many deletes the file holds).
+        if known_parent {
+            self.seen.deleted_order.push((id.clone(), here));
+        }
         match version {
             Some(_) if valid && self.discard => {
                 self.deletes += 1;
@@ -820,7 +1019,7 @@ impl<'a> CatalogReader<'a> {
             return Ok(None);
         };
         let errors_before = self.findings.error_count();
-        if !self.ids.insert(&id) {
+        if !self.seen.ids.insert(&id) {
             self.error(
                 Rule::DuplicateId,
                 position,
@@ -872,7 +1071,7 @@ impl<'a> CatalogReader<'a> {
         {
             self.error(rule, position, Some(&item.id), message);
         }
-        self.check_parents(&item, position);
+        self.check_parents(&item, position)?;
         if self.findings.error_count() > errors_before || parts.invalid {
             self.rejected += 1;
             if self.discard {
@@ -935,25 +1134,25 @@ impl<'a> CatalogReader<'a> {
     }
 
     /// Records the item as a possible parent and checks its own parents.
-    fn check_parents(&mut self, item: &Item, position: Position) {
+    fn check_parents(&mut self, item: &Item, position: Position) -> Result<(), Stop> {
         let hash = id_hash(&item.id);
         match &item.kind {
             ItemKind::Movie => {}
             ItemKind::Series => {
-                self.series.insert(&item.id);
+                self.seen.series.insert(&item.id);
             }
             ItemKind::Season { series_id, .. } => {
-                self.seasons.insert(hash, id_hash(series_id));
-                self.check_parent(&item.id, series_id, KindTag::Series, position);
+                self.seen.seasons.insert(hash, id_hash(series_id));
+                self.check_parent(&item.id, series_id, KindTag::Series, position)?;
             }
             ItemKind::Episode {
                 series_id,
                 season_id,
                 ..
             } => {
-                self.check_parent(&item.id, series_id, KindTag::Series, position);
-                self.check_parent(&item.id, season_id, KindTag::Season, position);
-                if let Some(&season_series) = self.seasons.get(&id_hash(season_id))
+                self.check_parent(&item.id, series_id, KindTag::Series, position)?;
+                self.check_parent(&item.id, season_id, KindTag::Season, position)?;
+                if let Some(&season_series) = self.seen.seasons.get(&id_hash(season_id))
                     && season_series != id_hash(series_id)
                 {
                     self.error(
@@ -965,31 +1164,39 @@ impl<'a> CatalogReader<'a> {
                 }
             }
         }
+        Ok(())
     }
 
-    fn check_parent(&mut self, child: &str, parent: &str, kind: KindTag, position: Position) {
+    fn check_parent(
+        &mut self,
+        child: &str,
+        parent: &str,
+        kind: KindTag,
+        position: Position,
+    ) -> Result<(), Stop> {
         let hash = id_hash(parent);
-        self.live_parents.entry(hash).or_insert(position);
-        if let Some(deleted_at) = self.deleted.get(&hash).copied() {
+        let here = self.seen.here(position);
+        self.seen.live_parents.entry(hash).or_insert(here);
+        if let Some(deleted_at) = self.seen.deleted.get(&hash).copied() {
+            let at = self.seen.describe(deleted_at);
             self.error(
                 Rule::DeleteOrphansChild,
                 position,
                 Some(child),
                 format!(
-                    "{child:?} stays alive but its parent {parent:?} is deleted at line {} of this catalog",
-                    deleted_at.line
+                    "{child:?} stays alive but its parent {parent:?} is deleted at {at} of this catalog"
                 ),
             );
-            return;
+            return Ok(());
         }
         let present = match kind {
-            KindTag::Series => self.series.contains(parent),
-            _ => self.seasons.contains_key(&hash),
+            KindTag::Series => self.seen.series.contains(parent),
+            _ => self.seen.seasons.contains_key(&hash),
         };
         if present {
-            return;
+            return Ok(());
         }
-        if self.ids.contains(parent) {
+        if self.seen.ids.contains(parent) {
             self.error(
                 Rule::ParentKind,
                 position,
@@ -999,75 +1206,36 @@ impl<'a> CatalogReader<'a> {
                     kind.element()
                 ),
             );
-            return;
+            return Ok(());
         }
         match self.options.known.and_then(|k| k.get(parent)) {
-            Some(known) if known.kind == kind => {}
-            Some(known) => self.error(
-                Rule::ParentKind,
-                position,
-                Some(child),
-                format!(
-                    "{parent:?} is a live {}, not a {}",
-                    known.kind.element(),
-                    kind.element()
-                ),
-            ),
-            None => self
-                .pending
-                .push((child.to_owned(), parent.to_owned(), kind, position)),
-        }
-    }
-
-    /// Parent references to items later in the file are settled at the end.
-    fn resolve_pending(&mut self) {
-        for (child, parent, kind, position) in std::mem::take(&mut self.pending) {
-            let present = match kind {
-                KindTag::Series => self.series.contains(&parent),
-                _ => self.seasons.contains_key(&id_hash(&parent)),
-            };
-            // A parent deleted in this catalog: delete.orphans-child said so.
-            if present || self.deleted.contains_key(&id_hash(&parent)) {
-                continue;
+            Some(known) if known.kind == kind => Ok(()),
+            Some(known) => {
+                self.error(
+                    Rule::ParentKind,
+                    position,
+                    Some(child),
+                    format!(
+                        "{parent:?} is a live {}, not a {}",
+                        known.kind.element(),
+                        kind.element()
+                    ),
+                );
+                Ok(())
             }
-            let message = if self.ids.contains(&parent) {
-                format!(
-                    "{parent:?} is in this catalog but is not a {}",
-                    kind.element()
-                )
-            } else {
-                format!(
-                    "{child:?} names {} {parent:?}, which is neither in this catalog nor known to be live",
-                    kind.element()
-                )
-            };
-            let rule = if self.ids.contains(&parent) {
-                Rule::ParentKind
-            } else {
-                Rule::ParentMissing
-            };
-            self.error(rule, position, Some(&child), message);
-        }
-    }
-
-    /// A known parent deleted here must not leave a known child alive.
-    fn check_known_children(&mut self) {
-        let Some(known) = self.options.known else {
-            return;
-        };
-        for (parent, position) in std::mem::take(&mut self.deleted_order) {
-            for child in known.children(&parent) {
-                // A child upserted in this catalog names its parent there,
-                // and that reference was checked when it was read.
-                let upserted_here = self.ids.contains(&child);
-                if !upserted_here && !self.deleted.contains_key(&id_hash(&child)) {
-                    self.error(
-                        Rule::DeleteOrphansChild,
-                        position,
-                        Some(&parent),
-                        format!("{parent:?} is deleted but its child {child:?} stays alive; delete it first"),
-                    );
+            None => {
+                let limit = self.options.limits.max_pending_bytes;
+                if self.seen.wait_for_parent(child, parent, kind, here, limit) {
+                    return Ok(());
                 }
+                let message = format!(
+                    "more than {limit} bytes of parent references wait for parents not read yet \
+                     (here {child:?} names {} {parent:?}); reading stopped",
+                    kind.element()
+                );
+                self.error(Rule::PendingParents, position, Some(child), message);
+                self.finished = true;
+                Err(Stop::Finding)
             }
         }
     }
@@ -1613,10 +1781,10 @@ impl<'a> CatalogReader<'a> {
             let nested = matches!(event, Event::Start(_));
             match event {
                 Event::End(_) => break,
-                Event::Text(t) => self.text.push_str(&t.xml10_content()),
-                Event::CData(c) => self.text.push_str(&c.xml10_content()),
+                Event::Text(t) => self.push_text(&t.xml10_content(), at, id, element)?,
+                Event::CData(c) => self.push_text(&c.xml10_content(), at, id, element)?,
                 Event::GeneralRef(r) => match resolve_reference(&r) {
-                    Some(resolved) => self.text.push_str(&resolved),
+                    Some(resolved) => self.push_text(&resolved, at, id, element)?,
                     None => {
                         let name = r.into_inner();
                         self.error(
@@ -1654,6 +1822,34 @@ impl<'a> CatalogReader<'a> {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// Adds a piece of a leaf element's text to `self.text`, holding the
+    /// whole text to the token bound: comments, CDATA sections and
+    /// references split a text into tokens each under the bound, and the
+    /// value must not grow past it either.
+    fn push_text(
+        &mut self,
+        piece: &str,
+        at: Position,
+        id: Option<&str>,
+        element: &str,
+    ) -> Result<(), Stop> {
+        let limit = self.options.limits.max_token_bytes;
+        let total = (self.text.len() as u64).saturating_add(piece.len() as u64);
+        if total > limit {
+            let message = format!(
+                "the text of <{element}> is larger than the limit of {limit} bytes \
+                 (counted across the comments, CDATA sections and references that split it); reading stopped"
+            );
+            self.error(Rule::TextTooLarge, at, id, message);
+            self.finished = true;
+            self.text.clear();
+            self.text.shrink_to(SPARE_MAX_BYTES);
+            return Err(Stop::Finding);
+        }
+        self.text.push_str(piece);
         Ok(())
     }
 
@@ -1755,6 +1951,178 @@ impl<'a> CatalogReader<'a> {
             "the document ends inside an element; the file is truncated".into(),
         );
         Err(Stop::Finding)
+    }
+}
+
+/// Where something was seen: the part of the catalog (0 for a single
+/// document) and the position in it.
+#[derive(Debug, Clone, Copy)]
+struct Seen {
+    part: usize,
+    position: Position,
+}
+
+/// A parent reference waiting for its parent.
+#[derive(Debug)]
+struct Pending {
+    child: String,
+    parent: String,
+    /// The kind the parent must be.
+    kind: KindTag,
+    at: Seen,
+}
+
+/// What the checks keep about the logical catalog while it is read: the ids
+/// seen, the series and seasons (the hierarchy), the references waiting for
+/// their parents, and the deletes (for the delete-order checks). A single
+/// document keeps it from entry to entry; a batch carries it from part to
+/// part ([`BatchValidation`]).
+#[derive(Debug, Default)]
+struct Carried {
+    /// The part being read, 0-based.
+    part: usize,
+    /// Every id seen, item or delete.
+    ids: IdSet,
+    series: IdSet,
+    /// Season id hash → its series id hash.
+    seasons: IdHashMap<u64>,
+    /// Parents that an upserted item points at, and where the first did.
+    live_parents: IdHashMap<Seen>,
+    /// Deleted ids: hash → where; and the known series and seasons
+    /// deleted, in the order seen.
+    deleted: IdHashMap<Seen>,
+    deleted_order: Vec<(String, Seen)>,
+    /// Parent references not yet resolved, and the bytes they hold.
+    pending: Vec<Pending>,
+    pending_bytes: u64,
+}
+
+/// What one waiting reference costs besides its two ids (two `String`s,
+/// the kind and the position), rounded up.
+const PENDING_OVERHEAD: u64 = 96;
+
+impl Carried {
+    /// `position` in the part being read.
+    fn here(&self, position: Position) -> Seen {
+        Seen {
+            part: self.part,
+            position,
+        }
+    }
+
+    /// "line N", with the part when it is another part than this one.
+    fn describe(&self, seen: Seen) -> String {
+        if seen.part == self.part {
+            format!("line {}", seen.position.line)
+        } else {
+            format!("line {} of part {}", seen.position.line, seen.part + 1)
+        }
+    }
+
+    /// Keeps a reference until the end of the catalog, unless the waiting
+    /// references would then hold more than `limit` bytes.
+    fn wait_for_parent(
+        &mut self,
+        child: &str,
+        parent: &str,
+        kind: KindTag,
+        at: Seen,
+        limit: u64,
+    ) -> bool {
+        let cost = (child.len() as u64)
+            .saturating_add(parent.len() as u64)
+            .saturating_add(PENDING_OVERHEAD);
+        let total = self.pending_bytes.saturating_add(cost);
+        if total > limit {
+            return false;
+        }
+        self.pending_bytes = total;
+        self.pending.push(Pending {
+            child: child.to_owned(),
+            parent: parent.to_owned(),
+            kind,
+            at,
+        });
+        true
+    }
+
+    /// The checks that need the whole catalog, run once after its last
+    /// part: references still waiting for their parents (skipped when
+    /// reading stopped early, as the parents may be in what was not read),
+    /// and known children left alive by a deleted parent. Each finding is
+    /// handed over with the part it points into.
+    fn end_of_catalog(
+        &mut self,
+        known: Option<&dyn KnownItems>,
+        complete: bool,
+        emit: &mut dyn FnMut(usize, Finding),
+    ) {
+        let pending = std::mem::take(&mut self.pending);
+        self.pending_bytes = 0;
+        if complete {
+            for waiting in pending {
+                self.resolve(waiting, emit);
+            }
+        }
+        self.check_known_children(known, emit);
+    }
+
+    /// Settles one reference to an item later in the catalog.
+    fn resolve(&self, waiting: Pending, emit: &mut dyn FnMut(usize, Finding)) {
+        let Pending {
+            child,
+            parent,
+            kind,
+            at,
+        } = waiting;
+        let present = match kind {
+            KindTag::Series => self.series.contains(&parent),
+            _ => self.seasons.contains_key(&id_hash(&parent)),
+        };
+        // A parent deleted in this catalog: delete.orphans-child said so.
+        if present || self.deleted.contains_key(&id_hash(&parent)) {
+            return;
+        }
+        let finding = if self.ids.contains(&parent) {
+            let message = format!(
+                "{parent:?} is in this catalog but is not a {}",
+                kind.element()
+            );
+            Finding::error(Rule::ParentKind, at.position, message)
+        } else {
+            let message = format!(
+                "{child:?} names {} {parent:?}, which is neither in this catalog nor known to be live",
+                kind.element()
+            );
+            Finding::error(Rule::ParentMissing, at.position, message)
+        };
+        emit(at.part, finding.for_item(child));
+    }
+
+    /// A known parent deleted here must not leave a known child alive.
+    fn check_known_children(
+        &mut self,
+        known: Option<&dyn KnownItems>,
+        emit: &mut dyn FnMut(usize, Finding),
+    ) {
+        let Some(known) = known else {
+            return;
+        };
+        for (parent, at) in std::mem::take(&mut self.deleted_order) {
+            for child in known.children(&parent) {
+                // A child upserted in this catalog names its parent there,
+                // and that reference was checked when it was read.
+                let upserted_here = self.ids.contains(&child);
+                if !upserted_here && !self.deleted.contains_key(&id_hash(&child)) {
+                    let message = format!(
+                        "{parent:?} is deleted but its child {child:?} stays alive; delete it first"
+                    );
+                    let finding = Finding::error(Rule::DeleteOrphansChild, at.position, message)
+                        .for_item(&parent);
+                    emit(at.part, finding);
+                }
+            }
+        }
     }
 }
 
@@ -2255,6 +2623,130 @@ mod tests {
             assert_eq!(fast, slow, "{raw:?}");
         }
         assert!(plain > 10_000, "{plain}");
+    }
+
+    fn read_with(xml: &[u8], limits: Limits) -> ReadReport {
+        let options = ReadOptions {
+            limits,
+            ..ReadOptions::default()
+        };
+        CatalogReader::new(xml, options)
+            .unwrap()
+            .validate_to_end()
+            .unwrap()
+    }
+
+    /// A `<Title>` made of runs each under the token bound, split by `sep`.
+    fn title_in_runs(run: usize, runs: usize, sep: &str) -> Vec<u8> {
+        let mut xml = format!(
+            "{DECL}<ProgramCatalog id=\"C\" version=\"1\">\n<Movie id=\"m1\" version=\"1\"><Title locale=\"en-US\">"
+        )
+        .into_bytes();
+        for _ in 0..runs {
+            xml.extend(std::iter::repeat_n(b'x', run));
+            xml.extend_from_slice(sep.as_bytes());
+        }
+        xml.extend_from_slice(b"</Title></Movie>\n</ProgramCatalog>\n");
+        xml
+    }
+
+    #[test]
+    fn text_split_by_comments_is_bounded_like_one_token() {
+        let limits = Limits {
+            max_token_bytes: 10_000,
+            ..Limits::default()
+        };
+        for sep in ["<!---->", "&amp;", "<![CDATA[]]>", "<?pi?>"] {
+            let report = read_with(&title_in_runs(4_000, 50, sep), limits);
+            let found: Vec<_> = report.findings.iter().collect();
+            assert_eq!(found.len(), 1, "{sep}: {found:#?}");
+            let finding = found[0];
+            assert_eq!(finding.rule, Rule::TextTooLarge, "{sep}");
+            assert_eq!(finding.item_id.as_deref(), Some("m1"), "{sep}");
+            assert!(finding.message.contains("<Title>"), "{}", finding.message);
+            assert!(
+                finding.message.contains("10000 bytes"),
+                "{}",
+                finding.message
+            );
+            assert!(!report.complete, "{sep}");
+        }
+    }
+
+    #[test]
+    fn text_under_the_bound_split_by_comments_is_read_whole() {
+        let limits = Limits {
+            max_token_bytes: 10_000,
+            ..Limits::default()
+        };
+        let xml = title_in_runs(1_000, 9, "<!---->");
+        let mut reader = CatalogReader::new(
+            &xml[..],
+            ReadOptions {
+                limits,
+                ..ReadOptions::default()
+            },
+        )
+        .unwrap();
+        let Some(Entry::Item(item)) = reader.next_entry() else {
+            panic!("no item: {:?}", reader.findings());
+        };
+        assert_eq!(item.meta.title.text.len(), 9_000);
+        assert!(reader.next_entry().is_none());
+        let report = reader.finish();
+        assert!(report.is_valid(), "{:?}", report.findings);
+    }
+
+    #[test]
+    fn pending_parent_references_are_bounded() {
+        let mut xml = format!("{DECL}<ProgramCatalog id=\"C\" version=\"1\">\n");
+        for n in 0..1000 {
+            xml.push_str(&format!(
+                "<TvSeason id=\"season-{n}\" version=\"1\"><SeriesId>series-not-yet-{n}</SeriesId><SeasonNumber>1</SeasonNumber><Title locale=\"en\">S</Title></TvSeason>\n"
+            ));
+        }
+        xml.push_str("</ProgramCatalog>\n");
+        let limits = Limits {
+            max_pending_bytes: 10_000,
+            ..Limits::default()
+        };
+        let report = read_with(xml.as_bytes(), limits);
+        let found: Vec<_> = report.findings.iter().collect();
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert_eq!(found[0].rule, Rule::PendingParents);
+        assert!(
+            found[0].message.contains("10000 bytes"),
+            "{}",
+            found[0].message
+        );
+        assert!(!report.complete);
+
+        // The same catalog under the default bound: every reference is missing.
+        let report = read_with(xml.as_bytes(), Limits::default());
+        assert_eq!(report.findings.error_count(), 1000);
+        assert!(
+            report
+                .findings
+                .iter()
+                .all(|f| f.rule == Rule::ParentMissing)
+        );
+    }
+
+    #[test]
+    fn ids_over_65535_bytes_are_refused_for_items_and_deletes() {
+        let long = "x".repeat(65_536);
+        let xml = format!(
+            "{DECL}<ProgramCatalog id=\"C\" version=\"1\">\n\
+             <Movie id=\"{long}\" version=\"1\"><Title locale=\"en-US\">A</Title></Movie>\n\
+             <Delete id=\"y{long}\" version=\"2\"/>\n\
+             </ProgramCatalog>\n"
+        );
+        let (entries, report) = read_all(&xml);
+        assert!(entries.is_empty());
+        assert_eq!(
+            rules(&report),
+            vec![("item.id-too-long", 3), ("item.id-too-long", 4)]
+        );
     }
 
     #[test]

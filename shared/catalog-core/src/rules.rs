@@ -86,10 +86,31 @@ fn has_whitespace(text: &str) -> bool {
         || (!text.is_ascii() && text.chars().any(char::is_whitespace))
 }
 
+/// The longest id, in bytes of UTF-8: the catalog state stores an id's
+/// length in 16 bits.
+pub const MAX_ID_BYTES: usize = 65_535;
+
+/// Checks an id's length (an item's or a delete's).
+pub fn check_id_length(id: &str) -> Result<(), (Rule, String)> {
+    if id.len() <= MAX_ID_BYTES {
+        return Ok(());
+    }
+    Err((
+        Rule::IdTooLong,
+        format!(
+            "the id is {} bytes long; an id may be at most {MAX_ID_BYTES} bytes",
+            id.len()
+        ),
+    ))
+}
+
 /// Checks an item's values, calling `report` once per problem.
 pub fn check_item(item: &Item, report: &mut dyn FnMut(Rule, String)) {
     if item.id.trim().is_empty() {
         report(Rule::MissingId, "the id is empty".into());
+    }
+    if let Err((rule, message)) = check_id_length(&item.id) {
+        report(rule, message);
     }
     if item.version == 0 {
         report(Rule::BadVersion, "version 0: versions start at 1".into());
@@ -259,7 +280,8 @@ fn check_text(item: &Item, report: &mut dyn FnMut(Rule, String)) {
     }
 }
 
-/// Calls `f` with every text field of the item and its name.
+/// Calls `f` with every text field of the item and its name, the ones with
+/// a format (dates, times, regions, prices) included.
 pub fn for_each_text(item: &Item, f: &mut dyn FnMut(&'static str, &str)) {
     f("id", &item.id);
     match &item.kind {
@@ -298,6 +320,31 @@ pub fn for_each_text(item: &Item, f: &mut dyn FnMut(&'static str, &str)) {
     if let Some(d) = &meta.deep_link {
         f("DeepLink", d);
     }
+    for_each_formatted_text(item, f);
+}
+
+/// Calls `f` with every text field that has a format (dates, times,
+/// regions, prices) and its name. Their own rules refuse most bad values,
+/// but not every parser refuses every character, so the text check covers
+/// them too.
+fn for_each_formatted_text(item: &Item, f: &mut dyn FnMut(&'static str, &str)) {
+    let meta = &item.meta;
+    if let Some(date) = &meta.release_date {
+        f("ReleaseDate", date);
+    }
+    for offer in &meta.offers {
+        f("Offer region", &offer.region);
+        if let Some(start) = &offer.start {
+            f("Offer start", start);
+        }
+        if let Some(end) = &offer.end {
+            f("Offer end", end);
+        }
+        if let Some(price) = &offer.price {
+            f("Price", &price.amount);
+            f("Price currency", &price.currency);
+        }
+    }
 }
 
 /// Parses `YYYY-MM-DD` into a calendar date.
@@ -307,7 +354,14 @@ pub fn parse_date(text: &str) -> Option<Date> {
 }
 
 /// Parses an RFC 3339 date-time.
+///
+/// The date and the time are separated by `T` (xs:dateTime's only
+/// separator): the RFC 3339 parser takes any character there, even a
+/// control character XML cannot carry.
 pub fn parse_datetime(text: &str) -> Option<OffsetDateTime> {
+    if text.as_bytes().get(10) != Some(&b'T') {
+        return None;
+    }
     OffsetDateTime::parse(text, &Rfc3339).ok()
 }
 

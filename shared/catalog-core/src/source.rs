@@ -88,19 +88,17 @@ impl Default for LoadOptions {
 }
 
 /// The source input failed underneath the loader, or a bound was crossed.
+///
+/// What the export says is never an error: a bad row, bytes that are not
+/// UTF-8, a line over the bound, an unusable CSV header are findings.
 #[derive(Debug, Error)]
 pub enum LoadError {
-    /// Reading failed.
+    /// Reading failed (or a compressed stream is corrupt).
     #[error("could not read the source export: {0}")]
     Io(#[from] io::Error),
     /// The input crossed a size bound.
     #[error("the source export is too large: {0}")]
     TooLarge(LimitExceeded),
-    /// The CSV header row is missing or lacks a required column.
-    #[error(
-        "the CSV header is not usable: {0} (the first row must name the columns, e.g. id,title,locale,…)"
-    )]
-    CsvHeader(String),
 }
 
 impl LoadError {
@@ -312,20 +310,44 @@ impl LoadReport {
     }
 }
 
-/// A row as read: its line, and the record or why it could not be parsed
-/// (with the row's id when it could still be made out).
-type RawRow = (u64, Result<SourceRecord, (String, Option<String>)>);
+/// Why a row could not be parsed.
+struct Unparsed {
+    /// The rule the row breaks.
+    rule: Rule,
+    /// What is wrong; `None` when a finding already said so (every row
+    /// under an unusable CSV header).
+    message: Option<String>,
+    /// The row's id, when it could still be made out.
+    id: Option<String>,
+}
+
+impl Unparsed {
+    fn syntax(message: String, id: Option<String>) -> Unparsed {
+        Unparsed {
+            rule: Rule::SourceSyntax,
+            message: Some(message),
+            id,
+        }
+    }
+}
+
+/// A row as read: its line, and the record or why it could not be parsed.
+type RawRow = (u64, Result<SourceRecord, Unparsed>);
 
 enum Rows<'a> {
     Json {
         input: Tracked<Box<dyn BufRead + 'a>>,
-        line: String,
+        line: Vec<u8>,
         line_number: u64,
     },
     Csv {
         reader: Box<csv::Reader<Tracked<Box<dyn BufRead + 'a>>>>,
-        headers: csv::StringRecord,
-        record: csv::StringRecord,
+        /// The header row, when it is usable.
+        headers: Option<csv::StringRecord>,
+        record: csv::ByteRecord,
+        /// A row over the bound stopped the reading: where the next row
+        /// starts cannot be found in what follows.
+        stopped: bool,
     },
 }
 
@@ -364,10 +386,11 @@ impl<'a> SourceLoader<'a> {
     ) -> Result<SourceLoader<'a>, LoadError> {
         let (decoded, compression) = input::open(input)?;
         let tracked = Tracked::new(decoded, &options.limits);
+        let mut findings = Findings::with_cap(options.max_findings);
         let rows = match format {
             SourceFormat::JsonLines => Rows::Json {
                 input: tracked,
-                line: String::new(),
+                line: Vec::new(),
                 line_number: 0,
             },
             SourceFormat::Csv => {
@@ -375,28 +398,29 @@ impl<'a> SourceLoader<'a> {
                     .has_headers(true)
                     .trim(csv::Trim::Headers)
                     .from_reader(tracked);
-                let headers = reader
-                    .headers()
-                    .map_err(|e| LoadError::CsvHeader(e.to_string()))?
-                    .clone();
-                for required in ["id", "title"] {
-                    if !headers.iter().any(|h| h == required) {
-                        return Err(LoadError::CsvHeader(format!(
-                            "no {required:?} column in {:?}",
-                            headers.iter().collect::<Vec<_>>().join(",")
-                        )));
+                let headers = match csv_headers(&mut reader)? {
+                    Ok(headers) => Some(headers),
+                    Err(message) => {
+                        let at = Position {
+                            line: 1,
+                            column: 0,
+                            offset: 0,
+                        };
+                        findings.push(Finding::error(Rule::SourceHeader, at, message));
+                        None
                     }
-                }
+                };
                 Rows::Csv {
                     reader: Box::new(reader),
                     headers,
-                    record: csv::StringRecord::new(),
+                    record: csv::ByteRecord::new(),
+                    stopped: false,
                 }
             }
         };
         Ok(SourceLoader {
             rows,
-            findings: Findings::with_cap(options.max_findings),
+            findings,
             options,
             compression,
             ids: IdSet::new(),
@@ -465,62 +489,98 @@ impl<'a> SourceLoader<'a> {
         }
     }
 
-    /// Reads the next non-blank row as a record, or a finding when it cannot
-    /// be parsed. `Ok(None)` at the end of input.
+    /// Reads the next non-blank row as a record, or why it cannot be
+    /// parsed. `Ok(None)` at the end of input.
     fn next_record(&mut self) -> Result<Option<RawRow>, LoadError> {
+        let max_line = self.options.limits.max_token_bytes;
         match &mut self.rows {
             Rows::Json {
                 input,
                 line,
                 line_number,
             } => loop {
-                line.clear();
-                input.mark_token();
-                let n = input.read_line(line).map_err(LoadError::from_io)?;
-                if n == 0 {
+                let Some(whole) = read_bounded_line(input, line, max_line)? else {
                     return Ok(None);
-                }
+                };
                 *line_number += 1;
-                if line.trim().is_empty() {
+                if !whole {
+                    let message = format!(
+                        "the line is longer than the limit of {max_line} bytes; the row is left out"
+                    );
+                    let id = json_id_prefix(line);
+                    let unparsed = Unparsed {
+                        rule: Rule::SourceRowTooLarge,
+                        message: Some(message),
+                        id,
+                    };
+                    return Ok(Some((*line_number, Err(unparsed))));
+                }
+                if line.iter().all(u8::is_ascii_whitespace) {
                     continue;
                 }
-                let parsed = serde_json::from_str::<SourceRecord>(line)
-                    .map_err(|e| (describe_json_error(e), id_of_json_row(line)));
+                let parsed = match std::str::from_utf8(line) {
+                    Ok(text) => serde_json::from_str::<SourceRecord>(text).map_err(|e| {
+                        Unparsed::syntax(describe_json_error(e), id_of_json_row(text))
+                    }),
+                    Err(error) => Err(Unparsed {
+                        rule: Rule::SourceEncoding,
+                        message: Some(format!(
+                            "the line holds bytes that are not UTF-8 (at column {}); the row is left out",
+                            error.valid_up_to() + 1
+                        )),
+                        // An id holding a replaced byte is not the item's.
+                        id: id_of_json_row(&String::from_utf8_lossy(line))
+                            .filter(|id| !id.contains(char::REPLACEMENT_CHARACTER)),
+                    }),
+                };
                 return Ok(Some((*line_number, parsed)));
             },
             Rows::Csv {
                 reader,
                 headers,
                 record,
+                stopped,
             } => {
+                if *stopped {
+                    return Ok(None);
+                }
                 reader.get_mut().mark_token();
-                match reader.read_record(record) {
+                match reader.read_byte_record(record) {
                     Ok(false) => Ok(None),
                     Ok(true) => {
                         let line = record.position().map_or(0, csv::Position::line);
-                        let id = headers
-                            .iter()
-                            .position(|h| h == "id")
-                            .and_then(|at| record.get(at))
-                            .filter(|id| !id.trim().is_empty())
-                            .map(str::to_owned);
-                        let parsed = record
-                            .deserialize::<CsvMovie>(Some(headers))
-                            .map_err(|e| format!("not a valid row: {e}"))
-                            .and_then(csv_to_record)
-                            .map_err(|message| (message, id));
-                        Ok(Some((line, parsed)))
+                        let Some(headers) = headers else {
+                            // The header finding said why no row can be read.
+                            let unparsed = Unparsed {
+                                rule: Rule::SourceHeader,
+                                message: None,
+                                id: None,
+                            };
+                            return Ok(Some((line, Err(unparsed))));
+                        };
+                        Ok(Some((line, csv_row(headers, record))))
                     }
                     Err(error) => {
                         if let csv::ErrorKind::Io(io) = error.kind() {
-                            let io = io::Error::new(io.kind(), io.to_string());
-                            return Err(LoadError::from_io(io));
+                            if let Some(LimitExceeded::Token { limit }) = LimitExceeded::from_io(io)
+                            {
+                                *stopped = true;
+                                let message = format!(
+                                    "the row is longer than the limit of {limit} bytes; \
+                                     it and the rest of the export were not read"
+                                );
+                                let unparsed = Unparsed {
+                                    rule: Rule::SourceRowTooLarge,
+                                    message: Some(message),
+                                    id: None,
+                                };
+                                return Ok(Some((reader.position().line(), Err(unparsed))));
+                            }
+                            return Err(csv_io_error(io));
                         }
                         let line = error.position().map_or(0, csv::Position::line);
-                        Ok(Some((
-                            line,
-                            Err((format!("not a valid row: {error}"), None)),
-                        )))
+                        let message = format!("not a valid row: {error}");
+                        Ok(Some((line, Err(Unparsed::syntax(message, None)))))
                     }
                 }
             }
@@ -530,21 +590,27 @@ impl<'a> SourceLoader<'a> {
     /// Turns a parsed row into an item, or reports why not.
     fn admit(
         &mut self,
-        record: Result<SourceRecord, (String, Option<String>)>,
+        record: Result<SourceRecord, Unparsed>,
         position: Position,
     ) -> Option<Item> {
         let mut record = match record {
             Ok(record) => record,
-            Err((message, id)) => {
-                let mut finding = Finding::error(Rule::SourceSyntax, position, message);
-                match id {
+            Err(Unparsed { rule, message, id }) => {
+                let finding = message.map(|message| Finding::error(rule, position, message));
+                let finding = match id {
                     Some(id) => {
-                        finding = finding.for_item(&id);
+                        let finding = finding.map(|f| f.for_item(&id));
                         self.rejected_ids.push(id);
+                        finding
                     }
-                    None => self.unreadable += 1,
+                    None => {
+                        self.unreadable += 1;
+                        finding
+                    }
+                };
+                if let Some(finding) = finding {
+                    self.findings.push(finding);
                 }
-                self.findings.push(finding);
                 return None;
             }
         };
@@ -827,6 +893,124 @@ fn id_of_json_row(line: &str) -> Option<String> {
     (!id.is_empty()).then(|| id.to_owned())
 }
 
+/// The `id` of a JSON row cut short (a line over the bound), if it comes
+/// first and is a plain string: `{"id":"…"` or `{"type":"…","id":"…"`.
+fn json_id_prefix(line: &[u8]) -> Option<String> {
+    let text = match std::str::from_utf8(line) {
+        Ok(text) => text,
+        Err(error) => std::str::from_utf8(&line[..error.valid_up_to()]).ok()?,
+    };
+    let start = text.find("\"id\":\"")? + 6;
+    let rest = text.get(start..)?;
+    let end = rest.find(['"', '\\'])?;
+    let id = rest[..end].trim();
+    (!id.is_empty() && id.len() <= rules::MAX_ID_BYTES).then(|| id.to_owned())
+}
+
+/// Reads one line (up to and without its `\n`) into `line`, keeping at most
+/// `max` bytes of it: the rest of a longer line is read and dropped, so
+/// memory stays bounded. `Ok(None)` at the end of input, `Ok(Some(false))`
+/// when the line was longer than `max`.
+fn read_bounded_line<R: BufRead>(
+    input: &mut Tracked<R>,
+    line: &mut Vec<u8>,
+    max: u64,
+) -> Result<Option<bool>, LoadError> {
+    line.clear();
+    let max = usize::try_from(max).unwrap_or(usize::MAX);
+    let mut whole = true;
+    let mut read_any = false;
+    loop {
+        // This bound is the line's; the reader's own per-token bound
+        // restarts with each buffer.
+        input.mark_token();
+        let buf = input.fill_buf().map_err(LoadError::from_io)?;
+        if buf.is_empty() {
+            return Ok(read_any.then_some(whole));
+        }
+        read_any = true;
+        let (piece, done) = match memchr::memchr(b'\n', buf) {
+            Some(at) => (&buf[..at], at + 1),
+            None => (buf, buf.len()),
+        };
+        let room = max.saturating_sub(line.len());
+        if piece.len() > room {
+            whole = false;
+        }
+        line.extend_from_slice(&piece[..piece.len().min(room)]);
+        let ended = done > piece.len();
+        input.consume(done);
+        if ended {
+            return Ok(Some(whole));
+        }
+    }
+}
+
+/// Reads the CSV header row: `Err` with what is wrong when it is not usable
+/// (not UTF-8, or without an `id` or `title` column).
+fn csv_headers<R: io::Read>(
+    reader: &mut csv::Reader<R>,
+) -> Result<Result<csv::StringRecord, String>, LoadError> {
+    let headers = match reader.headers() {
+        Ok(headers) => headers.clone(),
+        Err(error) => {
+            if let csv::ErrorKind::Io(io) = error.kind() {
+                return Err(csv_io_error(io));
+            }
+            return Ok(Err(format!(
+                "the header row cannot be read: {error}; no row was read"
+            )));
+        }
+    };
+    for required in ["id", "title"] {
+        if !headers.iter().any(|h| h == required) {
+            return Ok(Err(format!(
+                "the header row {:?} has no {required:?} column; no row was read",
+                headers.iter().collect::<Vec<_>>().join(",")
+            )));
+        }
+    }
+    Ok(Ok(headers))
+}
+
+/// The load error for an I/O error the CSV reader holds (by reference,
+/// so it is rebuilt; a crossed bound stays one).
+fn csv_io_error(io: &io::Error) -> LoadError {
+    match LimitExceeded::from_io(io) {
+        Some(limit) => LoadError::TooLarge(limit.clone()),
+        None => LoadError::Io(io::Error::new(io.kind(), io.to_string())),
+    }
+}
+
+/// One CSV row as a record, or why not (bytes that are not UTF-8 are
+/// named by column).
+fn csv_row(headers: &csv::StringRecord, row: &csv::ByteRecord) -> Result<SourceRecord, Unparsed> {
+    let id = headers
+        .iter()
+        .position(|h| h == "id")
+        .and_then(|at| row.get(at))
+        .and_then(|id| std::str::from_utf8(id).ok())
+        .filter(|id| !id.trim().is_empty())
+        .map(str::to_owned);
+    if let Some(at) = row
+        .iter()
+        .position(|field| std::str::from_utf8(field).is_err())
+    {
+        let column = headers.get(at).unwrap_or("?");
+        let message =
+            format!("column {column:?} holds bytes that are not UTF-8; the row is left out");
+        return Err(Unparsed {
+            rule: Rule::SourceEncoding,
+            message: Some(message),
+            id,
+        });
+    }
+    row.deserialize::<CsvMovie>(Some(headers.as_byte_record()))
+        .map_err(|e| format!("not a valid row: {e}"))
+        .and_then(csv_to_record)
+        .map_err(|message| Unparsed::syntax(message, id))
+}
+
 /// serde_json says "at line 1 column N" of the one-line string; the finding
 /// already names the file's line, so keep only the column.
 fn describe_json_error(error: serde_json::Error) -> String {
@@ -1095,6 +1279,164 @@ not json
             found(&report),
             vec![(3, "item.required-child"), (4, "item.required-child")]
         );
+    }
+
+    fn load_bytes(bytes: &[u8], format: SourceFormat) -> (Vec<Item>, LoadReport) {
+        let mut loader = SourceLoader::new(bytes, format, LoadOptions::default()).unwrap();
+        let mut items = Vec::new();
+        while let Some(item) = loader.next_item().unwrap() {
+            items.push(item);
+        }
+        (items, loader.finish())
+    }
+
+    #[test]
+    fn a_json_line_with_invalid_utf8_is_a_finding_on_its_line() {
+        let mut bytes = b"{\"type\":\"movie\",\"id\":\"m1\",\"title\":\"A\"}\n".to_vec();
+        bytes.extend_from_slice(b"{\"type\":\"movie\",\"id\":\"m2\",\"title\":\"B\xff\xfe\"}\n");
+        bytes.extend_from_slice(b"{\"type\":\"movie\",\"id\":\"m3\",\"title\":\"C\"}\n");
+        let (items, report) = load_bytes(&bytes, SourceFormat::JsonLines);
+        let ids: Vec<_> = items.iter().map(|i| i.id.as_str()).collect();
+        assert_eq!(ids, ["m1", "m3"]);
+        assert_eq!(found(&report), vec![(2, "source.encoding")]);
+        assert_eq!(report.rows, 3);
+        assert_eq!(report.rejected, 1);
+        // The id before the bad bytes is still made out, so m2 is held, not removed.
+        assert_eq!(report.rejected_ids, ["m2"]);
+    }
+
+    /// Invalid bytes inside the id: the id read with replacement characters
+    /// is not the item's, so holding it would let the real item be taken
+    /// for removed. The row is unreadable instead, which holds every removal.
+    #[test]
+    fn a_json_line_with_invalid_utf8_in_its_id_holds_every_removal() {
+        let bytes = b"{\"type\":\"movie\",\"id\":\"m\xff1\",\"title\":\"A\"}\n";
+        let (items, report) = load_bytes(bytes, SourceFormat::JsonLines);
+        assert!(items.is_empty());
+        assert_eq!(found(&report), vec![(1, "source.encoding")]);
+        assert!(report.rejected_ids.is_empty(), "{:?}", report.rejected_ids);
+        assert_eq!(report.unreadable_rows, 1);
+    }
+
+    #[test]
+    fn a_csv_row_with_invalid_utf8_is_a_finding_on_its_line() {
+        let mut bytes = b"id,title\nm1,A\n".to_vec();
+        bytes.extend_from_slice(b"m2,B\xff\n");
+        bytes.extend_from_slice(b"m3,C\n");
+        let (items, report) = load_bytes(&bytes, SourceFormat::Csv);
+        let ids: Vec<_> = items.iter().map(|i| i.id.as_str()).collect();
+        assert_eq!(ids, ["m1", "m3"]);
+        assert_eq!(found(&report), vec![(3, "source.encoding")]);
+        assert_eq!(report.rejected_ids, ["m2"]);
+    }
+
+    #[test]
+    fn an_id_over_65535_bytes_is_a_finding_on_its_line() {
+        let long = "x".repeat(65_536);
+        let text = format!(
+            "{{\"type\":\"movie\",\"id\":\"{long}\",\"title\":\"A\"}}\n\
+             {{\"type\":\"movie\",\"id\":\"m2\",\"title\":\"B\"}}\n"
+        );
+        let (items, report) = load(&text, SourceFormat::JsonLines);
+        assert_eq!(items.len(), 1);
+        assert_eq!(found(&report), vec![(1, "item.id-too-long")]);
+        let at_limit = "y".repeat(65_535);
+        let text = format!("{{\"type\":\"movie\",\"id\":\"{at_limit}\",\"title\":\"A\"}}\n");
+        let (items, report) = load(&text, SourceFormat::JsonLines);
+        assert_eq!(items.len(), 1, "{:?}", found(&report));
+    }
+
+    #[test]
+    fn a_csv_header_without_an_id_column_is_one_finding_and_no_row() {
+        let text = "identifier,title\nm1,A\nm2,B\n";
+        let (items, report) = load(text, SourceFormat::Csv);
+        assert!(items.is_empty());
+        assert_eq!(found(&report), vec![(1, "source.header")]);
+        assert_eq!(report.rows, 2);
+        assert_eq!(report.rejected, 2);
+        assert_eq!(report.unreadable_rows, 2);
+    }
+
+    #[test]
+    fn a_csv_header_with_invalid_utf8_is_one_finding() {
+        let (items, report) = load_bytes(b"id,tit\xffle\nm1,A\n", SourceFormat::Csv);
+        assert!(items.is_empty());
+        assert_eq!(found(&report), vec![(1, "source.header")]);
+    }
+
+    #[test]
+    fn a_json_line_over_the_bound_is_a_finding_and_the_next_rows_load() {
+        let long = "x".repeat(3_000);
+        let text = format!(
+            "{{\"id\":\"m1\",\"type\":\"movie\",\"title\":\"{long}\"}}\n\
+             {{\"type\":\"movie\",\"id\":\"m2\",\"title\":\"B\"}}\n"
+        );
+        let options = LoadOptions {
+            limits: Limits {
+                max_token_bytes: 1_000,
+                ..Limits::default()
+            },
+            ..LoadOptions::default()
+        };
+        let mut loader =
+            SourceLoader::new(text.as_bytes(), SourceFormat::JsonLines, options).unwrap();
+        let mut items = Vec::new();
+        while let Some(item) = loader.next_item().unwrap() {
+            items.push(item);
+        }
+        let report = loader.finish();
+        assert_eq!(items.len(), 1);
+        assert_eq!(items[0].id, "m2");
+        assert_eq!(found(&report), vec![(1, "source.row-too-large")]);
+        assert_eq!(report.rejected_ids, ["m1"]);
+    }
+
+    /// Found by the mutation fuzz: a bit flip turned the `T` of an offer's
+    /// start into U+0014, the time parser took it as the separator, and the
+    /// writer then refused the item, failing the whole build.
+    #[test]
+    fn a_control_character_in_an_offer_time_is_a_finding_not_a_build_failure() {
+        let text = "{\"type\":\"movie\",\"id\":\"m1\",\"title\":\"A\",\"offers\":[{\"type\":\"free\",\"regions\":[\"US\"],\"start\":\"2025-01-01\\u001400:00:00Z\"}]}\n\
+                    {\"type\":\"movie\",\"id\":\"m2\",\"title\":\"B\",\"offers\":[{\"type\":\"free\",\"regions\":[\"US\"],\"end\":\"2025-01-01 00:00:00Z\"}]}\n";
+        let (items, report) = load(text, SourceFormat::JsonLines);
+        assert!(items.is_empty(), "{items:?}");
+        assert_eq!(
+            found(&report),
+            vec![
+                (1, "item.bad-value"),
+                (1, "text.control-character"),
+                (2, "item.bad-value")
+            ]
+        );
+    }
+
+    /// A CSV row over the bound failed the whole load with an error. The
+    /// CSV reader cannot find the next row in what follows (a quoted field
+    /// may hold line breaks), so it is one finding and the rest is not read:
+    /// the rows before load, every removal is held.
+    #[test]
+    fn a_csv_row_over_the_bound_is_a_finding_and_stops_the_load() {
+        // The bound is checked as the input is buffered (256 KiB at a time).
+        let long = "x".repeat(600_000);
+        let text = format!("id,title\nm1,A\nm2,{long}\nm3,C\n");
+        let options = LoadOptions {
+            limits: Limits {
+                max_token_bytes: 1_000,
+                ..Limits::default()
+            },
+            ..LoadOptions::default()
+        };
+        let mut loader = SourceLoader::new(text.as_bytes(), SourceFormat::Csv, options).unwrap();
+        let mut items = Vec::new();
+        while let Some(item) = loader.next_item().unwrap() {
+            items.push(item);
+        }
+        let report = loader.finish();
+        assert_eq!(items.len(), 1);
+        assert_eq!(found(&report), vec![(3, "source.row-too-large")]);
+        assert!(report.unreadable_rows >= 1);
+        let message = &report.findings.iter().next().unwrap().message;
+        assert!(message.contains("1000 bytes"), "{message}");
     }
 
     #[test]

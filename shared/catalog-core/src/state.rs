@@ -356,6 +356,7 @@ impl CatalogState {
         let limits = Limits {
             max_bytes: u64::MAX,
             max_token_bytes: 1 << 20,
+            max_pending_bytes: 0,
             max_depth: 0,
         };
         let mut lines = Tracked::new(decoded, &limits);
@@ -528,6 +529,24 @@ mod tests {
         assert!(err.to_string().contains("truncated"), "{err}");
         let err = CatalogState::load(&b"{\"hello\":1}\n"[..]).unwrap_err();
         assert!(err.to_string().contains("line 1"), "{err}");
+    }
+
+    #[test]
+    fn an_id_over_65535_bytes_is_an_error_not_a_truncation() {
+        let mut state = CatalogState::new("CAT");
+        let long = "x".repeat(65_536);
+        let err = state
+            .upsert(&long, &item(KindTag::Movie, None, 1))
+            .unwrap_err();
+        assert!(matches!(err, StateError::TooLarge(_)), "{err}");
+        assert!(err.to_string().contains("65535"), "{err}");
+        assert!(state.is_empty());
+        assert!(state.get(&long[..65_535]).is_none());
+        let longest = "y".repeat(65_535);
+        state
+            .upsert(&longest, &item(KindTag::Movie, None, 1))
+            .unwrap();
+        assert_eq!(state.iter().next().unwrap().0, longest);
     }
 
     #[test]

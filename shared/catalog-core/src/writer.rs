@@ -189,24 +189,6 @@ fn check_item_writable(item: &Item) -> Result<(), WriteError> {
         }
     };
     crate::rules::for_each_text(item, &mut check);
-    // `for_each_text` leaves out the fields with a format (the rules check
-    // those), but the writer does not run the rules, so it checks them here.
-    if let Some(date) = &item.meta.release_date {
-        check("ReleaseDate", date);
-    }
-    for offer in &item.meta.offers {
-        check("Offer region", &offer.region);
-        if let Some(start) = &offer.start {
-            check("Offer start", start);
-        }
-        if let Some(end) = &offer.end {
-            check("Offer end", end);
-        }
-        if let Some(price) = &offer.price {
-            check("Price", &price.amount);
-            check("Price currency", &price.currency);
-        }
-    }
     match bad {
         Some((field, c)) => Err(WriteError::Invalid {
             id: item.id.clone(),

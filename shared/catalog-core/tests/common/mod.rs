@@ -417,3 +417,58 @@ pub fn catalog(max_items: usize, max_deletes: usize) -> impl Strategy<Value = Ca
                 .collect(),
         })
 }
+
+/// Collects the parts a build writes.
+#[derive(Default)]
+pub struct InMemory(Vec<Vec<u8>>);
+
+impl catalog_core::pipeline::Parts for InMemory {
+    type Sink = Vec<u8>;
+
+    fn open(&mut self, _part: u32) -> std::io::Result<Vec<u8>> {
+        Ok(Vec::new())
+    }
+
+    fn close(
+        &mut self,
+        _part: u32,
+        sink: Vec<u8>,
+        _written: &catalog_core::writer::WriteSummary,
+    ) -> std::io::Result<()> {
+        self.0.push(sink);
+        Ok(())
+    }
+}
+
+/// The example export built in parts of 3 items, as the builder splits a
+/// large catalog.
+pub fn example_in_parts() -> Vec<Vec<u8>> {
+    use catalog_core::diff::{Policy, Request};
+    use catalog_core::source::{LoadOptions, SourceFormat, SourceLoader};
+    use catalog_core::state::CatalogState;
+    let export = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/provider-export.jsonl"
+    ))
+    .unwrap();
+    let loader =
+        SourceLoader::new(&export[..], SourceFormat::JsonLines, LoadOptions::default()).unwrap();
+    let request = Request {
+        now: 1_767_225_600,
+        force_full: false,
+        allow_shrink: false,
+    };
+    let mut parts = InMemory::default();
+    let built = catalog_core::pipeline::build_in_parts(
+        loader,
+        CatalogState::new("C"),
+        Policy::default(),
+        request,
+        3,
+        &mut parts,
+        &mut |_, _| {},
+    )
+    .unwrap();
+    parts.0.push(built.sink);
+    parts.0
+}
