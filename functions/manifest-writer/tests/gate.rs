@@ -717,3 +717,206 @@ async fn a_descriptor_cannot_publish_objects_outside_its_folder() {
     assert!(Fixture::keys(&f.destination, "").await.is_empty());
     assert!(f.work.head("state/secret.json").await.unwrap().is_some());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_update_deleting_more_than_the_limit_is_refused_unless_it_carries_the_override() {
+    let f = fixture("removals").await;
+    let live: Vec<Item> = (0..100)
+        .map(|n| movie(&format!("mv-{n:03}"), 1, "Live"))
+        .collect();
+    live_movies(&f.work, &live).await;
+    let deletes: Vec<Delete> = live[..11]
+        .iter()
+        .map(|m| Delete {
+            id: m.id.clone(),
+            version: 2,
+        })
+        .collect();
+    let key = "outbox/staging/catalogs/catalog-a-update.xml.zst";
+    f.put(key, catalog(CATALOG_ID, &[], &deletes), &[]).await;
+    let (outcome, _) = run(&f.deps, key).await.unwrap();
+    let Outcome::Quarantined { reason, .. } = &outcome else {
+        panic!("{outcome:?}")
+    };
+    assert!(reason.contains("guard.shrink"), "{reason}");
+    let errors = f.errors_json("staging", "catalog-a-update.xml.zst").await;
+    let message = errors["findings"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("the update would delete 11 of 100"),
+        "{message}"
+    );
+
+    let key = "outbox/staging/catalogs/catalog-b-update.xml.zst";
+    f.put(
+        key,
+        catalog(CATALOG_ID, &[], &deletes),
+        &[("allow-shrink", "true")],
+    )
+    .await;
+    let (outcome, _) = run(&f.deps, key).await.unwrap();
+    assert!(matches!(outcome, Outcome::Published { .. }), "{outcome:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stack_publishes_only_its_own_environment() {
+    let f = fixture("env").await;
+    let emulator = Emulator::get();
+    let alerts_queue = emulator.fresh_queue("alerts").await;
+    let mut deps = f.deps.clone();
+    deps.alerts = Alerts::Queue {
+        client: emulator.sqs().await,
+        url: alerts_queue.clone(),
+    };
+    deps.settings.production_access = true;
+    // A staging stack, even with production access on, refuses prod's folder.
+    let key = "outbox/prod/catalogs/catalog-a-update.xml.zst";
+    f.put(
+        key,
+        catalog(CATALOG_ID, &[movie("mv-1", 1, "New")], &[]),
+        &[],
+    )
+    .await;
+    let (outcome, _) = run(&deps, key).await.unwrap();
+    assert!(
+        matches!(outcome, Outcome::Quarantined { .. }),
+        "{outcome:?}"
+    );
+    let errors = f.errors_json("prod", "catalog-a-update.xml.zst").await;
+    assert_eq!(errors["findings"][0]["rule"], "guard.env");
+    assert!(Fixture::keys(&f.destination, "").await.is_empty());
+    let alert = emulator.receive_event(&alerts_queue, 1).await;
+    let body: Value = serde_json::from_str(alert["Records"][0]["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["alert"], "catalog-quarantined");
+    // Its metric is counted under the stack's environment.
+    let line: Value = serde_json::from_str(
+        &catalog_aws::gate_pass::metric_line(&deps.settings.env, key, &outcome, None, 1.0)
+            .to_json(),
+    )
+    .unwrap();
+    assert_eq!(line["Env"], "staging");
+    assert_eq!(line["CatalogsQuarantined"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_type_and_override_come_from_the_version_whose_bytes_are_validated() {
+    let f = fixture("pinned").await;
+    let live: Vec<Item> = (0..20)
+        .map(|n| movie(&format!("mv-{n:03}"), 1, "Live"))
+        .collect();
+    live_movies(&f.work, &live).await;
+    let key = "outbox/staging/catalogs/catalog-a-full.xml.zst";
+    // Version A: allowed to shrink. Replaced by version B (no override)
+    // between the gate's first look and its read of the bytes.
+    f.put(
+        key,
+        catalog(CATALOG_ID, &live[..10], &[]),
+        &[("allow-shrink", "true")],
+    )
+    .await;
+    let (work, replaced) = (f.work.clone(), Arc::new(AtomicBool::new(false)));
+    let flag = Arc::clone(&replaced);
+    let body_b = catalog(CATALOG_ID, &live[..9], &[]);
+    let swapping = Faulty::new(f.work.clone(), move |op| {
+        if let Op::Get(k) = op
+            && k == key
+            && !flag.swap(true, Ordering::SeqCst)
+        {
+            let (work, body) = (work.clone(), body_b.clone());
+            tokio::task::block_in_place(|| {
+                tokio::runtime::Handle::current().block_on(async move {
+                    work.put(
+                        key,
+                        body,
+                        catalog_aws::store::Precondition::None,
+                        &Default::default(),
+                    )
+                    .await
+                    .unwrap();
+                })
+            });
+        }
+        None
+    });
+    let deps = Deps {
+        work: swapping,
+        destination: crashing(f.destination.clone(), Arc::new(AtomicBool::new(false))),
+        alerts: Alerts::LogOnly,
+        settings: f.deps.settings.clone(),
+    };
+    let error = run(&deps, key).await.unwrap_err();
+    assert!(replaced.load(Ordering::SeqCst));
+    assert!(
+        error.to_string().contains("changed while the gate read it"),
+        "{error}"
+    );
+    assert!(
+        Fixture::keys(&f.destination, "").await.is_empty(),
+        "nothing published"
+    );
+    // The retry sees version B throughout: no override, so the guard refuses it.
+    let (outcome, _) = run(&f.deps, key).await.unwrap();
+    let Outcome::Quarantined { reason, .. } = &outcome else {
+        panic!("{outcome:?}")
+    };
+    assert!(reason.contains("guard.shrink"), "{reason}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hand_made_batch_is_checked_as_one_catalog() {
+    let f = fixture("onebatch").await;
+    let series = Item {
+        id: "sr-1".into(),
+        version: 1,
+        kind: ItemKind::Series,
+        meta: movie("x", 1, "Series").meta,
+    };
+    let season = Item {
+        id: "se-1".into(),
+        version: 1,
+        kind: ItemKind::Season {
+            series_id: "sr-1".into(),
+            season_number: 1,
+        },
+        meta: movie("x", 1, "Season").meta,
+    };
+    // The season's series is new in part 1; nothing is in the state.
+    f.put(
+        "outbox/staging/catalogs/hand-update-part0001.xml.zst",
+        catalog(CATALOG_ID, &[series], &[]),
+        &[],
+    )
+    .await;
+    f.put(
+        "outbox/staging/catalogs/hand-update-part0002.xml.zst",
+        catalog(CATALOG_ID, &[season.clone()], &[]),
+        &[],
+    )
+    .await;
+    let key = "outbox/staging/catalogs/hand-update.batch.json";
+    let descriptor = br#"{"parts":[{"key":"hand-update-part0001.xml.zst"},{"key":"hand-update-part0002.xml.zst"}]}"#;
+    f.put(key, descriptor.to_vec(), &[]).await;
+    let (outcome, _) = run(&f.deps, key).await.unwrap();
+    assert!(matches!(outcome, Outcome::Published { .. }), "{outcome:?}");
+
+    // The same season again in a later part is one id twice.
+    f.put(
+        "outbox/staging/catalogs/twice-update-part0001.xml.zst",
+        catalog(CATALOG_ID, &[season.clone()], &[]),
+        &[],
+    )
+    .await;
+    f.put(
+        "outbox/staging/catalogs/twice-update-part0002.xml.zst",
+        catalog(CATALOG_ID, &[season], &[]),
+        &[],
+    )
+    .await;
+    let key = "outbox/staging/catalogs/twice-update.batch.json";
+    let descriptor = br#"{"parts":[{"key":"twice-update-part0001.xml.zst"},{"key":"twice-update-part0002.xml.zst"}]}"#;
+    f.put(key, descriptor.to_vec(), &[]).await;
+    let (outcome, _) = run(&f.deps, key).await.unwrap();
+    let Outcome::Quarantined { reason, .. } = &outcome else {
+        panic!("{outcome:?}")
+    };
+    assert!(reason.contains("item.duplicate-id"), "{reason}");
+}

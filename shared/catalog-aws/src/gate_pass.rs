@@ -42,7 +42,7 @@ use catalog_core::ledger::{FileRecord, Published};
 use catalog_core::outbox::{
     BatchDescriptor, CatalogMeta, ETag, MAX_DESCRIPTOR_BYTES, OutboxKey, file_name_of,
 };
-use catalog_core::reader::{CatalogReader, ReadError, ReadOptions, ReadReport};
+use catalog_core::reader::{BatchReport, BatchValidation, ReadError, ReadOptions};
 use catalog_core::state::CatalogState;
 use catalog_core::{CatalogHeader, Finding, Position, Rule};
 use serde::Serialize;
@@ -322,9 +322,11 @@ async fn resolve<S: ObjectStore + Clone>(deps: &Deps<S>, key: &str) -> Result<Re
     }
 }
 
-/// Step 4: every file streamed through the reader against the state, then
-/// the whole submission's checks. Returns the verdict, the files as they
-/// will be copied (each at the ETag validated), and the first root.
+/// Step 4: the files streamed, in order, through one batch validation
+/// against the state (a child in part 2 may name a parent new in part 1;
+/// an id may not come back in a later part), then the whole submission's
+/// checks. Returns the verdict, the files as they will be copied (each at
+/// the ETag validated), and the first root.
 async fn validate<S: ObjectStore + Clone>(
     deps: &Deps<S>,
     submission: &GateSubmission,
@@ -342,68 +344,131 @@ async fn validate<S: ObjectStore + Clone>(
         },
         settings.max_findings,
     );
-    let mut files = Vec::with_capacity(submission.files.len());
+    let live = state.live_count();
+    let work = deps.work.clone();
+    let read = ReadFiles {
+        files: submission.files.clone(),
+        trigger: submission.trigger.clone(),
+        trigger_etag: submission.trigger_etag.clone(),
+        limits: settings.limits,
+        max_findings: settings.max_findings,
+    };
+    let handle = tokio::runtime::Handle::current();
+    let (read, batch) = tokio::task::spawn_blocking(move || read.run(&work, &state, &handle))
+        .await
+        .map_err(|e| GateError::Join(e.to_string()))??;
+    tracing::debug!(live, parts = batch.parts.len(), "validated");
+    let mut reports = batch.parts.into_iter();
+    let mut files = Vec::with_capacity(read.len());
     let mut header: Option<CatalogHeader> = None;
-    for (key, expected_size) in &submission.files {
-        let file = file_name_of(key);
-        let (info, body) = match deps.work.get(key).await {
-            Ok(found) => found,
-            Err(StoreError::NotFound { .. }) => {
-                check.push(
-                    file,
-                    Finding::error(
-                        Rule::BatchDescriptor,
-                        Position::default(),
-                        format!("the batch lists {key}, which is not in the outbox"),
-                    ),
-                );
-                continue;
+    for file in read {
+        let name = file_name_of(&file.key);
+        for finding in file.findings {
+            check.push(name, finding);
+        }
+        let Some(info) = file.found else { continue };
+        if let Some(report) = reports.next() {
+            if header.is_none() {
+                header = report.header.clone();
             }
-            Err(other) => return Err(other.into()),
-        };
-        let etag = ETag::new(info.etag);
-        // A catalog on its own is its own trigger: its type and override
-        // were read with the trigger's ETag, and must be this version's.
-        if *key == submission.trigger && etag != submission.trigger_etag {
-            return Err(GateError::Changed {
-                key: key.clone(),
-                validated: submission.trigger_etag.to_string(),
-                now: etag.to_string(),
-            });
+            check.add_file(name, report);
         }
-        if let Some(expected) = expected_size
-            && *expected != info.size
-        {
-            check.push(
-                file,
-                Finding::error(
-                    Rule::BatchDescriptor,
-                    Position::default(),
-                    format!(
-                        "the batch gives {key} {expected} bytes; it has {}",
-                        info.size
-                    ),
-                ),
-            );
-        }
-        let report = read_file(body, Arc::clone(&state), settings)
-            .await?
-            .map_err(|source| GateError::Read {
-                key: key.clone(),
-                source,
-            })?;
-        if header.is_none() {
-            header = report.header.clone();
-        }
-        check.add_file(file, report);
         files.push(FileRecord {
-            source: key.clone(),
-            destination: destination_catalog_key(&settings.provider, &submission.env, file),
-            size: info.size,
-            etag,
+            source: file.key.clone(),
+            destination: destination_catalog_key(&settings.provider, &submission.env, name),
+            size: info.0,
+            etag: info.1,
         });
     }
     Ok((check.finish(), files, header))
+}
+
+/// The files of a submission to read on a blocking thread.
+struct ReadFiles {
+    files: Vec<(String, Option<u64>)>,
+    trigger: String,
+    trigger_etag: ETag,
+    limits: Limits,
+    max_findings: usize,
+}
+
+/// What reading one file found before its XML: its size and ETag when it
+/// is there, and what is wrong with it as a file.
+struct FileRead {
+    key: String,
+    found: Option<(u64, ETag)>,
+    findings: Vec<Finding>,
+}
+
+impl ReadFiles {
+    /// Streams each file, in order, into one batch validation.
+    fn run<S: ObjectStore>(
+        self,
+        work: &S,
+        state: &CatalogState,
+        handle: &tokio::runtime::Handle,
+    ) -> Result<(Vec<FileRead>, BatchReport), GateError> {
+        let options = ReadOptions {
+            limits: self.limits,
+            max_findings: self.max_findings,
+            known: Some(state),
+        };
+        let mut batch = BatchValidation::new(options);
+        let mut read = Vec::with_capacity(self.files.len());
+        for (key, expected_size) in self.files {
+            let mut file = FileRead {
+                key,
+                found: None,
+                findings: Vec::new(),
+            };
+            let (info, body) = match handle.block_on(work.get(&file.key)) {
+                Ok(found) => found,
+                Err(StoreError::NotFound { .. }) => {
+                    file.findings.push(Finding::error(
+                        Rule::BatchDescriptor,
+                        Position::default(),
+                        format!("the batch lists {}, which is not in the outbox", file.key),
+                    ));
+                    read.push(file);
+                    continue;
+                }
+                Err(other) => return Err(other.into()),
+            };
+            let etag = ETag::new(info.etag);
+            // A catalog on its own is its own trigger: its type and
+            // override were read with the trigger's ETag, and must be
+            // this version's.
+            if file.key == self.trigger && etag != self.trigger_etag {
+                return Err(GateError::Changed {
+                    key: file.key,
+                    validated: self.trigger_etag.to_string(),
+                    now: etag.to_string(),
+                });
+            }
+            if let Some(expected) = expected_size
+                && expected != info.size
+            {
+                file.findings.push(Finding::error(
+                    Rule::BatchDescriptor,
+                    Position::default(),
+                    format!(
+                        "the batch gives {} {expected} bytes; it has {}",
+                        file.key, info.size
+                    ),
+                ));
+            }
+            let bridge = SyncIoBridge::new_with_handle(body, handle.clone());
+            batch
+                .validate_part(bridge)
+                .map_err(|source| GateError::Read {
+                    key: file.key.clone(),
+                    source,
+                })?;
+            file.found = Some((info.size, etag));
+            read.push(file);
+        }
+        Ok((read, batch.finish()))
+    }
 }
 
 /// Step 6: copies the files (those not there yet), each exactly at the
@@ -492,26 +557,6 @@ async fn publish<S: ObjectStore>(deps: &Deps<S>, record: &Published) -> Result<O
         }
         Err(other) => Err(other.into()),
     }
-}
-
-/// Streams one file through the reader on a blocking thread.
-async fn read_file(
-    body: Body,
-    state: Arc<CatalogState>,
-    settings: &Settings,
-) -> Result<Result<ReadReport, ReadError>, GateError> {
-    let bridge = SyncIoBridge::new(body);
-    let (limits, max_findings) = (settings.limits, settings.max_findings);
-    tokio::task::spawn_blocking(move || {
-        let options = ReadOptions {
-            limits,
-            max_findings,
-            known: Some(&*state),
-        };
-        CatalogReader::new(bridge, options)?.validate_to_end()
-    })
-    .await
-    .map_err(|e| GateError::Join(e.to_string()))
 }
 
 /// Refuses a submission before reading it.
