@@ -888,7 +888,7 @@ async fn a_hand_made_batch_is_checked_as_one_catalog() {
     .await;
     f.put(
         "outbox/staging/catalogs/hand-update-part0002.xml.zst",
-        catalog(CATALOG_ID, &[season.clone()], &[]),
+        catalog(CATALOG_ID, std::slice::from_ref(&season), &[]),
         &[],
     )
     .await;
@@ -901,7 +901,7 @@ async fn a_hand_made_batch_is_checked_as_one_catalog() {
     // The same season again in a later part is one id twice.
     f.put(
         "outbox/staging/catalogs/twice-update-part0001.xml.zst",
-        catalog(CATALOG_ID, &[season.clone()], &[]),
+        catalog(CATALOG_ID, std::slice::from_ref(&season), &[]),
         &[],
     )
     .await;
