@@ -49,7 +49,8 @@ use xxhash_rust::xxh3::Xxh3;
 use crate::alerts::{AlertError, Alerts};
 use crate::metrics::{EmfLine, Unit};
 use crate::state_store::{
-    Advance, Claim, ClaimResult, FullRequest, StateStore, StateStoreError, submission_key,
+    Advance, Claim, ClaimKind, ClaimResult, FullRequest, StateStore, StateStoreError,
+    submission_key,
 };
 use crate::store::{Metadata, ObjectStore, ObjectWriter, Precondition, StoreError};
 
@@ -141,6 +142,9 @@ pub enum RunError {
     /// A blocking task panicked or was cancelled.
     #[error("a blocking task failed: {0}")]
     Join(String),
+    /// The planner broke its own contract (a bug, not the input's fault).
+    #[error("internal error: {0}")]
+    Internal(&'static str),
 }
 
 impl RunError {
@@ -264,31 +268,96 @@ struct Build<'a, S> {
     force_full: bool,
 }
 
-/// The outcome of a built plan, before anything is committed.
+/// What a build made: the plan and its parts, before anything is committed.
 struct Made<S> {
     built: Built<PartSink>,
     parts: OutboxParts<S>,
 }
 
+/// What a claimed build goes on to do.
+enum Next {
+    /// Send: the catalog's last part is to be finished, then committed.
+    Send,
+    /// Give the version back: nothing to send, a guard refused it, or
+    /// every row of the export was refused.
+    GiveBack(Ended),
+}
+
 impl<S: ObjectStore + Clone> Build<'_, S> {
-    /// One attempt; `None` when the state commit lost a race.
+    /// One attempt, the steps of the module doc in order; `None` when the
+    /// state commit lost a race.
     async fn attempt(&self) -> Result<Option<Report>, RunError> {
         let (store, states, settings) = (self.store, self.states, self.settings);
         let loaded = states.load(&settings.catalog_id).await?;
         handover_committed(store, states, loaded.state.catalog_version).await?;
         let standing = Standing::read(states).await?;
-        let wall = OffsetDateTime::now_utc().unix_timestamp();
-        let version = loaded.state.catalog_version + 1;
+        let (claim, claim_etag) = self.claim(&loaded.state, &standing).await?;
+        if let Some(report) = self.superseded_since_claimed(&claim).await? {
+            return Ok(Some(report));
+        }
+        let kind = SubmissionType::from(claim.kind);
+        let mut meta = CatalogMeta::built(kind, claim.version, &claim.export.etag);
+        meta.allow_shrink = claim.allow_shrink;
+        let made = match build_parts(store, settings, &claim, loaded.state, &meta).await {
+            Ok(made) => made,
+            Err(error) => {
+                tracing::error!(%error, version = claim.version, "the build failed; its claim is released at once");
+                states.release(claim.version).await?;
+                return Err(error);
+            }
+        };
+        let (mut report, next) = report_of(&claim, &made.built);
+        match next {
+            Next::GiveBack(ended) => {
+                report.ended = ended;
+                self.give_back(&claim, made, &mut report).await?;
+                Ok(Some(report))
+            }
+            Next::Send => {
+                let (handover, new_state) =
+                    finish_parts(settings, &claim, &meta, made, &mut report).await?;
+                let record = Submission {
+                    report: report.clone(),
+                    handover: Some(handover.clone()),
+                    at: OffsetDateTime::now_utc().unix_timestamp(),
+                };
+                if !commit(
+                    states,
+                    &claim,
+                    &claim_etag,
+                    &record,
+                    new_state,
+                    loaded.etag.as_deref(),
+                )
+                .await?
+                {
+                    return Ok(None);
+                }
+                handover_catalog(store, &handover).await?;
+                self.consume(&claim, &standing).await?;
+                Ok(Some(report))
+            }
+        }
+    }
+
+    /// Step 4 for this build's inputs: the type the policy and the standing
+    /// requests give, claimed with the export, the time and the override.
+    async fn claim(
+        &self,
+        state: &catalog_core::state::CatalogState,
+        standing: &Standing,
+    ) -> Result<(Claim, String), RunError> {
         let request = Request {
             now: self.time,
             force_full: self.force_full || !standing.full.is_empty(),
             allow_shrink: standing.allow_shrink.is_some(),
         };
-        let kind = submission_kind(&loaded.state, settings.policy, &request);
+        let kind = submission_kind(state, self.settings.policy, &request);
         let at = OffsetDateTime::from_unix_timestamp(self.time)
             .unwrap_or_else(|_| OffsetDateTime::now_utc());
+        let wall = OffsetDateTime::now_utc().unix_timestamp();
         let ours = Claim {
-            version,
+            version: state.catalog_version + 1,
             export: self.export.clone(),
             now: self.time,
             kind: kind.into(),
@@ -296,141 +365,48 @@ impl<S: ObjectStore + Clone> Build<'_, S> {
             allow_shrink: request.allow_shrink,
             claimed_at: wall,
         };
-        let (claim, claim_etag) = claim_version(store, states, settings, ours, wall).await?;
-        if let Some(report) = self.superseded_since_claimed(&claim).await? {
-            return Ok(Some(report));
+        claim_version(self.store, self.states, self.settings, ours, wall).await
+    }
+
+    /// Step 6 when nothing is sent: the parts deleted, the claim released,
+    /// a refusal recorded for the operator.
+    async fn give_back(
+        &self,
+        claim: &Claim,
+        made: Made<S>,
+        report: &mut Report,
+    ) -> Result<(), RunError> {
+        let Made { built, parts } = made;
+        tokio::task::spawn_blocking(move || abandon(built.sink))
+            .await
+            .map_err(|e| RunError::Join(e.to_string()))?;
+        delete_parts(self.store, parts.done.iter().map(|p| &p.key)).await?;
+        self.states.release(claim.version).await?;
+        if !matches!(report.ended, Ended::NothingToDo) {
+            report.catalog = Some(claim.name.clone());
+            let record = Submission {
+                report: report.clone(),
+                handover: None,
+                at: OffsetDateTime::now_utc().unix_timestamp(),
+            };
+            self.states
+                .record(&refusal_key(&claim.name, claim.version), &record)
+                .await?;
         }
+        Ok(())
+    }
 
-        let kind = SubmissionType::from(claim.kind);
-        let request = Request {
-            now: claim.now,
-            force_full: kind == SubmissionType::Full,
-            allow_shrink: claim.allow_shrink,
-        };
-        let mut meta = CatalogMeta::built(kind, version, &claim.export.etag);
-        meta.allow_shrink = claim.allow_shrink;
-        let made = match build_parts(store, settings, &claim, loaded.state, request, &meta).await {
-            Ok(made) => made,
-            Err(error) => {
-                tracing::error!(%error, version, "the build failed; its claim is released at once");
-                states.release(version).await?;
-                return Err(error);
-            }
-        };
-        let Made { built, mut parts } = made;
-        let totals = built.written();
-        let Built {
-            sink,
-            parts: written_parts,
-            load,
-            plan,
-        } = built;
-        let mut report = Report::ended(Ended::NothingToDo, Some(claim.export.clone()));
-        report.catalog_version = Some(version);
-        report.rows = load.rows;
-        report.rows_rejected = load.rejected;
-        report.new = plan.counts.new.into();
-        report.changed = plan.counts.changed.into();
-        report.removed = plan.counts.removed.into();
-        report.held = plan.counts.held;
-        report.allow_shrink = claim.allow_shrink;
-        report.findings = load
-            .findings
-            .iter()
-            .chain(&plan.findings)
-            .take(MAX_REPORT_FINDINGS)
-            .map(RecordedFinding::from)
-            .collect();
-
-        let refusal = if load.rows > 0 && load.rejected == load.rows {
-            Some(Ended::ExportRejected {
-                reason: export_rejected_reason(&report, load.rows),
-            })
-        } else {
-            match &plan.outcome {
-                Outcome::Send => None,
-                Outcome::NothingToDo => Some(Ended::NothingToDo),
-                Outcome::Refused(reason) => Some(Ended::Refused {
-                    reason: reason.clone(),
-                }),
-            }
-        };
-        if let Some(ended) = refusal {
-            tokio::task::spawn_blocking(move || abandon(sink))
-                .await
-                .map_err(|e| RunError::Join(e.to_string()))?;
-            delete_parts(store, parts.done.iter().map(|p| &p.key)).await?;
-            states.release(version).await?;
-            report.ended = ended;
-            if !matches!(report.ended, Ended::NothingToDo) {
-                report.catalog = Some(claim.name.clone());
-                let record = Submission {
-                    report: report.clone(),
-                    handover: None,
-                    at: wall,
-                };
-                states
-                    .record(&refusal_key(&claim.name, version), &record)
-                    .await?;
-            }
-            return Ok(Some(report));
-        }
-
-        let last = written_parts.len() as u32;
-        let last_written = written_parts.last().cloned().unwrap_or_default();
-        let parts_done = tokio::task::spawn_blocking(move || {
-            parts
-                .finish_part(last, sink, &last_written)
-                .map(|()| parts.done)
-        })
-        .await
-        .map_err(|e| RunError::Join(e.to_string()))?
-        .map_err(|source| BuildError::Part { part: last, source })?;
-
-        report.items = totals.items.into();
-        report.deletes = totals.deletes.into();
-        report.xml_bytes = totals.xml_bytes;
-        report.compressed_bytes = parts_done.iter().map(|p| p.compressed).sum();
-        report.catalog = Some(claim.name.clone());
-        let handover = plan_handover(&settings.env, &claim.name, &meta, &parts_done);
-        report.ended = Ended::Sent {
-            manifest_type: kind.manifest_type().to_owned(),
-            key: handover.key().to_owned(),
-            parts: match &handover {
-                Handover::Copy { key, .. } => vec![key.clone()],
-                Handover::Descriptor { descriptor, .. } => {
-                    descriptor.parts.iter().map(|p| p.key.clone()).collect()
-                }
-            },
-        };
-        let Some(new_state) = plan.new_state else {
-            return Ok(Some(report));
-        };
-        let record = Submission {
-            report: report.clone(),
-            handover: Some(handover.clone()),
-            at: wall,
-        };
-        let committed = commit(
-            states,
-            &claim,
-            &claim_etag,
-            &record,
-            new_state,
-            loaded.etag.as_deref(),
-        )
-        .await?;
-        if !committed {
-            return Ok(None);
-        }
-        handover_catalog(store, &handover).await?;
-        if kind == SubmissionType::Full {
-            states.clear_full_requests(&standing.full).await?;
+    /// After the handover: the requests the catalog answered are cleared (a
+    /// full answers every request seen when it was claimed), the override
+    /// it used is consumed.
+    async fn consume(&self, claim: &Claim, standing: &Standing) -> Result<(), RunError> {
+        if claim.kind == ClaimKind::Full {
+            self.states.clear_full_requests(&standing.full).await?;
         }
         if let (true, Some(etag)) = (claim.allow_shrink, &standing.allow_shrink) {
-            states.consume_allow_shrink(etag).await?;
+            self.states.consume_allow_shrink(etag).await?;
         }
-        Ok(Some(report))
+        Ok(())
     }
 
     /// A newer export was dropped after this build claimed its version (or
@@ -450,6 +426,91 @@ impl<S: ObjectStore + Clone> Build<'_, S> {
         );
         Ok(Some(superseded(claim.export.clone(), reason)))
     }
+}
+
+/// The report of a built plan, and whether it is sent.
+fn report_of(claim: &Claim, built: &Built<PartSink>) -> (Report, Next) {
+    let (load, plan) = (&built.load, &built.plan);
+    let mut report = Report::ended(Ended::NothingToDo, Some(claim.export.clone()));
+    report.catalog_version = Some(claim.version);
+    report.rows = load.rows;
+    report.rows_rejected = load.rejected;
+    report.new = plan.counts.new.into();
+    report.changed = plan.counts.changed.into();
+    report.removed = plan.counts.removed.into();
+    report.held = plan.counts.held;
+    report.allow_shrink = claim.allow_shrink;
+    report.findings = load
+        .findings
+        .iter()
+        .chain(&plan.findings)
+        .take(MAX_REPORT_FINDINGS)
+        .map(RecordedFinding::from)
+        .collect();
+    let next = if load.rows > 0 && load.rejected == load.rows {
+        Next::GiveBack(Ended::ExportRejected {
+            reason: export_rejected_reason(&report, load.rows),
+        })
+    } else {
+        match &plan.outcome {
+            Outcome::Send => Next::Send,
+            Outcome::NothingToDo => Next::GiveBack(Ended::NothingToDo),
+            Outcome::Refused(reason) => Next::GiveBack(Ended::Refused {
+                reason: reason.clone(),
+            }),
+        }
+    };
+    (report, next)
+}
+
+/// Step 6 when the plan sends: the last part finished, the report
+/// completed, how the catalog will be handed over, and the state to commit.
+async fn finish_parts<S: ObjectStore + Clone>(
+    settings: &Settings,
+    claim: &Claim,
+    meta: &CatalogMeta,
+    made: Made<S>,
+    report: &mut Report,
+) -> Result<(Handover, catalog_core::state::CatalogState), RunError> {
+    let Made { built, mut parts } = made;
+    let totals = built.written();
+    let Built {
+        sink,
+        parts: written_parts,
+        plan,
+        ..
+    } = built;
+    let last = written_parts.len() as u32;
+    let last_written = written_parts.last().cloned().unwrap_or_default();
+    let parts_done = tokio::task::spawn_blocking(move || {
+        parts
+            .finish_part(last, sink, &last_written)
+            .map(|()| parts.done)
+    })
+    .await
+    .map_err(|e| RunError::Join(e.to_string()))?
+    .map_err(|source| BuildError::Part { part: last, source })?;
+    report.items = totals.items.into();
+    report.deletes = totals.deletes.into();
+    report.xml_bytes = totals.xml_bytes;
+    report.compressed_bytes = parts_done.iter().map(|p| p.compressed).sum();
+    report.catalog = Some(claim.name.clone());
+    let handover = plan_handover(&settings.env, &claim.name, meta, &parts_done);
+    report.ended = Ended::Sent {
+        manifest_type: SubmissionType::from(claim.kind).manifest_type().to_owned(),
+        key: handover.key().to_owned(),
+        parts: match &handover {
+            Handover::Copy { key, .. } => vec![key.clone()],
+            Handover::Descriptor { descriptor, .. } => {
+                descriptor.parts.iter().map(|p| p.key.clone()).collect()
+            }
+        },
+    };
+    // A plan that sends always carries its new state.
+    let new_state = plan.new_state.ok_or(RunError::Internal(
+        "the plan to send carried no state to commit",
+    ))?;
+    Ok((handover, new_state))
 }
 
 /// "every row of the export was refused": with the rules most broken.
@@ -530,9 +591,14 @@ async fn build_parts<S: ObjectStore + Clone>(
     settings: &Settings,
     claim: &Claim,
     state: catalog_core::state::CatalogState,
-    request: Request,
     meta: &CatalogMeta,
 ) -> Result<Made<S>, RunError> {
+    // What the claim pinned: a redelivery builds exactly the same catalog.
+    let request = Request {
+        now: claim.now,
+        force_full: claim.kind == ClaimKind::Full,
+        allow_shrink: claim.allow_shrink,
+    };
     let (_, body) = store.get(&claim.export.key).await?;
     let bridge = SyncIoBridge::new(body);
     let format = SourceFormat::from_path(std::path::Path::new(&claim.export.key));
