@@ -423,6 +423,11 @@ impl ReadFiles {
             };
             let (info, body) = match handle.block_on(work.get(&file.key)) {
                 Ok(found) => found,
+                // A catalog on its own that vanished since its HEAD: the
+                // retry finds it gone (or quarantined) and says so.
+                Err(error @ StoreError::NotFound { .. }) if file.key == self.trigger => {
+                    return Err(error.into());
+                }
                 Err(StoreError::NotFound { .. }) => {
                     file.findings.push(Finding::error(
                         Rule::BatchDescriptor,
