@@ -5,6 +5,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use catalog_core::ember::Omit;
 use catalog_core::ids::KnownCatalog;
 use catalog_core::input::{Compression, Limits};
 use catalog_core::reader::{CatalogReader, ReadOptions, ReadReport};
@@ -38,6 +39,17 @@ pub struct ValidateArgs {
     /// Stop reading past this many decompressed bytes (a guard against bombs).
     #[arg(long, default_value_t = Limits::default().max_bytes)]
     pub max_xml_bytes: u64,
+
+    /// Inferred EMBER elements the catalog was built without (as given to
+    /// `build --omit-inferred`): with Relationships omitted, seasons and
+    /// episodes without one are accepted. Example: --omit-inferred Relationships
+    #[arg(long, value_name = "NAME[,NAME]", value_parser = parse_omit, default_value = "")]
+    pub omit_inferred: Omit,
+}
+
+/// Parses `--omit-inferred`.
+pub fn parse_omit(list: &str) -> std::result::Result<Omit, String> {
+    Omit::parse(list).map_err(|e| e.to_string())
 }
 
 /// The JSON form of a validation report.
@@ -52,6 +64,8 @@ struct JsonReport<'a> {
     compression: &'static str,
     items: KindCounts,
     deletes: u64,
+    program_offers: u64,
+    offer_deletes: u64,
     rejected: u64,
     xml_bytes: u64,
     errors: u64,
@@ -70,6 +84,7 @@ pub fn run(args: ValidateArgs) -> Result<u8> {
         },
         max_findings: args.max_findings,
         known: known.as_ref().map(|k| k as _),
+        omit: args.omit_inferred,
     };
     let report = validate_file(&args.file, options)?;
     let name = args.file.display().to_string();
@@ -86,6 +101,8 @@ pub fn run(args: ValidateArgs) -> Result<u8> {
             compression: compression_name(report.compression),
             items: report.items.into(),
             deletes: report.deletes,
+            program_offers: report.program_offers,
+            offer_deletes: report.offer_deletes,
             rejected: report.rejected,
             xml_bytes: report.xml_bytes,
             errors: report.findings.error_count(),
@@ -104,10 +121,12 @@ pub fn run(args: ValidateArgs) -> Result<u8> {
         };
         writeln!(
             out,
-            "{name}: {verdict}: {} ({}), {} deletes, {} of XML; {} errors, {} warnings{}",
+            "{name}: {verdict}: {} ({}), {} deletes, {} ProgramOffers, {} offer deletes, {} of XML; {} errors, {} warnings{}",
             report.total_items(),
             describe_counts(report.items),
             report.deletes,
+            report.program_offers,
+            report.offer_deletes,
             describe_bytes(report.xml_bytes),
             report.findings.error_count(),
             report.findings.warning_count(),
