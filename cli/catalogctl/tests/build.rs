@@ -226,7 +226,7 @@ fn the_bad_export_is_refused_with_every_finding_by_line() {
             "item.bad-value",
             "item.duplicate-id",
             "item.parent-missing",
-            "item.required-child",
+            "item.bad-value",
             "text.control-character",
             "source.syntax",
             "source.syntax",

@@ -2039,6 +2039,7 @@ impl<'a> CatalogReader<'a> {
                         &mut open,
                     )?;
                 }
+                self.check_offer_values(at, id.as_deref(), &offer);
                 match kind {
                     Some(kind) => {
                         offer.kind = kind;
@@ -2187,6 +2188,47 @@ impl<'a> CatalogReader<'a> {
                     }
                 }
             }
+        }
+    }
+
+    /// The values of our inferred offer shape, when present: territories
+    /// (`TerritoriesType` [doc S4]) and the window (RFC 3339, end after start).
+    fn check_offer_values(&mut self, at: Position, id: Option<&str>, offer: &Offer) {
+        if !offer.region.is_empty() && !rules::is_territories(&offer.region) {
+            self.error(
+                Rule::BadValue,
+                at,
+                id,
+                format!(
+                    "territories {:?} is not GLOBAL or a comma list of two-letter codes like US,CA",
+                    offer.region
+                ),
+            );
+        }
+        let start = offer
+            .start
+            .as_deref()
+            .map(|v| (v, rules::parse_datetime(v)));
+        let end = offer.end.as_deref().map(|v| (v, rules::parse_datetime(v)));
+        for (name, value) in [("startTime", start), ("endTime", end)] {
+            if let Some((text, None)) = value {
+                self.error(
+                    Rule::BadValue,
+                    at,
+                    id,
+                    format!("<ProgramOffer> {name} {text:?} is not an RFC 3339 time like 2025-04-20T00:00:00Z"),
+                );
+            }
+        }
+        if let (Some((s, Some(start))), Some((e, Some(end)))) = (start, end)
+            && start >= end
+        {
+            self.error(
+                Rule::BadValue,
+                at,
+                id,
+                format!("<ProgramOffer> window ends ({e}) before it starts ({s})"),
+            );
         }
     }
 
