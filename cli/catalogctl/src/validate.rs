@@ -15,6 +15,7 @@ use serde::Serialize;
 
 use crate::exit;
 use crate::report::{KindCounts, describe_bytes, describe_counts, print_findings};
+use crate::xsd::{self, XsdReport};
 
 /// Arguments of `catalogctl validate`.
 #[derive(Debug, Args)]
@@ -45,6 +46,12 @@ pub struct ValidateArgs {
     /// episodes without one are accepted. Example: --omit-inferred Relationships
     #[arg(long, value_name = "NAME[,NAME]", value_parser = parse_omit, default_value = "")]
     pub omit_inferred: Omit,
+
+    /// Also validate against this XML Schema with xmllint (libxml2), e.g.
+    /// Amazon's EMBER_1.0.0.xsd or tests/schema/ember-vod-subset.xsd. The
+    /// catalog is valid only when both checks pass.
+    #[arg(long, value_name = "FILE")]
+    pub xsd: Option<PathBuf>,
 }
 
 /// Parses `--omit-inferred`.
@@ -72,6 +79,8 @@ struct JsonReport<'a> {
     warnings: u64,
     findings: Vec<&'a Finding>,
     findings_not_kept: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    xsd: Option<&'a XsdReport>,
 }
 
 /// Runs `catalogctl validate`.
@@ -87,13 +96,18 @@ pub fn run(args: ValidateArgs) -> Result<u8> {
         omit: args.omit_inferred,
     };
     let report = validate_file(&args.file, options)?;
+    let xsd = match &args.xsd {
+        Some(schema) => Some(xsd::check(&args.file, schema)?),
+        None => None,
+    };
+    let xsd_valid = xsd.as_ref().is_none_or(|x| x.valid);
     let name = args.file.display().to_string();
     let mut out = io::stdout().lock();
     if args.json {
         let header = report.header.as_ref();
         let json = JsonReport {
-            file: name,
-            valid: report.is_valid(),
+            file: name.clone(),
+            valid: report.is_valid() && xsd_valid,
             complete: report.complete,
             catalog_id: header.map(|h| h.id.as_str()),
             catalog_version: header.map(|h| h.version),
@@ -109,6 +123,7 @@ pub fn run(args: ValidateArgs) -> Result<u8> {
             warnings: report.findings.warning_count(),
             findings: report.findings.iter().collect(),
             findings_not_kept: report.findings.dropped(),
+            xsd: xsd.as_ref(),
         };
         serde_json::to_writer_pretty(&mut out, &json)?;
         writeln!(out)?;
@@ -137,7 +152,12 @@ pub fn run(args: ValidateArgs) -> Result<u8> {
             },
         )?;
     }
-    Ok(if report.is_valid() {
+    if !args.json
+        && let Some(xsd) = &xsd
+    {
+        xsd::print(&mut out, &name, xsd)?;
+    }
+    Ok(if report.is_valid() && xsd_valid {
         exit::OK
     } else {
         exit::FINDINGS

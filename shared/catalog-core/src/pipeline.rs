@@ -108,6 +108,29 @@ pub fn build_from_state<W: Write>(
     )
 }
 
+/// [`build_from_state`] with EMBER options (see [`build_in_parts_with`]).
+pub fn build_from_state_with<W: Write>(
+    loader: SourceLoader<'_>,
+    state: CatalogState,
+    policy: Policy,
+    request: Request,
+    sink: W,
+    options: &EmberOptions,
+    on_progress: &mut dyn FnMut(u64, u64),
+) -> Result<Built<W>, BuildError> {
+    let mut single = Single(Some(sink));
+    build_in_parts_with(
+        loader,
+        state,
+        policy,
+        request,
+        u64::MAX,
+        &mut single,
+        options,
+        on_progress,
+    )
+}
+
 struct Single<W>(Option<W>);
 
 impl<W: Write> Parts for Single<W> {
