@@ -132,10 +132,14 @@ pub enum DiffError {
 
 /// Full or update for a run: full when asked, when no full was ever sent,
 /// or when the last full is at least `policy.full_after` old.
+///
+/// A state saved before EMBER ([`CatalogState::upgraded_from`]) always
+/// gives a full: Amazon has never received an EMBER document from it.
 pub fn submission_kind(state: &CatalogState, policy: Policy, request: &Request) -> SubmissionType {
-    let full_due = state
-        .last_full
-        .is_none_or(|at| request.now - at >= policy.full_after);
+    let full_due = state.upgraded_from.is_some()
+        || state
+            .last_full
+            .is_none_or(|at| request.now - at >= policy.full_after);
     if request.force_full || full_due {
         SubmissionType::Full
     } else {
@@ -175,6 +179,20 @@ impl Planner {
     /// otherwise it is an update.
     pub fn new(state: CatalogState, policy: Policy, request: Request) -> Planner {
         let kind = submission_kind(&state, policy, &request);
+        let mut findings = Vec::new();
+        if let Some(format) = state.upgraded_from {
+            findings.push(Finding::warning(
+                Rule::StateUpgraded,
+                crate::finding::Position {
+                    line: 0,
+                    column: 0,
+                    offset: 0,
+                },
+                format!(
+                    "the catalog state was saved in format {format}, before EMBER: Amazon has no EMBER catalog from it yet, so this build is a full EMBER catalog that resends every live item one version above the last one sent"
+                ),
+            ));
+        }
         let old_len = state.len();
         let was_live: Vec<bool> = (0..old_len)
             .map(|at| state.status_at(at) != Status::Deleted)
@@ -195,7 +213,7 @@ impl Planner {
             keepalive: None,
             hold_removals: None,
             held_in_full: Vec::new(),
-            findings: Vec::new(),
+            findings,
         }
     }
 
@@ -231,7 +249,13 @@ impl Planner {
                     item.version = item.version.max(last + 1);
                     self.counts.new[kind as usize] += 1;
                     true
-                } else if self.state.hash_at(at) != hash || self.state.kind_at(at) != kind {
+                } else if self.state.upgraded_from.is_some()
+                    || self.state.hash_at(at) != hash
+                    || self.state.kind_at(at) != kind
+                {
+                    // After an upgrade every item goes one above its last
+                    // version, so the gate's "same version, other content"
+                    // rule cannot fire on hashes made by the old format.
                     item.version = item.version.max(last + 1);
                     self.counts.changed[kind as usize] += 1;
                     true
@@ -374,6 +398,7 @@ impl Planner {
         let new_state = (outcome == Outcome::Send).then(|| {
             let mut state = self.state;
             state.catalog_version = catalog_version;
+            state.upgraded_from = None;
             match self.kind {
                 SubmissionType::Full => state.last_full = Some(now),
                 SubmissionType::Update => state.last_update = Some(now),
@@ -716,6 +741,52 @@ mod tests {
                 ..Metadata::default()
             },
         }
+    }
+
+    #[test]
+    fn a_state_saved_before_ember_gives_a_full_resending_every_item_one_version_up() {
+        // Day 1 in the new format, then the same state saved as format 1.
+        let (_, day1) = run(
+            &CatalogState::new("C"),
+            T0,
+            false,
+            vec![movie("a", "A"), movie("b", "B")],
+        );
+        let mut day1_state = day1.new_state.unwrap();
+        day1_state.last_update = Some(T0);
+        let saved = day1_state.save(Vec::new()).unwrap();
+        let text = String::from_utf8(saved).unwrap();
+        let old = text.replacen(
+            &format!("\"format_version\":{}", crate::state::STATE_FORMAT_VERSION),
+            "\"format_version\":1",
+            1,
+        );
+        assert_ne!(old, text);
+        let upgraded = CatalogState::load(old.as_bytes()).unwrap();
+        assert_eq!(upgraded.upgraded_from, Some(1));
+
+        // An hour later, nothing changed: still a full, every item at 2.
+        let (sent, plan) = run(
+            &upgraded,
+            T0 + 3600,
+            false,
+            vec![movie("a", "A"), movie("b", "B")],
+        );
+        assert_eq!(plan.kind, SubmissionType::Full);
+        assert_eq!(
+            sent.iter()
+                .map(|i| (i.id.as_str(), i.version))
+                .collect::<Vec<_>>(),
+            [("a", 2), ("b", 2)]
+        );
+        assert!(plan.findings.iter().any(|f| f.rule == Rule::StateUpgraded));
+        let new_state = plan.new_state.unwrap();
+        assert_eq!(new_state.upgraded_from, None);
+        let saved = String::from_utf8(new_state.save(Vec::new()).unwrap()).unwrap();
+        assert!(saved.contains(&format!(
+            "\"format_version\":{}",
+            crate::state::STATE_FORMAT_VERSION
+        )));
     }
 
     fn run(

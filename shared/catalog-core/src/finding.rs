@@ -123,6 +123,8 @@ pub enum Rule {
     /// Source fields EMBER has no documented place for were not sent
     /// (prices; a deep link on a program without offers).
     NotSent,
+    /// The catalog state was saved before EMBER; this build is a full resend.
+    StateUpgraded,
 }
 
 impl Rule {
@@ -174,6 +176,7 @@ impl Rule {
             Rule::OfferRequired => "ember.offer-required",
             Rule::CatalogPlacement => "ember.catalog-placement",
             Rule::NotSent => "ember.not-sent",
+            Rule::StateUpgraded => "state.upgraded",
         }
     }
 
@@ -289,6 +292,9 @@ impl Rule {
                 "set programCatalogRef to this document's ProgramCatalog id, or leave it out"
             }
             Rule::OfferRequired => "give each <ProgramOffers> at least one <ProgramOffer>",
+            Rule::StateUpgraded => {
+                "nothing to do: the next state is saved in the new format; keep it for the next build"
+            }
             Rule::NotSent => {
                 "nothing to do unless Amazon documents a place for these fields; give the program an offer to carry its deep link"
             }
