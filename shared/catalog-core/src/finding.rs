@@ -125,6 +125,8 @@ pub enum Rule {
     NotSent,
     /// The catalog state was saved before EMBER; this build is a full resend.
     StateUpgraded,
+    /// A source text field held a JSON number; it was taken as text.
+    SourceNumberAsText,
 }
 
 impl Rule {
@@ -177,6 +179,7 @@ impl Rule {
             Rule::CatalogPlacement => "ember.catalog-placement",
             Rule::NotSent => "ember.not-sent",
             Rule::StateUpgraded => "state.upgraded",
+            Rule::SourceNumberAsText => "source.number-as-text",
         }
     }
 
@@ -292,6 +295,9 @@ impl Rule {
                 "set programCatalogRef to this document's ProgramCatalog id, or leave it out"
             }
             Rule::OfferRequired => "give each <ProgramOffers> at least one <ProgramOffer>",
+            Rule::SourceNumberAsText => {
+                "write the field as a JSON string (\"1776\") so nothing is guessed; the row was loaded"
+            }
             Rule::StateUpgraded => {
                 "nothing to do: the next state is saved in the new format; keep it for the next build"
             }
