@@ -19,10 +19,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use catalog_core::diff::{DiffCounts, Outcome, Policy, Request};
+use catalog_core::ember::{EmberOptions, Omit};
 use catalog_core::input::Compression;
 use catalog_core::model::{Action, CatalogHeader};
 use catalog_core::naming::{catalog_file_name, stem};
-use catalog_core::pipeline::build_from_state;
+use catalog_core::pipeline::{build_from_state_with, not_sent};
 use catalog_core::source::{LoadOptions, LoadReport, SourceFormat, SourceLoader};
 use catalog_core::state::CatalogState;
 use catalog_core::writer::{CatalogWriter, WriteSummary};
@@ -94,6 +95,18 @@ pub struct BuildArgs {
     /// No progress bar and no summary on standard output.
     #[arg(long, short)]
     pub quiet: bool,
+
+    /// Inferred EMBER elements not to send (their evidence is in the
+    /// README's EMBER section), e.g. when Amazon's staging report refuses
+    /// one: --omit-inferred Credits,RunLengths. Names: Relationships, Genres,
+    /// Ratings, Credits, RunLengths, ReleaseDates, GeoRestrictions,
+    /// LaunchTargets, OfferWindow.
+    #[arg(long, value_name = "NAME[,NAME]", value_parser = crate::validate::parse_omit, default_value = "")]
+    pub omit_inferred: Omit,
+
+    /// The id of the <OfferCatalog>; default: the catalog id followed by "-offers".
+    #[arg(long, value_name = "ID")]
+    pub offer_catalog_id: Option<String>,
 
     /// Pretend the time is this (RFC 3339), for reproducible runs.
     #[arg(long, hide = true, value_parser = parse_time)]
@@ -222,6 +235,14 @@ pub fn run(args: BuildArgs) -> Result<u8> {
     finish(&args, now, started, &partial_path, produced)
 }
 
+/// The EMBER options the arguments ask for.
+fn ember_options(args: &BuildArgs) -> EmberOptions {
+    EmberOptions {
+        omit: args.omit_inferred,
+        offer_catalog_id: args.offer_catalog_id.clone(),
+    }
+}
+
 /// Every good row, as given.
 fn build_plain(
     args: &BuildArgs,
@@ -236,9 +257,11 @@ fn build_plain(
         action: Action::Upsert,
     };
     let sink = open_catalog(partial, args.level)?;
-    let mut writer = CatalogWriter::new(sink, &header)?;
+    let options = ember_options(args);
+    let mut writer = CatalogWriter::with_options(sink, &header, &options)?;
     let mut count = 0u64;
-    while let Some(item) = loader.next_item()? {
+    while let Some(mut item) = loader.next_item()? {
+        options.omit.strip(&mut item);
         writer.write_item(&item)?;
         count += 1;
         if count.is_multiple_of(4096) {
@@ -247,10 +270,14 @@ fn build_plain(
     }
     let (sink, written) = writer.finish()?;
     let compressed_bytes = close_catalog(sink, partial)?;
+    let mut load = loader.finish();
+    if let Some(finding) = not_sent(&written) {
+        load.findings.push(finding);
+    }
     Ok(Produced {
         kind,
         header,
-        load: loader.finish(),
+        load,
         written,
         compressed_bytes,
         diff: None,
@@ -274,12 +301,13 @@ fn build_with_state(
     };
     let sink = open_catalog(partial, args.level)?;
     let catalog_id = state.catalog_id.clone();
-    let built = build_from_state(
+    let built = build_from_state_with(
         loader,
         state,
         Policy::default(),
         request,
         sink,
+        &ember_options(args),
         &mut |n, bytes| show(progress, n, bytes),
     )?;
     let written = built.written();

@@ -16,6 +16,7 @@ mod generate;
 mod manifest;
 mod report;
 mod validate;
+mod xsd;
 
 /// Exit codes, documented in `--help`.
 pub mod exit {

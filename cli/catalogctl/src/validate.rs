@@ -5,6 +5,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use catalog_core::ember::Omit;
 use catalog_core::ids::KnownCatalog;
 use catalog_core::input::{Compression, Limits};
 use catalog_core::reader::{CatalogReader, ReadOptions, ReadReport};
@@ -14,6 +15,7 @@ use serde::Serialize;
 
 use crate::exit;
 use crate::report::{KindCounts, describe_bytes, describe_counts, print_findings};
+use crate::xsd::{self, XsdReport};
 
 /// Arguments of `catalogctl validate`.
 #[derive(Debug, Args)]
@@ -38,6 +40,23 @@ pub struct ValidateArgs {
     /// Stop reading past this many decompressed bytes (a guard against bombs).
     #[arg(long, default_value_t = Limits::default().max_bytes)]
     pub max_xml_bytes: u64,
+
+    /// Inferred EMBER elements the catalog was built without (as given to
+    /// `build --omit-inferred`): with Relationships omitted, seasons and
+    /// episodes without one are accepted. Example: --omit-inferred Relationships
+    #[arg(long, value_name = "NAME[,NAME]", value_parser = parse_omit, default_value = "")]
+    pub omit_inferred: Omit,
+
+    /// Also validate against this XML Schema with xmllint (libxml2), e.g.
+    /// Amazon's EMBER_1.0.0.xsd or tests/schema/ember-vod-subset.xsd. The
+    /// catalog is valid only when both checks pass.
+    #[arg(long, value_name = "FILE")]
+    pub xsd: Option<PathBuf>,
+}
+
+/// Parses `--omit-inferred`.
+pub fn parse_omit(list: &str) -> std::result::Result<Omit, String> {
+    Omit::parse(list).map_err(|e| e.to_string())
 }
 
 /// The JSON form of a validation report.
@@ -52,12 +71,16 @@ struct JsonReport<'a> {
     compression: &'static str,
     items: KindCounts,
     deletes: u64,
+    program_offers: u64,
+    offer_deletes: u64,
     rejected: u64,
     xml_bytes: u64,
     errors: u64,
     warnings: u64,
     findings: Vec<&'a Finding>,
     findings_not_kept: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    xsd: Option<&'a XsdReport>,
 }
 
 /// Runs `catalogctl validate`.
@@ -70,15 +93,21 @@ pub fn run(args: ValidateArgs) -> Result<u8> {
         },
         max_findings: args.max_findings,
         known: known.as_ref().map(|k| k as _),
+        omit: args.omit_inferred,
     };
     let report = validate_file(&args.file, options)?;
+    let xsd = match &args.xsd {
+        Some(schema) => Some(xsd::check(&args.file, schema)?),
+        None => None,
+    };
+    let xsd_valid = xsd.as_ref().is_none_or(|x| x.valid);
     let name = args.file.display().to_string();
     let mut out = io::stdout().lock();
     if args.json {
         let header = report.header.as_ref();
         let json = JsonReport {
-            file: name,
-            valid: report.is_valid(),
+            file: name.clone(),
+            valid: report.is_valid() && xsd_valid,
             complete: report.complete,
             catalog_id: header.map(|h| h.id.as_str()),
             catalog_version: header.map(|h| h.version),
@@ -86,12 +115,15 @@ pub fn run(args: ValidateArgs) -> Result<u8> {
             compression: compression_name(report.compression),
             items: report.items.into(),
             deletes: report.deletes,
+            program_offers: report.program_offers,
+            offer_deletes: report.offer_deletes,
             rejected: report.rejected,
             xml_bytes: report.xml_bytes,
             errors: report.findings.error_count(),
             warnings: report.findings.warning_count(),
             findings: report.findings.iter().collect(),
             findings_not_kept: report.findings.dropped(),
+            xsd: xsd.as_ref(),
         };
         serde_json::to_writer_pretty(&mut out, &json)?;
         writeln!(out)?;
@@ -104,10 +136,12 @@ pub fn run(args: ValidateArgs) -> Result<u8> {
         };
         writeln!(
             out,
-            "{name}: {verdict}: {} ({}), {} deletes, {} of XML; {} errors, {} warnings{}",
+            "{name}: {verdict}: {} ({}), {} deletes, {} ProgramOffers, {} offer deletes, {} of XML; {} errors, {} warnings{}",
             report.total_items(),
             describe_counts(report.items),
             report.deletes,
+            report.program_offers,
+            report.offer_deletes,
             describe_bytes(report.xml_bytes),
             report.findings.error_count(),
             report.findings.warning_count(),
@@ -118,7 +152,12 @@ pub fn run(args: ValidateArgs) -> Result<u8> {
             },
         )?;
     }
-    Ok(if report.is_valid() {
+    if !args.json
+        && let Some(xsd) = &xsd
+    {
+        xsd::print(&mut out, &name, xsd)?;
+    }
+    Ok(if report.is_valid() && xsd_valid {
         exit::OK
     } else {
         exit::FINDINGS

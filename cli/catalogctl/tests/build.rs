@@ -158,8 +158,10 @@ fn the_example_export_builds_one_valid_catalog_and_a_summary() {
     assert_eq!(summary["rows"], 15);
     assert_eq!(summary["rows_rejected"], 0);
     assert_eq!(summary["errors"], 0);
-    assert_eq!(summary["warnings"], 0);
-    assert_eq!(summary["findings"], Value::Array(vec![]));
+    // Prices and the deep link of programs without offers have no EMBER
+    // home: one warning says they were not sent.
+    assert_eq!(summary["warnings"], 1);
+    assert_eq!(summary["findings"][0]["rule"], "ember.not-sent");
     assert_eq!(
         summary["compressed_bytes"].as_u64().unwrap(),
         fs::metadata(&catalog).unwrap().len()
@@ -172,7 +174,8 @@ fn the_example_export_builds_one_valid_catalog_and_a_summary() {
 
 /// Lines of the bad example and what each one is (see the file itself).
 const BAD_ERROR_LINES: [u64; 8] = [2, 3, 4, 5, 6, 7, 9, 10];
-const BAD_WARNING_LINES: [u64; 1] = [8];
+/// Line 0: the build-wide "not sent" warning (prices have no EMBER home).
+const BAD_WARNING_LINES: [u64; 2] = [8, 0];
 
 fn finding_lines(summary: &Value, severity: &str) -> Vec<u64> {
     summary["findings"]
@@ -208,7 +211,7 @@ fn the_bad_export_is_refused_with_every_finding_by_line() {
     assert_eq!(finding_lines(&summary, "error"), BAD_ERROR_LINES);
     assert_eq!(finding_lines(&summary, "warning"), BAD_WARNING_LINES);
     assert_eq!(summary["errors"], 8);
-    assert_eq!(summary["warnings"], 1);
+    assert_eq!(summary["warnings"], 2);
     assert_eq!(summary["rows"], 11);
     assert_eq!(summary["rows_rejected"], 8);
 
@@ -226,10 +229,11 @@ fn the_bad_export_is_refused_with_every_finding_by_line() {
             "item.bad-value",
             "item.duplicate-id",
             "item.parent-missing",
-            "item.required-child",
+            "item.bad-value",
             "text.control-character",
             "source.syntax",
             "source.syntax",
+            "ember.not-sent",
         ]
     );
 

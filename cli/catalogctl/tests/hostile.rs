@@ -97,8 +97,8 @@ fn write_title_in_runs(path: &Path, run: usize, runs: usize) {
     let mut file = fs::File::create(path).unwrap();
     file.write_all(&frame(
         b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
-          <ProgramCatalog id=\"HOSTILE\" version=\"1\">\n\
-          <Movie id=\"mv-long-title\" version=\"1\"><Title locale=\"en-US\">",
+          <DataCollections><ProgramCatalog id=\"HOSTILE\" version=\"1\">\n\
+          <Movie id=\"mv-long-title\" version=\"1\"><Titles><Title language=\"en-US\">",
     ))
     .unwrap();
     let mut piece = vec![b'x'; run];
@@ -107,8 +107,10 @@ fn write_title_in_runs(path: &Path, run: usize, runs: usize) {
     for _ in 0..runs {
         file.write_all(&piece).unwrap();
     }
-    file.write_all(&frame(b"</Title></Movie>\n</ProgramCatalog>\n"))
-        .unwrap();
+    file.write_all(&frame(
+        b"</Title></Titles></Movie>\n</ProgramCatalog></DataCollections>\n",
+    ))
+    .unwrap();
 }
 
 /// Issue #15 item 8: a `<Title>` of 300 runs of 1 MiB split by comments

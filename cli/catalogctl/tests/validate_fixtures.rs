@@ -92,9 +92,54 @@ const INVALID: &[Invalid] = &[
     },
     invalid("tests/fixtures/invalid/root-element.xml", "root.element", 2),
     invalid(
-        "tests/fixtures/invalid/root-attribute-missing-version.xml",
+        "tests/fixtures/invalid/root-attribute-bad-version.xml",
         "root.attribute",
         2,
+    ),
+    invalid(
+        "tests/fixtures/invalid/root-element-program-catalog.xml",
+        "root.element",
+        3,
+    ),
+    invalid(
+        "tests/fixtures/invalid/element-unknown-bare-title.xml",
+        "element.unknown",
+        5,
+    ),
+    invalid(
+        "tests/fixtures/invalid/ember-schema-version.xml",
+        "ember.schema-version",
+        2,
+    ),
+    invalid(
+        "tests/fixtures/invalid/ember-child-order.xml",
+        "ember.child-order",
+        5,
+    ),
+    invalid(
+        "tests/fixtures/invalid/ember-offer-program-ref.xml",
+        "ember.offer-program-ref",
+        5,
+    ),
+    invalid(
+        "tests/fixtures/invalid/ember-offer-catalog-ref.xml",
+        "ember.offer-catalog-ref",
+        5,
+    ),
+    invalid(
+        "tests/fixtures/invalid/ember-offer-required.xml",
+        "ember.offer-required",
+        5,
+    ),
+    invalid(
+        "tests/fixtures/invalid/ember-catalog-placement.xml",
+        "ember.catalog-placement",
+        7,
+    ),
+    invalid(
+        "tests/fixtures/invalid/item-bad-value-territories.xml",
+        "item.bad-value",
+        4,
     ),
     invalid(
         "tests/fixtures/invalid/root-attribute-bad-action.xml",
@@ -120,11 +165,6 @@ const INVALID: &[Invalid] = &[
         "tests/fixtures/invalid/item-required-child-season-no-series.xml",
         "item.required-child",
         6,
-    ),
-    invalid(
-        "tests/fixtures/invalid/item-required-child-rental-no-price.xml",
-        "item.required-child",
-        9,
     ),
     invalid(
         "tests/fixtures/invalid/item-duplicate-child-title.xml",
@@ -164,12 +204,12 @@ const INVALID: &[Invalid] = &[
     invalid(
         "tests/fixtures/invalid/item-bad-value-region.xml",
         "item.bad-value",
-        3,
+        6,
     ),
     invalid(
         "tests/fixtures/invalid/item-bad-value-offer-window.xml",
         "item.bad-value",
-        3,
+        6,
     ),
     invalid(
         "tests/fixtures/invalid/item-parent-missing.xml",
@@ -213,6 +253,7 @@ const VALID: &[(&str, &[&str])] = &[
     ("tests/fixtures/valid/seed-a2-incremental.xml", &[]),
     ("tests/fixtures/valid/seed-a4-delete-only.xml", &[]),
     ("tests/fixtures/valid/full-metadata.xml", &[]),
+    ("tests/fixtures/valid/quick-start.xml", &[]),
     ("tests/fixtures/valid/known-harbor.xml", &[]),
     (
         "tests/fixtures/valid/delete-children-first.xml",
@@ -245,6 +286,12 @@ const READER_RULES: &[&str] = &[
     "item.pending-parents",
     "delete.order",
     "delete.orphans-child",
+    "ember.schema-version",
+    "ember.child-order",
+    "ember.offer-program-ref",
+    "ember.offer-catalog-ref",
+    "ember.offer-required",
+    "ember.catalog-placement",
 ];
 
 fn workspace_root() -> PathBuf {
@@ -460,9 +507,9 @@ fn write_frames(path: &Path, pieces: &[(&[u8], usize)]) {
 fn rules_about_sizes_are_checked_on_files_written_at_run_time() {
     let dir = tempfile::tempdir().unwrap();
     let root =
-        b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ProgramCatalog id=\"C\" version=\"1\">\n";
-    let end = b"</ProgramCatalog>\n";
-    let title = b"<Title locale=\"en-US\">T</Title>";
+        b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<DataCollections><ProgramCatalog id=\"C\" version=\"1\">\n";
+    let end = b"</ProgramCatalog></DataCollections>\n";
+    let title = b"<Titles><Title language=\"en-US\">T</Title></Titles>";
 
     // An id of 65,536 bytes: one over what the state can store.
     let long_id = format!(
@@ -481,9 +528,12 @@ fn rules_about_sizes_are_checked_on_files_written_at_run_time() {
         &text_file,
         &[
             (root, 1),
-            (b"<Movie id=\"m\" version=\"1\"><Title locale=\"en-US\">", 1),
+            (
+                b"<Movie id=\"m\" version=\"1\"><Titles><Title language=\"en-US\">",
+                1,
+            ),
             (&run, 9),
-            (b"</Title></Movie>\n", 1),
+            (b"</Title></Titles></Movie>\n", 1),
             (end, 1),
         ],
     );
@@ -493,9 +543,9 @@ fn rules_about_sizes_are_checked_on_files_written_at_run_time() {
     // waits, so the 1,117th goes over 64 MiB. Ids must be unique, so each
     // season's number is its own frame.
     let series = "s".repeat(60_000);
-    let head = b"<TvSeason id=\"season-";
+    let head = b"<TVSeason id=\"season-";
     let tail = format!(
-        "\" version=\"1\"><SeriesId>{series}</SeriesId><SeasonNumber>1</SeasonNumber>{}</TvSeason>\n",
+        "\" version=\"1\">{}<Relationships><Relationship type=\"series\" programRef=\"{series}\" sequence=\"1\"/></Relationships></TVSeason>\n",
         String::from_utf8_lossy(title)
     );
     let numbers: Vec<String> = (0..1_200).map(|n| n.to_string()).collect();
@@ -543,7 +593,7 @@ fn the_text_report_reads_file_line_column_severity_rule() {
     let stdout = String::from_utf8(catalogctl(&["validate", file]).stdout).unwrap();
     assert!(
         stdout.contains(&format!(
-            "{file}:2:1: error [root.attribute]: action \"merge\""
+            "{file}:2:40: error [root.attribute]: <ProgramCatalog> action \"merge\""
         )),
         "{stdout}"
     );

@@ -412,6 +412,7 @@ impl ReadFiles {
             limits: self.limits,
             max_findings: self.max_findings,
             known: Some(state),
+            ..ReadOptions::default()
         };
         let mut batch = BatchValidation::new(options);
         let mut read = Vec::with_capacity(self.files.len());

@@ -132,10 +132,14 @@ pub enum DiffError {
 
 /// Full or update for a run: full when asked, when no full was ever sent,
 /// or when the last full is at least `policy.full_after` old.
+///
+/// A state saved before EMBER ([`CatalogState::upgraded_from`]) always
+/// gives a full: Amazon has never received an EMBER document from it.
 pub fn submission_kind(state: &CatalogState, policy: Policy, request: &Request) -> SubmissionType {
-    let full_due = state
-        .last_full
-        .is_none_or(|at| request.now - at >= policy.full_after);
+    let full_due = state.upgraded_from.is_some()
+        || state
+            .last_full
+            .is_none_or(|at| request.now - at >= policy.full_after);
     if request.force_full || full_due {
         SubmissionType::Full
     } else {
@@ -175,6 +179,20 @@ impl Planner {
     /// otherwise it is an update.
     pub fn new(state: CatalogState, policy: Policy, request: Request) -> Planner {
         let kind = submission_kind(&state, policy, &request);
+        let mut findings = Vec::new();
+        if let Some(format) = state.upgraded_from {
+            findings.push(Finding::warning(
+                Rule::StateUpgraded,
+                crate::finding::Position {
+                    line: 0,
+                    column: 0,
+                    offset: 0,
+                },
+                format!(
+                    "the catalog state was saved in format {format}, before EMBER: Amazon has no EMBER catalog from it yet, so this build is a full EMBER catalog that resends every live item one version above the last one sent"
+                ),
+            ));
+        }
         let old_len = state.len();
         let was_live: Vec<bool> = (0..old_len)
             .map(|at| state.status_at(at) != Status::Deleted)
@@ -195,7 +213,7 @@ impl Planner {
             keepalive: None,
             hold_removals: None,
             held_in_full: Vec::new(),
-            findings: Vec::new(),
+            findings,
         }
     }
 
@@ -231,7 +249,13 @@ impl Planner {
                     item.version = item.version.max(last + 1);
                     self.counts.new[kind as usize] += 1;
                     true
-                } else if self.state.hash_at(at) != hash || self.state.kind_at(at) != kind {
+                } else if self.state.upgraded_from.is_some()
+                    || self.state.hash_at(at) != hash
+                    || self.state.kind_at(at) != kind
+                {
+                    // After an upgrade every item goes one above its last
+                    // version, so the gate's "same version, other content"
+                    // rule cannot fire on hashes made by the old format.
                     item.version = item.version.max(last + 1);
                     self.counts.changed[kind as usize] += 1;
                     true
@@ -374,6 +398,7 @@ impl Planner {
         let new_state = (outcome == Outcome::Send).then(|| {
             let mut state = self.state;
             state.catalog_version = catalog_version;
+            state.upgraded_from = None;
             match self.kind {
                 SubmissionType::Full => state.last_full = Some(now),
                 SubmissionType::Update => state.last_update = Some(now),
@@ -518,11 +543,66 @@ fn percent(part: u64, whole: u64) -> f64 {
     }
 }
 
-/// A stable 64-bit hash of everything an item says except its id and
+/// A stable 64-bit hash of everything an item sends except its id and
 /// version: two exports of the same content hash the same on any machine
 /// and any version of this program (the encoding below must not change
 /// without a state format version bump).
+///
+/// In EMBER a program and its offers travel in two catalogs of one
+/// document, so the hash is [`program_hash`] XOR one [`tier_hash`] per
+/// `<ProgramOffers>`: a reader can check it without holding the program
+/// until its offers arrive. Prices are not part of it (EMBER has no place
+/// for them, so they are not sent).
 pub fn content_hash(item: &Item) -> u64 {
+    let mut hash = program_hash(item);
+    for tier in crate::model::OfferKind::ALL {
+        let mut offers = item
+            .meta
+            .offers
+            .iter()
+            .filter(|o| o.kind == tier)
+            .peekable();
+        if offers.peek().is_some() {
+            hash ^= tier_hash(tier, offers, item.meta.deep_link.as_deref());
+        }
+    }
+    hash
+}
+
+/// The hash of one `<ProgramOffers>`: its tier, its offers (type,
+/// territories, window) and the deep link each carries.
+pub fn tier_hash<'o>(
+    tier: crate::model::OfferKind,
+    offers: impl Iterator<Item = &'o crate::model::Offer>,
+    deep_link: Option<&str>,
+) -> u64 {
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    let text = |h: &mut xxhash_rust::xxh3::Xxh3, s: &str| {
+        h.update(&(s.len() as u64).to_le_bytes());
+        h.update(s.as_bytes());
+    };
+    let opt = |h: &mut xxhash_rust::xxh3::Xxh3, s: Option<&str>| match s {
+        Some(s) => {
+            h.update(&[1]);
+            text(h, s);
+        }
+        None => h.update(&[0]),
+    };
+    text(&mut h, tier.as_str());
+    for offer in offers {
+        h.update(&[2]);
+        text(&mut h, &offer.region);
+        opt(&mut h, offer.start.as_deref());
+        opt(&mut h, offer.end.as_deref());
+    }
+    h.update(&[3]);
+    opt(&mut h, deep_link);
+    h.digest()
+}
+
+/// The hash of what an item sends inside the `ProgramCatalog`: everything
+/// but its id, its version, its offers and its deep link.
+pub fn program_hash(item: &Item) -> u64 {
     // The bytes are gathered in a reused buffer and hashed in one call,
     // several times faster than feeding a streaming hasher field by field;
     // the bytes hashed, and so the hash, are the same.
@@ -596,22 +676,6 @@ pub fn content_hash(item: &Item) -> u64 {
             text(h, &i.kind);
             text(h, &i.url);
         }
-        h.extend_from_slice(&(meta.offers.len() as u64).to_le_bytes());
-        for o in &meta.offers {
-            text(h, o.kind.as_str());
-            text(h, &o.region);
-            opt(h, &o.start);
-            opt(h, &o.end);
-            match &o.price {
-                Some(p) => {
-                    h.extend_from_slice(&[1]);
-                    text(h, &p.amount);
-                    text(h, &p.currency);
-                }
-                None => h.extend_from_slice(&[0]),
-            }
-        }
-        opt(h, &meta.deep_link);
         let hash = xxhash_rust::xxh3::xxh3_64(h);
         if h.capacity() > 1 << 16 {
             // An item with kilobytes of text does not keep its buffer.
@@ -624,111 +688,43 @@ pub fn content_hash(item: &Item) -> u64 {
 #[cfg(test)]
 mod tests {
 
-    /// The first implementation of `content_hash`, field by field into a
-    /// streaming hasher: hashes in saved states were made by it.
-    fn streaming_content_hash(item: &Item) -> u64 {
-        let mut h = Xxh3::new();
-        let text = |h: &mut Xxh3, s: &str| {
-            h.update(&(s.len() as u64).to_le_bytes());
-            h.update(s.as_bytes());
+    #[test]
+    fn content_hash_is_the_program_and_each_tier_and_ignores_prices() {
+        use crate::model::{Offer, OfferKind, Price};
+        let mut item = movie("m", "T");
+        let bare = content_hash(&item);
+        assert_eq!(bare, program_hash(&item));
+        let offer = |kind, region: &str| Offer {
+            kind,
+            region: region.into(),
+            start: None,
+            end: None,
+            price: None,
         };
-        let opt = |h: &mut Xxh3, s: &Option<String>| match s {
-            Some(s) => {
-                h.update(&[1]);
-                text(h, s);
-            }
-            None => h.update(&[0]),
-        };
-        h.update(&[item.kind.tag() as u8]);
-        match &item.kind {
-            ItemKind::Movie | ItemKind::Series => {}
-            ItemKind::Season {
-                series_id,
-                season_number,
-            } => {
-                text(&mut h, series_id);
-                h.update(&season_number.to_le_bytes());
-            }
-            ItemKind::Episode {
-                series_id,
-                season_id,
-                episode_number,
-            } => {
-                text(&mut h, series_id);
-                text(&mut h, season_id);
-                h.update(&episode_number.to_le_bytes());
-            }
-        }
-        let meta = &item.meta;
-        text(&mut h, &meta.title.locale);
-        text(&mut h, &meta.title.text);
-        opt(&mut h, &meta.synopsis);
-        opt(&mut h, &meta.release_date);
-        match meta.runtime_minutes {
-            Some(m) => {
-                h.update(&[1]);
-                h.update(&m.to_le_bytes());
-            }
-            None => h.update(&[0]),
-        }
-        h.update(&(meta.genres.len() as u64).to_le_bytes());
-        for genre in &meta.genres {
-            text(&mut h, genre);
-        }
-        match &meta.rating {
-            Some(r) => {
-                h.update(&[1]);
-                text(&mut h, &r.system);
-                text(&mut h, &r.value);
-            }
-            None => h.update(&[0]),
-        }
-        h.update(&(meta.credits.len() as u64).to_le_bytes());
-        for c in &meta.credits {
-            text(&mut h, &c.role);
-            text(&mut h, &c.name);
-        }
-        h.update(&(meta.images.len() as u64).to_le_bytes());
-        for i in &meta.images {
-            text(&mut h, &i.kind);
-            text(&mut h, &i.url);
-        }
-        h.update(&(meta.offers.len() as u64).to_le_bytes());
-        for o in &meta.offers {
-            text(&mut h, o.kind.as_str());
-            text(&mut h, &o.region);
-            opt(&mut h, &o.start);
-            opt(&mut h, &o.end);
-            match &o.price {
-                Some(p) => {
-                    h.update(&[1]);
-                    text(&mut h, &p.amount);
-                    text(&mut h, &p.currency);
-                }
-                None => h.update(&[0]),
-            }
-        }
-        opt(&mut h, &meta.deep_link);
-        h.digest()
+        item.meta.offers = vec![offer(OfferKind::Free, "US"), offer(OfferKind::Rental, "GB")];
+        item.meta.deep_link = Some("app://m".into());
+        let with_offers = content_hash(&item);
+        assert_ne!(with_offers, bare);
+        let free = tier_hash(
+            OfferKind::Free,
+            item.meta.offers[..1].iter(),
+            Some("app://m"),
+        );
+        let rental = tier_hash(
+            OfferKind::Rental,
+            item.meta.offers[1..].iter(),
+            Some("app://m"),
+        );
+        assert_eq!(with_offers, bare ^ free ^ rental);
+        item.meta.offers[1].price = Some(Price {
+            amount: "3.99".into(),
+            currency: "GBP".into(),
+        });
+        assert_eq!(content_hash(&item), with_offers, "a price is not sent");
     }
 
-    #[test]
-    fn content_hash_is_the_hash_states_were_saved_with() {
-        use crate::synthetic::Synthetic;
-        let mut long = Synthetic::new(1, 3).next().unwrap();
-        long.meta.synopsis = Some("x".repeat(5000));
-        for item in Synthetic::new(2000, 11).chain([long]) {
-            assert_eq!(
-                content_hash(&item),
-                streaming_content_hash(&item),
-                "{}",
-                item.id
-            );
-        }
-    }
     use super::*;
     use crate::model::{LocalizedText, Metadata};
-    use xxhash_rust::xxh3::Xxh3;
 
     const T0: i64 = 1_760_000_000;
 
@@ -745,6 +741,52 @@ mod tests {
                 ..Metadata::default()
             },
         }
+    }
+
+    #[test]
+    fn a_state_saved_before_ember_gives_a_full_resending_every_item_one_version_up() {
+        // Day 1 in the new format, then the same state saved as format 1.
+        let (_, day1) = run(
+            &CatalogState::new("C"),
+            T0,
+            false,
+            vec![movie("a", "A"), movie("b", "B")],
+        );
+        let mut day1_state = day1.new_state.unwrap();
+        day1_state.last_update = Some(T0);
+        let saved = day1_state.save(Vec::new()).unwrap();
+        let text = String::from_utf8(saved).unwrap();
+        let old = text.replacen(
+            &format!("\"format_version\":{}", crate::state::STATE_FORMAT_VERSION),
+            "\"format_version\":1",
+            1,
+        );
+        assert_ne!(old, text);
+        let upgraded = CatalogState::load(old.as_bytes()).unwrap();
+        assert_eq!(upgraded.upgraded_from, Some(1));
+
+        // An hour later, nothing changed: still a full, every item at 2.
+        let (sent, plan) = run(
+            &upgraded,
+            T0 + 3600,
+            false,
+            vec![movie("a", "A"), movie("b", "B")],
+        );
+        assert_eq!(plan.kind, SubmissionType::Full);
+        assert_eq!(
+            sent.iter()
+                .map(|i| (i.id.as_str(), i.version))
+                .collect::<Vec<_>>(),
+            [("a", 2), ("b", 2)]
+        );
+        assert!(plan.findings.iter().any(|f| f.rule == Rule::StateUpgraded));
+        let new_state = plan.new_state.unwrap();
+        assert_eq!(new_state.upgraded_from, None);
+        let saved = String::from_utf8(new_state.save(Vec::new()).unwrap()).unwrap();
+        assert!(saved.contains(&format!(
+            "\"format_version\":{}",
+            crate::state::STATE_FORMAT_VERSION
+        )));
     }
 
     fn run(

@@ -106,6 +106,27 @@ pub enum Rule {
     /// The catalog was dropped in another environment's outbox than the
     /// one this stack publishes.
     WrongEnv,
+    /// `DataCollections@schemaVersion` is not `1.0.0` (EMBER.md §1).
+    SchemaVersion,
+    /// A documented child comes out of its `xs:sequence` order (EMBER.md §1, §4.2).
+    ChildOrder,
+    /// `ProgramOffers@programRef` is missing, or names no program of this
+    /// document and none known to be live (EMBER.md §6.1).
+    OfferProgramRef,
+    /// `ProgramOffers@programCatalogRef` names another catalog than this
+    /// document's `ProgramCatalog` (EMBER.md §6.1).
+    OfferCatalogRef,
+    /// A `ProgramOffers` has no `ProgramOffer` (EMBER.md §6.1).
+    OfferRequired,
+    /// The document has no `ProgramCatalog`, or an element sits in the wrong catalog.
+    CatalogPlacement,
+    /// Source fields EMBER has no documented place for were not sent
+    /// (prices; a deep link on a program without offers).
+    NotSent,
+    /// The catalog state was saved before EMBER; this build is a full resend.
+    StateUpgraded,
+    /// A source text field held a JSON number; it was taken as text.
+    SourceNumberAsText,
 }
 
 impl Rule {
@@ -150,6 +171,15 @@ impl Rule {
             Rule::ProductionClosed => "guard.production-closed",
             Rule::DestinationConflict => "destination.conflict",
             Rule::WrongEnv => "guard.env",
+            Rule::SchemaVersion => "ember.schema-version",
+            Rule::ChildOrder => "ember.child-order",
+            Rule::OfferProgramRef => "ember.offer-program-ref",
+            Rule::OfferCatalogRef => "ember.offer-catalog-ref",
+            Rule::OfferRequired => "ember.offer-required",
+            Rule::CatalogPlacement => "ember.catalog-placement",
+            Rule::NotSent => "ember.not-sent",
+            Rule::StateUpgraded => "state.upgraded",
+            Rule::SourceNumberAsText => "source.number-as-text",
         }
     }
 
@@ -181,13 +211,13 @@ impl Rule {
                 "put parents before their children (a series before its seasons, a season before its episodes)"
             }
             Rule::RootElement => {
-                "the document must start with <ProgramCatalog id=\"…\" version=\"…\">"
+                "the document's root must be <DataCollections schemaVersion=\"1.0.0\"> holding a <ProgramCatalog id=\"…\" version=\"…\">"
             }
             Rule::RootAttribute => {
                 "give <ProgramCatalog> a non-empty id, a positive integer version and action upsert or replace"
             }
             Rule::UnknownElement => {
-                "remove the element or correct its name (see DOMAIN.md A2 for the allowed elements)"
+                "remove the element or correct its name (the schema table in catalog_core::ember::schema and EMBER.md list the allowed elements)"
             }
             Rule::RequiredChild => "add the missing element to the item",
             Rule::DuplicateChild => "keep one occurrence of the element",
@@ -251,6 +281,31 @@ impl Rule {
             }
             Rule::WrongEnv => {
                 "drop the catalog in outbox/<CATALOG_ENV>/catalogs/ of the stack that publishes that environment"
+            }
+            Rule::SchemaVersion => {
+                "write schemaVersion=\"1.0.0\" on <DataCollections>, or leave it out (1.0.0 is the default)"
+            }
+            Rule::ChildOrder => {
+                "put the item's children in EMBER's sequence order: ExternalIds, Titles, Descriptions, Synopses, Images, Genres, Keywords, Ratings, Studios, Credits, Tags, RunLengths, PictureColor, ReleaseDates, Relationships"
+            }
+            Rule::OfferProgramRef => {
+                "give <ProgramOffers> a programRef naming a program of this document's ProgramCatalog or one already live at Amazon"
+            }
+            Rule::OfferCatalogRef => {
+                "set programCatalogRef to this document's ProgramCatalog id, or leave it out"
+            }
+            Rule::OfferRequired => "give each <ProgramOffers> at least one <ProgramOffer>",
+            Rule::SourceNumberAsText => {
+                "write the field as a JSON string (\"1776\") so nothing is guessed; the row was loaded"
+            }
+            Rule::StateUpgraded => {
+                "nothing to do: the next state is saved in the new format; keep it for the next build"
+            }
+            Rule::NotSent => {
+                "nothing to do unless Amazon documents a place for these fields; give the program an offer to carry its deep link"
+            }
+            Rule::CatalogPlacement => {
+                "put programs and their Deletes in <ProgramCatalog>, offers in <OfferCatalog>, and start with the <ProgramCatalog>"
             }
         }
     }

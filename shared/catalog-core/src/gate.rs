@@ -590,7 +590,7 @@ mod tests {
     #[test]
     fn a_full_catalog_with_deletes_or_another_id_is_refused() {
         let xml = format!(
-            r#"{DECL}<ProgramCatalog id="OTHER" version="1"><Delete id="m" version="2"/></ProgramCatalog>"#
+            r#"{DECL}<DataCollections schemaVersion="1.0.0"><ProgramCatalog id="OTHER" version="1"><Delete id="m" version="2"/></ProgramCatalog></DataCollections>"#
         );
         let mut check = GateCheck::new(
             GateInput {
@@ -628,7 +628,7 @@ mod tests {
                 100,
             );
             let mut r = report(&format!(
-                r#"{DECL}<ProgramCatalog id="MINE" version="1"></ProgramCatalog>"#
+                r#"{DECL}<DataCollections schemaVersion="1.0.0"><ProgramCatalog id="MINE" version="1"></ProgramCatalog></DataCollections>"#
             ));
             r.known_live = 89;
             check.add_file("a", r);

@@ -39,6 +39,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod diff;
+pub mod ember;
 pub mod finding;
 pub mod gate;
 pub mod ids;

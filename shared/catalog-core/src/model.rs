@@ -1,4 +1,4 @@
-//! The EMBER catalog model: what a `<ProgramCatalog>` holds (DOMAIN.md A2–A4).
+//! The EMBER catalog model: what a `<ProgramCatalog>` holds (EMBER.md §4–§6).
 //!
 //! An [`Entry`] is either an [`Item`] to add or update, or a [`Delete`]. An
 //! item's [`ItemKind`] carries what only that kind has (a season's series, an
@@ -141,22 +141,22 @@ pub struct Item {
 pub enum ItemKind {
     /// `<Movie>`.
     Movie,
-    /// `<TvSeries>`.
+    /// `<TVSeries>`.
     Series,
-    /// `<TvSeason>`.
+    /// `<TVSeason>`.
     Season {
-        /// `<SeriesId>`: the series this season belongs to.
+        /// The series this season belongs to (`Relationship type="series"`).
         series_id: String,
-        /// `<SeasonNumber>`.
+        /// The season's number in its series (that relationship's `sequence`).
         season_number: u32,
     },
-    /// `<TvEpisode>`.
+    /// `<TVEpisode>`.
     Episode {
-        /// `<SeriesId>`: the series the episode belongs to.
+        /// The series the episode belongs to (`Relationship type="series"`).
         series_id: String,
-        /// `<SeasonId>`: the season the episode belongs to.
+        /// The season the episode belongs to (`Relationship type="season"`).
         season_id: String,
-        /// `<EpisodeNumber>`.
+        /// The episode's number in its season (that relationship's `sequence`).
         episode_number: u32,
     },
 }
@@ -208,9 +208,9 @@ impl KindTag {
     pub fn element(self) -> &'static str {
         match self {
             KindTag::Movie => "Movie",
-            KindTag::Series => "TvSeries",
-            KindTag::Season => "TvSeason",
-            KindTag::Episode => "TvEpisode",
+            KindTag::Series => "TVSeries",
+            KindTag::Season => "TVSeason",
+            KindTag::Episode => "TVEpisode",
         }
     }
 
@@ -218,9 +218,9 @@ impl KindTag {
     pub fn from_element(name: &str) -> Option<KindTag> {
         match name {
             "Movie" => Some(KindTag::Movie),
-            "TvSeries" => Some(KindTag::Series),
-            "TvSeason" => Some(KindTag::Season),
-            "TvEpisode" => Some(KindTag::Episode),
+            "TVSeries" => Some(KindTag::Series),
+            "TVSeason" => Some(KindTag::Season),
+            "TVEpisode" => Some(KindTag::Episode),
             _ => None,
         }
     }
@@ -253,27 +253,32 @@ impl fmt::Display for KindTag {
 }
 
 /// Metadata every kind carries. Only the title is required.
+///
+/// Where each field lands in EMBER is the schema table's business
+/// ([`crate::ember::schema`]); offers and the deep link go to the
+/// `OfferCatalog`, not inside the program.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Metadata {
-    /// `<Title locale="…">`.
+    /// `<Titles><Title language="…" default="true">`.
     pub title: LocalizedText,
-    /// `<Synopsis>`.
+    /// `<Synopses><Synopsis language="…" default="true">`.
     pub synopsis: Option<String>,
-    /// `<ReleaseDate>`: an ISO-8601 calendar date, `YYYY-MM-DD`.
+    /// `<ReleaseDates><ReleaseDate>`: an ISO-8601 calendar date, `YYYY-MM-DD`.
     pub release_date: Option<String>,
-    /// `<RuntimeMinutes>`.
+    /// `<RunLengths><RunLength>PT…M` (inferred).
     pub runtime_minutes: Option<u32>,
-    /// `<Genres><Genre>…`.
+    /// `<Genres><Genre>…` (content inferred).
     pub genres: Vec<String>,
-    /// `<Rating system="…">value</Rating>`.
+    /// `<Ratings><Rating system="…">value` (inferred).
     pub rating: Option<Rating>,
-    /// `<Credits><Credit role="…">name</Credit>`.
+    /// `<Credits><Credit role="…">name` (inferred).
     pub credits: Vec<Credit>,
-    /// `<Images><Image type="…" url="…"/>`.
+    /// `<Images><Image category="…">url`.
     pub images: Vec<Image>,
-    /// `<Offers><Offer …>`.
+    /// One `<ProgramOffers>` per tier (entitlement type) in the `OfferCatalog`.
     pub offers: Vec<Offer>,
-    /// `<LaunchDetails><DeepLink>`: the URI that opens the title in the provider's app.
+    /// `<LaunchTargets><LaunchTarget>` in each of the item's offers (inferred):
+    /// the URI that opens the title in the provider's app.
     pub deep_link: Option<String>,
 }
 
@@ -363,10 +368,32 @@ impl OfferKind {
         }
     }
 
+    /// Every tier, in the order the writer writes them.
+    pub const ALL: [OfferKind; 4] = [
+        OfferKind::Subscription,
+        OfferKind::Free,
+        OfferKind::Purchase,
+        OfferKind::Rental,
+    ];
+
     /// Whether offers of this kind must carry a price.
     pub fn is_paid(self) -> bool {
         matches!(self, OfferKind::Purchase | OfferKind::Rental)
     }
+}
+
+/// The id of the `<ProgramOffers>` holding `program_id`'s offers of one
+/// tier: `<program id>.offers.<tier>`, e.g. `movie-1.offers.free`.
+///
+/// Deterministic, so an update and a delete name the same offers; unique,
+/// because the tier (a word without dots) is the last dot-separated part
+/// and the rest is the program id.
+pub fn program_offers_id(program_id: &str, tier: OfferKind) -> String {
+    let mut id = String::with_capacity(program_id.len() + 20);
+    id.push_str(program_id);
+    id.push_str(".offers.");
+    id.push_str(tier.as_str());
+    id
 }
 
 /// An amount in a currency, kept as the decimal string given (`3.99`).

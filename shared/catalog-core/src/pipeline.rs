@@ -18,6 +18,8 @@ use std::io::{self, Write};
 use thiserror::Error;
 
 use crate::diff::{DiffError, Plan, Planner, Policy, Request};
+use crate::ember::EmberOptions;
+use crate::finding::{Finding, Position, Rule};
 use crate::model::{Action, CatalogHeader, Item, SubmissionType};
 use crate::source::{LoadError, LoadReport, SourceLoader};
 use crate::state::CatalogState;
@@ -76,11 +78,7 @@ impl<W> Built<W> {
     pub fn written(&self) -> WriteSummary {
         let mut total = WriteSummary::default();
         for part in &self.parts {
-            for k in 0..4 {
-                total.items[k] += part.items[k];
-                total.deletes[k] += part.deletes[k];
-            }
-            total.xml_bytes += part.xml_bytes;
+            total.add(part);
         }
         total
     }
@@ -110,6 +108,29 @@ pub fn build_from_state<W: Write>(
     )
 }
 
+/// [`build_from_state`] with EMBER options (see [`build_in_parts_with`]).
+pub fn build_from_state_with<W: Write>(
+    loader: SourceLoader<'_>,
+    state: CatalogState,
+    policy: Policy,
+    request: Request,
+    sink: W,
+    options: &EmberOptions,
+    on_progress: &mut dyn FnMut(u64, u64),
+) -> Result<Built<W>, BuildError> {
+    let mut single = Single(Some(sink));
+    build_in_parts_with(
+        loader,
+        state,
+        policy,
+        request,
+        u64::MAX,
+        &mut single,
+        options,
+        on_progress,
+    )
+}
+
 struct Single<W>(Option<W>);
 
 impl<W: Write> Parts for Single<W> {
@@ -132,12 +153,42 @@ impl<W: Write> Parts for Single<W> {
 /// The state is consumed: the plan hands it back, updated, when the catalog
 /// is to be sent. Keep a clone if the state before the run is still needed.
 pub fn build_in_parts<P: Parts>(
+    loader: SourceLoader<'_>,
+    state: CatalogState,
+    policy: Policy,
+    request: Request,
+    max_items_per_part: u64,
+    parts: &mut P,
+    on_progress: &mut dyn FnMut(u64, u64),
+) -> Result<Built<P::Sink>, BuildError> {
+    let options = EmberOptions::default();
+    build_in_parts_with(
+        loader,
+        state,
+        policy,
+        request,
+        max_items_per_part,
+        parts,
+        &options,
+        on_progress,
+    )
+}
+
+/// [`build_in_parts`] with EMBER options: inferred elements switched off
+/// are cleared from each item before the diff (so the state's hashes are
+/// those of what is sent) and not written; the offer catalog id.
+///
+/// Fields EMBER has no place for are reported once, as one
+/// [`Rule::NotSent`] warning in the load report.
+#[allow(clippy::too_many_arguments)]
+pub fn build_in_parts_with<P: Parts>(
     mut loader: SourceLoader<'_>,
     state: CatalogState,
     policy: Policy,
     request: Request,
     max_items_per_part: u64,
     parts: &mut P,
+    options: &EmberOptions,
     on_progress: &mut dyn FnMut(u64, u64),
 ) -> Result<Built<P::Sink>, BuildError> {
     let header = CatalogHeader {
@@ -153,11 +204,13 @@ pub fn build_in_parts<P: Parts>(
         part: 1,
         done: Vec::new(),
         writer: None,
+        options,
     };
     rotation.start()?;
     let mut read = 0u64;
-    while let Some(item) = loader.next_item()? {
+    while let Some(mut item) = loader.next_item()? {
         read += 1;
+        options.omit.strip(&mut item);
         if let Some(item) = planner.next(item)? {
             rotation.write(&item)?;
         }
@@ -188,17 +241,52 @@ pub fn build_in_parts<P: Parts>(
     let (sink, written) = writer.finish()?;
     let mut done = rotation.done;
     done.push(written);
-    Ok(Built {
+    let mut built = Built {
         sink,
         parts: done,
         load,
         plan,
-    })
+    };
+    if let Some(finding) = not_sent(&built.written()) {
+        built.load.findings.push(finding);
+    }
+    Ok(built)
+}
+
+/// One warning for what EMBER could not carry in this build, if anything.
+pub fn not_sent(written: &WriteSummary) -> Option<Finding> {
+    let mut what = Vec::new();
+    if written.prices_not_sent > 0 {
+        what.push(format!(
+            "the price of {} offers (EMBER 1.0.0 documents no place for prices or currencies)",
+            written.prices_not_sent
+        ));
+    }
+    if written.deep_links_not_sent > 0 {
+        what.push(format!(
+            "the deep link of {} programs without offers (a deep link travels in an offer's LaunchTargets)",
+            written.deep_links_not_sent
+        ));
+    }
+    if what.is_empty() {
+        return None;
+    }
+    let position = Position {
+        line: 0,
+        column: 0,
+        offset: 0,
+    };
+    Some(Finding::warning(
+        Rule::NotSent,
+        position,
+        format!("not sent: {}", what.join("; ")),
+    ))
 }
 
 /// The current part's writer, and the rotation to the next.
 struct Rotation<'p, P: Parts> {
     parts: &'p mut P,
+    options: &'p EmberOptions,
     header: CatalogHeader,
     max: u64,
     part: u32,
@@ -213,7 +301,11 @@ impl<P: Parts> Rotation<'_, P> {
             .parts
             .open(part)
             .map_err(|source| BuildError::Part { part, source })?;
-        self.writer = Some(CatalogWriter::new(sink, &self.header)?);
+        self.writer = Some(CatalogWriter::with_options(
+            sink,
+            &self.header,
+            self.options,
+        )?);
         Ok(())
     }
 

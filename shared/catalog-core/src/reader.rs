@@ -44,7 +44,9 @@ use quick_xml::XmlVersion;
 use quick_xml::events::{BytesStart, Event};
 use thiserror::Error;
 
-use crate::diff::content_hash;
+use crate::diff::{program_hash, tier_hash};
+use crate::ember::Omit;
+use crate::ember::schema::{self, Inferred, PROGRAM_CHILDREN};
 #[cfg(test)]
 use crate::finding::Severity;
 use crate::finding::{Finding, Findings, Position, Rule};
@@ -52,7 +54,7 @@ use crate::ids::{IdHashMap, IdSet, KnownItems, id_hash};
 use crate::input::{self, Compression, LimitExceeded, Limits};
 use crate::model::{
     Action, CatalogHeader, Credit, Delete, Entry, Image, Item, ItemKind, KindTag, LocalizedText,
-    Metadata, Offer, OfferKind, Price, Rating,
+    Metadata, Offer, OfferKind, Rating,
 };
 use crate::rules;
 use crate::xml_events::{EventStream, Failure, XmlFailure};
@@ -66,6 +68,10 @@ pub struct ReadOptions<'k> {
     pub max_findings: usize,
     /// Items already live, usable as parents and for delete-order checks.
     pub known: Option<&'k dyn KnownItems>,
+    /// Inferred elements the writer was told not to send: with
+    /// `Relationships` omitted, seasons and episodes without one are
+    /// accepted (and counted, but not yielded: the model needs their parents).
+    pub omit: Omit,
 }
 
 impl Default for ReadOptions<'_> {
@@ -74,6 +80,7 @@ impl Default for ReadOptions<'_> {
             limits: Limits::default(),
             max_findings: Findings::DEFAULT_CAP,
             known: None,
+            omit: Omit::NONE,
         }
     }
 }
@@ -104,6 +111,10 @@ pub struct ReadReport {
     pub items: [u64; 4],
     /// Valid deletes yielded.
     pub deletes: u64,
+    /// Valid `<ProgramOffers>` read (they are checked, not yielded).
+    pub program_offers: u64,
+    /// Valid offer `<Delete>`s read in the `OfferCatalog`.
+    pub offer_deletes: u64,
     /// Entries found invalid and not yielded.
     pub rejected: u64,
     /// Valid items the caller's [`KnownItems`] knows to be live: with
@@ -151,6 +162,27 @@ impl<R: Read> Read for RawInput<R> {
     }
 }
 
+/// Where in the document the reader is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Section {
+    /// Directly inside `<DataCollections>`.
+    Root,
+    /// Inside `<ProgramCatalog>`.
+    Program,
+    /// Inside `<OfferCatalog>`.
+    Offer,
+}
+
+impl Section {
+    fn element(self) -> &'static str {
+        match self {
+            Section::Root => schema::ROOT,
+            Section::Program => schema::PROGRAM_CATALOG,
+            Section::Offer => schema::OFFER_CATALOG,
+        }
+    }
+}
+
 /// A fatal problem: reading stops.
 enum Stop {
     /// Recorded as a finding; the document is not read further.
@@ -184,12 +216,12 @@ enum Stop {
 /// use catalog_core::reader::{BatchValidation, ReadOptions};
 ///
 /// let decl = r#"<?xml version="1.0" encoding="UTF-8"?>"#;
-/// let part1 = format!(r#"{decl}<ProgramCatalog id="C" version="1">
-/// <TvSeries id="x" version="1"><Title locale="en-US">X</Title></TvSeries>
-/// </ProgramCatalog>"#);
-/// let part2 = format!(r#"{decl}<ProgramCatalog id="C" version="1">
-/// <TvSeason id="x-1" version="1"><SeriesId>x</SeriesId><SeasonNumber>1</SeasonNumber><Title locale="en-US">S1</Title></TvSeason>
-/// </ProgramCatalog>"#);
+/// let part1 = format!(r#"{decl}<DataCollections schemaVersion="1.0.0"><ProgramCatalog id="C" version="1">
+/// <TVSeries id="x" version="1"><Titles><Title language="en-US">X</Title></Titles></TVSeries>
+/// </ProgramCatalog></DataCollections>"#);
+/// let part2 = format!(r#"{decl}<DataCollections schemaVersion="1.0.0"><ProgramCatalog id="C" version="1">
+/// <TVSeason id="x-1" version="1"><Titles><Title language="en-US">S1</Title></Titles><Relationships><Relationship type="series" programRef="x" sequence="1"/></Relationships></TVSeason>
+/// </ProgramCatalog></DataCollections>"#);
 /// let mut batch = BatchValidation::new(ReadOptions::default());
 /// for part in [&part1, &part2] {
 ///     batch.validate_part(part.as_bytes())?;
@@ -351,8 +383,13 @@ pub struct CatalogReader<'a> {
     seen: Carried,
     items: [u64; 4],
     deletes: u64,
+    program_offers: u64,
+    offer_deletes: u64,
     rejected: u64,
     known_live: u64,
+    /// Which catalog the reader is in.
+    section: Section,
+    offer_catalog_seen: bool,
     root_closed: bool,
     finished: bool,
     complete: bool,
@@ -404,8 +441,12 @@ impl<'a> CatalogReader<'a> {
             seen,
             items: [0; 4],
             deletes: 0,
+            program_offers: 0,
+            offer_deletes: 0,
             rejected: 0,
             known_live: 0,
+            section: Section::Root,
+            offer_catalog_seen: false,
             root_closed: false,
             finished: false,
             complete: false,
@@ -498,6 +539,8 @@ impl<'a> CatalogReader<'a> {
             findings: self.findings,
             items: self.items,
             deletes: self.deletes,
+            program_offers: self.program_offers,
+            offer_deletes: self.offer_deletes,
             rejected: self.rejected,
             known_live: self.known_live,
             xml_bytes: self.at.offset,
@@ -614,7 +657,7 @@ impl<'a> CatalogReader<'a> {
                 }
                 Event::Comment(_) | Event::PI(_) => {}
                 Event::Text(text) if is_blank(&text) => {}
-                Event::Start(start) | Event::Empty(start) if start.name().0 == "ProgramCatalog" => {
+                Event::Start(start) | Event::Empty(start) if start.name().0 == schema::ROOT => {
                     let start = start.into_owned();
                     if !declared {
                         self.report(Finding::warning(
@@ -623,18 +666,29 @@ impl<'a> CatalogReader<'a> {
                             "the document has no XML declaration; start it with <?xml version=\"1.0\" encoding=\"UTF-8\"?>",
                         ));
                     }
-                    self.read_header(&start, position);
+                    self.read_root(&start, position);
                     if empty {
+                        self.error(
+                            Rule::RootElement,
+                            position,
+                            None,
+                            "<DataCollections> is empty; it holds one or more catalogs".into(),
+                        );
                         self.root_closed = true;
                     }
                     return Ok(());
                 }
                 Event::Start(start) | Event::Empty(start) => {
                     let name = start.name().0.to_owned();
+                    let hint = if name == schema::PROGRAM_CATALOG {
+                        "; wrap it in <DataCollections schemaVersion=\"1.0.0\">"
+                    } else {
+                        ""
+                    };
                     self.fatal(
                         Rule::RootElement,
                         position,
-                        format!("the root element is <{name}>, not <ProgramCatalog>"),
+                        format!("the root element is <{name}>, not <DataCollections>{hint}"),
                     );
                     return Err(Stop::Finding);
                 }
@@ -654,61 +708,96 @@ impl<'a> CatalogReader<'a> {
         }
     }
 
-    fn read_header(&mut self, start: &BytesStart<'_>, position: Position) {
-        let mut id = None;
-        let mut version = None;
-        let mut action = Action::Upsert;
+    /// Checks `<DataCollections>`'s attributes: `schemaVersion` is optional
+    /// and, when present, `1.0.0` [doc S1].
+    fn read_root(&mut self, start: &BytesStart<'_>, position: Position) {
         let mut attributes = Attributes::default();
-        self.attributes(start, position, "ProgramCatalog", &mut attributes);
+        self.attributes(start, position, schema::ROOT, &mut attributes);
         for (key, value) in attributes {
             match key {
-                "id" => id = Some(value.into_owned()),
-                "version" => version = Some(value.into_owned()),
+                "schemaVersion" => {
+                    if value != schema::SCHEMA_VERSION {
+                        self.error(
+                            Rule::SchemaVersion,
+                            position,
+                            None,
+                            format!(
+                                "schemaVersion {value:?} is not {:?}, the EMBER version this checker knows",
+                                schema::SCHEMA_VERSION
+                            ),
+                        );
+                    }
+                }
+                key if key.starts_with("xmlns") || key.starts_with("xsi:") => {}
+                other => self.unknown_attribute(position, None, schema::ROOT, other),
+            }
+        }
+    }
+
+    /// Reads a catalog's `id`, `version` and `action` [doc S2, S3]: the id
+    /// is optional (its default names the catalog), the version defaults
+    /// to 1. `None` for the id when absent.
+    fn catalog_attributes(
+        &mut self,
+        start: &BytesStart<'_>,
+        position: Position,
+        element: &str,
+    ) -> (Option<String>, u64, Action) {
+        let mut id = None;
+        let mut version = 1;
+        let mut action = Action::Upsert;
+        let mut attributes = Attributes::default();
+        self.attributes(start, position, element, &mut attributes);
+        for (key, value) in attributes {
+            match key {
+                "id" => {
+                    if value.is_empty()
+                        || value.contains([' ', '\t', '\n', '\r'])
+                        || rules::first_non_xml_char(&value).is_some()
+                    {
+                        self.error(
+                            Rule::RootAttribute,
+                            position,
+                            None,
+                            format!("<{element}> id {value:?} is empty or holds spaces"),
+                        );
+                    } else {
+                        id = Some(value.into_owned());
+                    }
+                }
+                "version" => match parse_version(&value) {
+                    Some(v) => version = v,
+                    None => {
+                        let message =
+                            format!("<{element}> version {value:?} is not a positive integer");
+                        self.error(Rule::RootAttribute, position, None, message);
+                        version = 0;
+                    }
+                },
                 "action" => match Action::parse(&value) {
                     Some(a) => action = a,
                     None => self.error(
                         Rule::RootAttribute,
                         position,
                         None,
-                        format!("action {value:?} is neither upsert nor replace"),
+                        format!("<{element}> action {value:?} is neither upsert nor replace"),
                     ),
                 },
-                "xmlns" => {}
-                other => self.unknown_attribute(position, None, "ProgramCatalog", other),
+                other => self.unknown_attribute(position, None, element, other),
             }
         }
-        let id = match id {
-            Some(id) if !id.trim().is_empty() && rules::first_non_xml_char(&id).is_none() => id,
-            _ => {
-                self.error(
-                    Rule::RootAttribute,
-                    position,
-                    None,
-                    "<ProgramCatalog> has no id".into(),
-                );
-                String::new()
-            }
-        };
-        let version = match version.as_deref().map(parse_version) {
-            Some(Some(v)) => v,
-            Some(None) => {
-                let message = format!(
-                    "<ProgramCatalog> version {:?} is not a positive integer",
-                    version.unwrap_or_default()
-                );
-                self.error(Rule::RootAttribute, position, None, message);
-                0
-            }
-            None => {
-                self.error(
-                    Rule::RootAttribute,
-                    position,
-                    None,
-                    "<ProgramCatalog> has no version".into(),
-                );
-                0
-            }
-        };
+        (id, version, action)
+    }
+
+    /// The `<ProgramCatalog>`'s attributes become the header (the first
+    /// program catalog's, when a document holds several).
+    fn read_header(&mut self, start: &BytesStart<'_>, position: Position) {
+        let (id, version, action) =
+            self.catalog_attributes(start, position, schema::PROGRAM_CATALOG);
+        if self.header.is_some() {
+            return;
+        }
+        let id = id.unwrap_or_else(|| schema::DEFAULT_PROGRAM_CATALOG.to_owned());
         self.header = Some(CatalogHeader {
             id,
             version,
@@ -722,46 +811,97 @@ impl<'a> CatalogReader<'a> {
         let position = self.position();
         let event = self.read_event(buf)?;
         let empty = matches!(event, Event::Empty(_));
+        let container = self.section.element();
         match event {
             Event::Start(start) | Event::Empty(start) => {
                 if self.root_closed {
                     self.fatal(
                         Rule::XmlMalformed,
                         position,
-                        "an element after </ProgramCatalog>; a document has one root".into(),
+                        "an element after </DataCollections>; a document has one root".into(),
                     );
                     return Err(Stop::Finding);
                 }
                 let name = start.name().0;
-                if let Some(kind) = KindTag::from_element(name) {
-                    // The attributes are read before the body, so the start
-                    // tag need not outlive the next event.
-                    let (id, version) = self.entry_attributes(&start, position, kind.element());
-                    return self.read_item(buf, kind, id, version, empty, position);
-                }
-                if name == "Delete" {
-                    if empty {
-                        return Ok(self.read_delete(&start, position));
+                match self.section {
+                    Section::Program => {
+                        if let Some(kind) = KindTag::from_element(name) {
+                            // The attributes are read before the body, so the start
+                            // tag need not outlive the next event.
+                            let (id, version) =
+                                self.entry_attributes(&start, position, kind.element());
+                            return self.read_item(buf, kind, id, version, empty, position);
+                        }
+                        if name == schema::DELETE {
+                            let start = start.into_owned();
+                            return self.delete_element(buf, start, empty, position, false);
+                        }
+                        if schema::OTHER_PROGRAM_TYPES.contains(&name) {
+                            // Outside the VOD subset: accepted, content open.
+                            if !empty {
+                                self.skip_subtree(buf, 3)?;
+                            }
+                            return Ok(None);
+                        }
+                        self.error(
+                            Rule::UnknownElement,
+                            position,
+                            None,
+                            format!("<{name}> is not an EMBER program type; expected Movie, TVSeries, TVSeason, TVEpisode or Delete"),
+                        );
+                        if !empty {
+                            self.skip_subtree(buf, 3)?;
+                        }
+                        Ok(None)
                     }
-                    // Rare: the children are reported before the attributes.
-                    let start = start.into_owned();
-                    self.skip_children(buf, position, "Delete")?;
-                    return Ok(self.read_delete(&start, position));
+                    Section::Offer => {
+                        if name == schema::PROGRAM_OFFERS {
+                            let start = start.into_owned();
+                            self.read_program_offers(buf, &start, empty, position)?;
+                            return Ok(None);
+                        }
+                        if name == schema::DELETE {
+                            let start = start.into_owned();
+                            return self.delete_element(buf, start, empty, position, true);
+                        }
+                        if schema::OTHER_OFFER_ENTRIES.contains(&name) {
+                            if !empty {
+                                self.skip_subtree(buf, 3)?;
+                            }
+                            return Ok(None);
+                        }
+                        let message = if KindTag::from_element(name).is_some() {
+                            format!(
+                                "<{name}> sits in the <OfferCatalog>; programs belong in the <ProgramCatalog>"
+                            )
+                        } else {
+                            format!(
+                                "<{name}> is not an EMBER offer entry; expected ProgramOffers or Delete"
+                            )
+                        };
+                        let rule = if KindTag::from_element(name).is_some() {
+                            Rule::CatalogPlacement
+                        } else {
+                            Rule::UnknownElement
+                        };
+                        self.error(rule, position, None, message);
+                        if !empty {
+                            self.skip_subtree(buf, 3)?;
+                        }
+                        Ok(None)
+                    }
+                    Section::Root => {
+                        let start = start.into_owned();
+                        self.read_catalog_start(buf, start, empty, position)
+                    }
                 }
-                self.error(
-                    Rule::UnknownElement,
-                    position,
-                    None,
-                    format!("<{name}> is not an EMBER element; expected Movie, TvSeries, TvSeason, TvEpisode or Delete"),
-                );
-                if !empty {
-                    self.skip_subtree(buf, 2)?;
-                }
-                Ok(None)
             }
             Event::End(_) => {
-                // check_end_names guarantees this is </ProgramCatalog>.
-                self.root_closed = true;
+                // check_end_names guarantees the end tag matches.
+                match self.section {
+                    Section::Root => self.root_closed = true,
+                    _ => self.section = Section::Root,
+                }
                 Ok(None)
             }
             Event::Text(text) => {
@@ -770,7 +910,7 @@ impl<'a> CatalogReader<'a> {
                         Rule::UnknownElement,
                         position,
                         None,
-                        "text directly inside <ProgramCatalog>; only items and deletes belong there".into(),
+                        format!("text directly inside <{container}>; only elements belong there"),
                     );
                 }
                 Ok(None)
@@ -780,8 +920,7 @@ impl<'a> CatalogReader<'a> {
                     Rule::UnknownElement,
                     position,
                     None,
-                    "text directly inside <ProgramCatalog>; only items and deletes belong there"
-                        .into(),
+                    format!("text directly inside <{container}>; only elements belong there"),
                 );
                 Ok(None)
             }
@@ -805,16 +944,150 @@ impl<'a> CatalogReader<'a> {
             Event::Eof => {
                 if self.root_closed {
                     self.complete = true;
+                    if self.header.is_none() {
+                        self.report(Finding::error(
+                            Rule::CatalogPlacement,
+                            position,
+                            "the document has no <ProgramCatalog>; its id and version identify the catalog",
+                        ));
+                    }
                 } else {
                     self.report(Finding::error(
                         Rule::XmlMalformed,
                         position,
-                        "the document ends before </ProgramCatalog>; the file is truncated",
+                        "the document ends before </DataCollections>; the file is truncated",
                     ));
                 }
                 self.finished = true;
                 Ok(None)
             }
+        }
+    }
+
+    /// A child of `<DataCollections>`: a catalog, or a `Delete`.
+    fn read_catalog_start(
+        &mut self,
+        buf: &mut EventStream<'a>,
+        start: BytesStart<'static>,
+        empty: bool,
+        position: Position,
+    ) -> Result<Option<Entry>, Stop> {
+        let name = start.name().0;
+        match name {
+            "ProgramCatalog" => {
+                self.read_header(&start, position);
+                if self.offer_catalog_seen {
+                    self.error(
+                        Rule::CatalogPlacement,
+                        position,
+                        None,
+                        "a <ProgramCatalog> after the <OfferCatalog>: put programs first, so every programRef names a program already read".into(),
+                    );
+                }
+                if !empty {
+                    self.section = Section::Program;
+                }
+                Ok(None)
+            }
+            "OfferCatalog" => {
+                let (id, _version, _action) =
+                    self.catalog_attributes(&start, position, schema::OFFER_CATALOG);
+                if self.header.is_none() {
+                    self.error(
+                        Rule::CatalogPlacement,
+                        position,
+                        None,
+                        "an <OfferCatalog> before any <ProgramCatalog>: put the programs first, as Amazon's template does".into(),
+                    );
+                }
+                if let (Some(id), Some(header)) = (&id, &self.header)
+                    && *id == header.id
+                {
+                    self.error(
+                        Rule::RootAttribute,
+                        position,
+                        None,
+                        format!("the <OfferCatalog> has the id {id:?} of the <ProgramCatalog>; give it its own"),
+                    );
+                }
+                self.offer_catalog_seen = true;
+                if !empty {
+                    self.section = Section::Offer;
+                }
+                Ok(None)
+            }
+            "Delete" => self.delete_element(buf, start, empty, position, false),
+            name if schema::ROOT_CHILDREN.contains(&name) => {
+                // Schedule, station, lineup and policy catalogs: content open.
+                let (_id, _version, _action) = self.catalog_attributes(&start, position, name);
+                if !empty {
+                    self.skip_subtree(buf, 2)?;
+                }
+                Ok(None)
+            }
+            name => {
+                let rule = if KindTag::from_element(name).is_some() || name == "ProgramOffers" {
+                    Rule::CatalogPlacement
+                } else {
+                    Rule::UnknownElement
+                };
+                self.error(
+                    rule,
+                    position,
+                    None,
+                    format!("<{name}> directly inside <DataCollections>; it holds catalogs (ProgramCatalog, OfferCatalog, …) and Deletes"),
+                );
+                if !empty {
+                    self.skip_subtree(buf, 2)?;
+                }
+                Ok(None)
+            }
+        }
+    }
+
+    /// A `<Delete>`: of a program (in the root or the program catalog) or of
+    /// a `ProgramOffers` (in the offer catalog).
+    fn delete_element(
+        &mut self,
+        buf: &mut EventStream<'a>,
+        start: BytesStart<'static>,
+        empty: bool,
+        position: Position,
+        offers: bool,
+    ) -> Result<Option<Entry>, Stop> {
+        let depth = if self.section == Section::Root { 2 } else { 3 };
+        if !empty {
+            // Rare: the children are reported before the attributes.
+            self.skip_children(buf, position, "Delete", depth)?;
+        }
+        if offers {
+            self.read_offer_delete(&start, position);
+            return Ok(None);
+        }
+        Ok(self.read_delete(&start, position))
+    }
+
+    /// A `<Delete>` in the offer catalog: removes a `ProgramOffers`.
+    fn read_offer_delete(&mut self, start: &BytesStart<'_>, position: Position) {
+        let (id, version) = self.entry_attributes(start, position, "Delete");
+        let Some(id) = id else {
+            self.rejected += 1;
+            return;
+        };
+        if !self.seen.offer_ids.insert(&id) {
+            self.error(
+                Rule::DuplicateId,
+                position,
+                Some(&id),
+                format!("offer id {id:?} appears more than once in this offer catalog (here as a Delete)"),
+            );
+            self.rejected += 1;
+            return;
+        }
+        if version.is_some() {
+            self.offer_deletes += 1;
+        } else {
+            self.rejected += 1;
         }
     }
 
@@ -909,12 +1182,14 @@ impl<'a> CatalogReader<'a> {
                 format!("<{element}> has no id attribute (or an empty one)"),
             );
         }
-        if version.is_none() {
-            let message = match raw_version {
-                Some(raw) => format!("<{element}> version {raw:?} is not a positive integer"),
-                None => format!("<{element}> has no version attribute"),
-            };
-            self.error(Rule::BadVersion, position, id.as_deref(), message);
+        match raw_version {
+            // EMBER's default [doc S2, S3].
+            None => version = Some(1),
+            Some(raw) if version.is_none() => {
+                let message = format!("<{element}> version {raw:?} is not a positive integer");
+                self.error(Rule::BadVersion, position, id.as_deref(), message);
+            }
+            Some(_) => {}
         }
         (id, version)
     }
@@ -1029,34 +1304,40 @@ impl<'a> CatalogReader<'a> {
         }
         let item_kind = self.item_kind(kind, &id, &mut parts, position);
         if parts.title.is_none() {
-            self.error(
-                Rule::RequiredChild,
-                position,
-                Some(&id),
-                format!("<{element}> has no <Title>"),
-            );
+            let message = if parts.titles_seen {
+                format!("<{element}> has an empty <Titles>; it needs at least one <Title>")
+            } else {
+                format!("<{element}> has no <Titles>, the one child EMBER requires")
+            };
+            self.error(Rule::RequiredChild, position, Some(&id), message);
         }
-        let (Some(version), Some(item_kind), Some(title)) =
+        if parts.hierarchy_omitted && self.findings.error_count() == errors_before {
+            // Accepted without its parents (Relationships switched off).
+            self.items[kind as usize] += 1;
+            return Ok(None);
+        }
+        let (Some(version), Some(item_kind), Some((locale, text, _))) =
             (version, item_kind, parts.title.take())
         else {
             self.rejected += 1;
             return Ok(None);
         };
+        let title = LocalizedText { locale, text };
         let item = Item {
             id,
             version,
             kind: item_kind,
             meta: Metadata {
                 title,
-                synopsis: parts.synopsis,
+                synopsis: parts.synopsis.map(|(_, text, _)| text),
                 release_date: parts.release_date,
                 runtime_minutes: parts.runtime_minutes,
                 genres: parts.genres,
                 rating: parts.rating,
                 credits: parts.credits,
                 images: parts.images,
-                offers: parts.offers,
-                deep_link: parts.deep_link,
+                offers: Vec::new(),
+                deep_link: None,
             },
         };
         let mut problems = Vec::new();
@@ -1065,11 +1346,31 @@ impl<'a> CatalogReader<'a> {
             self.error(rule, position, Some(&item.id), message);
         }
         let sent = self.options.known.and_then(|k| k.sent(&item.id));
-        if let Some(sent) = &sent
-            && let Err((rule, message)) =
-                rules::check_item_version(&item.id, item.version, sent, || content_hash(&item))
-        {
-            self.error(rule, position, Some(&item.id), message);
+        if let Some(sent) = &sent {
+            // The program's part of the recorded hash is checked here; what
+            // it leaves over is owed by the program's offers, later in the
+            // document (see Carried::offer_checks).
+            let mut remainder = 0;
+            let program = program_hash(&item);
+            let checked = rules::check_item_version(&item.id, item.version, sent, || {
+                let recorded = sent.content.unwrap_or(program);
+                remainder = recorded ^ program;
+                recorded
+            });
+            if let Err((rule, message)) = checked {
+                self.error(rule, position, Some(&item.id), message);
+            } else if remainder != 0 {
+                let at = self.seen.here(position);
+                self.seen.offer_checks.insert(
+                    id_hash(&item.id),
+                    OfferCheck {
+                        remainder,
+                        at,
+                        id: item.id.clone(),
+                        version: item.version,
+                    },
+                );
+            }
         }
         self.check_parents(&item, position)?;
         if self.findings.error_count() > errors_before || parts.invalid {
@@ -1090,7 +1391,8 @@ impl<'a> CatalogReader<'a> {
         Ok(Some(Entry::Item(item)))
     }
 
-    /// Builds the kind-specific part, reporting what a season or episode lacks.
+    /// Builds the kind-specific part from the item's `Relationships`,
+    /// reporting what a season or episode lacks.
     fn item_kind(
         &mut self,
         kind: KindTag,
@@ -1099,13 +1401,20 @@ impl<'a> CatalogReader<'a> {
         position: Position,
     ) -> Option<ItemKind> {
         let element = kind.element();
-        let require = |this: &mut Self, present: bool, child: &str| {
+        if matches!(kind, KindTag::Season | KindTag::Episode)
+            && !parts.relationships_seen
+            && self.options.omit.omits(Inferred::Relationships)
+        {
+            parts.hierarchy_omitted = true;
+            return None;
+        }
+        let require = |this: &mut Self, present: bool, what: &str| {
             if !present {
                 this.error(
                     Rule::RequiredChild,
                     position,
                     Some(id),
-                    format!("<{element}> has no <{child}>"),
+                    format!("<{element}> has no <Relationships><Relationship {what}/>; EMBER relates seasons to their series and episodes to their season and series"),
                 );
             }
         };
@@ -1113,17 +1422,37 @@ impl<'a> CatalogReader<'a> {
             KindTag::Movie => Some(ItemKind::Movie),
             KindTag::Series => Some(ItemKind::Series),
             KindTag::Season => {
-                require(self, parts.series_id.is_some(), "SeriesId");
-                require(self, parts.season_number.is_some(), "SeasonNumber");
+                require(
+                    self,
+                    parts.series_id.is_some(),
+                    "type=\"series\" programRef=\"…\"",
+                );
+                require(
+                    self,
+                    parts.season_number.is_some(),
+                    "type=\"series\" sequence=\"N\"",
+                );
                 Some(ItemKind::Season {
                     series_id: parts.series_id.take()?,
                     season_number: parts.season_number?,
                 })
             }
             KindTag::Episode => {
-                require(self, parts.series_id.is_some(), "SeriesId");
-                require(self, parts.season_id.is_some(), "SeasonId");
-                require(self, parts.episode_number.is_some(), "EpisodeNumber");
+                require(
+                    self,
+                    parts.series_id.is_some(),
+                    "type=\"series\" programRef=\"…\"",
+                );
+                require(
+                    self,
+                    parts.season_id.is_some(),
+                    "type=\"season\" programRef=\"…\"",
+                );
+                require(
+                    self,
+                    parts.episode_number.is_some(),
+                    "type=\"season\" sequence=\"N\"",
+                );
                 Some(ItemKind::Episode {
                     series_id: parts.series_id.take()?,
                     season_id: parts.season_id.take()?,
@@ -1270,173 +1599,81 @@ impl<'a> CatalogReader<'a> {
                 }
             };
             let name = start.name().0;
-            let Some(child) = allowed_child(kind, name) else {
+            let Some((index, child)) = schema::program_child(name) else {
+                let hint = match PROGRAM_CHILDREN.iter().find(|c| c.item == Some(name)) {
+                    Some(c) => format!(
+                        "; EMBER wraps it: <{}><{name}>…</{name}></{}>",
+                        c.wrapper, c.wrapper
+                    ),
+                    None => String::new(),
+                };
                 self.error(
                     Rule::UnknownElement,
                     position,
                     id,
-                    format!("<{element}> does not take <{name}>"),
+                    format!("<{element}> does not take <{name}>{hint}"),
                 );
                 parts.invalid = true;
                 if !empty {
-                    self.skip_subtree(buf, 3)?;
+                    self.skip_subtree(buf, 4)?;
                 }
                 continue;
             };
-            // The start tag's attributes are read first, so the tag (which
-            // lives in `buf`) is done with before the content is read.
-            let attribute = match child {
-                "Title" => self.single_attribute(&start, position, id, "Title", "locale"),
-                "Rating" => self.single_attribute(&start, position, id, "Rating", "system"),
-                "Genres" | "Credits" | "Images" | "Offers" | "LaunchDetails" => {
-                    self.no_attributes(&start, position, id, child);
-                    None
+            match parts.last_child {
+                Some(last) if last == index => {
+                    self.error(
+                        Rule::DuplicateChild,
+                        position,
+                        id,
+                        format!(
+                            "<{name}> appears more than once; put every {} in one <{name}>",
+                            child.item.unwrap_or("entry")
+                        ),
+                    );
+                    parts.invalid = true;
                 }
-                _ => None,
-            };
-            self.read_child(buf, child, attribute, empty, id, position, parts)?;
+                Some(last) if last > index => {
+                    let before = PROGRAM_CHILDREN[last].wrapper;
+                    self.error(
+                        Rule::ChildOrder,
+                        position,
+                        id,
+                        format!("<{name}> comes after <{before}>; EMBER's sequence puts <{name}> before <{before}>"),
+                    );
+                    parts.invalid = true;
+                }
+                _ => parts.last_child = Some(index),
+            }
+            if name == "Titles" {
+                parts.titles_seen = true;
+            }
+            if name == "Relationships" {
+                parts.relationships_seen = true;
+            }
+            let parsed = !matches!(name, "Studios" | "PictureColor");
+            if parsed {
+                self.no_attributes(&start, position, id, child.wrapper);
+            }
+            if empty {
+                continue;
+            }
+            match child.item {
+                Some(member) if parsed => self.read_list(buf, child.wrapper, member, id, parts)?,
+                // Inner structure not documented: accepted as it is.
+                _ => self.skip_subtree(buf, 4)?,
+            }
         }
     }
 
-    /// Reads the content of one child of an item. `attribute` is the value
-    /// of the one attribute the child takes (`Title`'s locale, `Rating`'s
-    /// system), already read from its start tag.
-    #[allow(clippy::too_many_arguments)]
-    fn read_child(
-        &mut self,
-        buf: &mut EventStream<'a>,
-        child: &'static str,
-        attribute: Option<String>,
-        empty: bool,
-        id: Option<&str>,
-        position: Position,
-        parts: &mut ItemParts,
-    ) -> Result<(), Stop> {
-        let once = |this: &mut Self, taken: bool, parts: &mut ItemParts| {
-            if taken {
-                this.error(
-                    Rule::DuplicateChild,
-                    position,
-                    id,
-                    format!("<{child}> appears more than once"),
-                );
-                parts.invalid = true;
-            }
-        };
-        match child {
-            "Title" => {
-                let text = self.leaf_text(buf, empty, id, "Title")?;
-                once(self, parts.title.is_some(), parts);
-                match attribute {
-                    Some(locale) => parts.title = Some(LocalizedText { locale, text }),
-                    None => {
-                        self.error(
-                            Rule::RequiredChild,
-                            position,
-                            id,
-                            "<Title> has no locale attribute".into(),
-                        );
-                        parts.invalid = true;
-                        parts.title = Some(LocalizedText {
-                            locale: String::new(),
-                            text,
-                        });
-                    }
-                }
-            }
-            "Synopsis" => {
-                let text = self.leaf_text(buf, empty, id, child)?;
-                once(self, parts.synopsis.is_some(), parts);
-                parts.synopsis = Some(text);
-            }
-            "ReleaseDate" => {
-                let text = self.leaf_text(buf, empty, id, child)?;
-                once(self, parts.release_date.is_some(), parts);
-                parts.release_date = Some(text);
-            }
-            "RuntimeMinutes" | "SeasonNumber" | "EpisodeNumber" => {
-                self.read_leaf(buf, empty, id, child)?;
-                let number = match self.text.trim().parse::<u32>() {
-                    Ok(n) => Some(n),
-                    Err(_) => {
-                        let message = format!("<{child}> {:?} is not a whole number", self.text);
-                        self.error(Rule::BadValue, position, id, message);
-                        parts.invalid = true;
-                        None
-                    }
-                };
-                let slot = match child {
-                    "RuntimeMinutes" => &mut parts.runtime_minutes,
-                    "SeasonNumber" => &mut parts.season_number,
-                    _ => &mut parts.episode_number,
-                };
-                let taken = slot.is_some();
-                if number.is_some() {
-                    *slot = number;
-                }
-                once(self, taken, parts);
-            }
-            "SeriesId" | "SeasonId" => {
-                let text = self.leaf_text(buf, empty, id, child)?;
-                let slot = if child == "SeriesId" {
-                    &mut parts.series_id
-                } else {
-                    &mut parts.season_id
-                };
-                let taken = slot.replace(text).is_some();
-                once(self, taken, parts);
-            }
-            "Rating" => {
-                let value = self.leaf_text(buf, empty, id, child)?;
-                once(self, parts.rating.is_some(), parts);
-                match attribute {
-                    Some(system) => parts.rating = Some(Rating { system, value }),
-                    None => {
-                        self.error(
-                            Rule::RequiredChild,
-                            position,
-                            id,
-                            "<Rating> has no system attribute".into(),
-                        );
-                        parts.invalid = true;
-                    }
-                }
-            }
-            "Genres" | "Credits" | "Images" | "Offers" | "LaunchDetails" => {
-                let seen = match child {
-                    "Genres" => &mut parts.seen_genres,
-                    "Credits" => &mut parts.seen_credits,
-                    "Images" => &mut parts.seen_images,
-                    "Offers" => &mut parts.seen_offers,
-                    _ => &mut parts.seen_launch,
-                };
-                let taken = std::mem::replace(seen, true);
-                once(self, taken, parts);
-                if !empty {
-                    self.read_list(buf, child, id, parts)?;
-                }
-            }
-            // allowed_child admitted only the names matched above.
-            _ => {}
-        }
-        Ok(())
-    }
-
-    /// Reads the members of a list element (`Genres`, `Credits`, …) up to its end tag.
+    /// Reads the members of a wrapper (`Titles`, `Images`, …) up to its end tag.
     fn read_list(
         &mut self,
         buf: &mut EventStream<'a>,
-        list: &str,
+        list: &'static str,
+        member: &'static str,
         id: Option<&str>,
         parts: &mut ItemParts,
     ) -> Result<(), Stop> {
-        let member = match list {
-            "Genres" => "Genre",
-            "Credits" => "Credit",
-            "Images" => "Image",
-            "Offers" => "Offer",
-            _ => "DeepLink",
-        };
         loop {
             let position = self.position();
             let event = self.read_event(buf)?;
@@ -1470,264 +1707,612 @@ impl<'a> CatalogReader<'a> {
                 );
                 parts.invalid = true;
                 if !empty {
-                    self.skip_subtree(buf, 4)?;
+                    self.skip_subtree(buf, 5)?;
                 }
                 continue;
             }
-            // As in read_item_body: attributes first, then the content.
+            // Attributes first, then the content (the start tag lives in `buf`).
             match member {
-                "Genre" => {
-                    self.no_attributes(&start, position, id, member);
+                "Title" | "Synopsis" | "Description" => {
+                    let (language, default) =
+                        self.localized_attributes(&start, position, id, member, parts);
                     let text = self.leaf_text(buf, empty, id, member)?;
-                    parts.genres.push(text);
-                }
-                "Credit" => {
-                    let role = self.single_attribute(&start, position, id, member, "role");
-                    let name = self.leaf_text(buf, empty, id, member)?;
-                    match role {
-                        Some(role) => parts.credits.push(Credit { role, name }),
-                        None => {
-                            self.error(
-                                Rule::RequiredChild,
-                                position,
-                                id,
-                                "<Credit> has no role attribute".into(),
-                            );
-                            parts.invalid = true;
-                        }
+                    let slot = match member {
+                        "Title" => &mut parts.title,
+                        "Synopsis" => &mut parts.synopsis,
+                        _ => continue,
+                    };
+                    // The default one wins; else the first.
+                    let replace =
+                        slot.is_none() || (default && !slot.as_ref().is_some_and(|s| s.2));
+                    if replace {
+                        *slot = Some((language.unwrap_or_default(), text, default));
                     }
                 }
                 "Image" => {
+                    let mut category = None;
+                    let mut attributes = Attributes::default();
+                    self.attributes(&start, position, member, &mut attributes);
+                    for (key, value) in &mut attributes {
+                        match key {
+                            "category" => category = Some(self.own(value)),
+                            "default" => self.check_boolean(position, id, member, &value, parts),
+                            // language, aspectRatio, mimeType, resolution [ex S6]
+                            // and others: the full list is not published.
+                            _ => {}
+                        }
+                    }
+                    let url = self.leaf_text(buf, empty, id, member)?;
+                    parts.images.push(Image {
+                        kind: category.unwrap_or_default(),
+                        url: url.trim().to_owned(),
+                    });
+                }
+                "Genre" => {
+                    let text = self.leaf_text(buf, empty, id, member)?;
+                    parts.genres.push(text);
+                }
+                "Rating" | "Credit" => {
+                    let wanted = if member == "Rating" { "system" } else { "role" };
+                    let mut key_value = None;
+                    let mut attributes = Attributes::default();
+                    self.attributes(&start, position, member, &mut attributes);
+                    for (key, value) in &mut attributes {
+                        if key == wanted {
+                            key_value = Some(self.own(value));
+                        }
+                    }
+                    let text = self.leaf_text(buf, empty, id, member)?;
+                    // Another shape is accepted (the content is not
+                    // documented) but not taken into the model.
+                    if let Some(key_value) = key_value {
+                        if member == "Rating" {
+                            if parts.rating.is_none() {
+                                parts.rating = Some(Rating {
+                                    system: key_value,
+                                    value: text,
+                                });
+                            }
+                        } else {
+                            parts.credits.push(Credit {
+                                role: key_value,
+                                name: text,
+                            });
+                        }
+                    }
+                }
+                "RunLength" => {
+                    self.read_leaf(buf, empty, id, member)?;
+                    let minutes = self
+                        .text
+                        .trim()
+                        .strip_prefix("PT")
+                        .and_then(|t| t.strip_suffix('M'))
+                        .and_then(|t| t.parse::<u32>().ok());
+                    if parts.runtime_minutes.is_none() {
+                        parts.runtime_minutes = minutes;
+                    }
+                }
+                "ReleaseDate" => {
+                    let text = self.leaf_text(buf, empty, id, member)?;
+                    if parts.release_date.is_none() {
+                        parts.release_date = Some(text.trim().to_owned());
+                    }
+                }
+                "Relationship" => {
                     let mut kind = None;
-                    let mut url = None;
+                    let mut target = None;
+                    let mut sequence = None;
                     let mut attributes = Attributes::default();
                     self.attributes(&start, position, member, &mut attributes);
                     for (key, value) in &mut attributes {
                         match key {
                             "type" => kind = Some(self.own(value)),
-                            "url" => url = Some(self.own(value)),
-                            other => {
-                                self.unknown_attribute(position, id, member, other);
-                                parts.invalid = true;
-                            }
+                            "programRef" => target = Some(self.own(value)),
+                            "sequence" => match value.trim().parse::<u32>() {
+                                Ok(n) => sequence = Some(n),
+                                Err(_) => {
+                                    self.error(
+                                        Rule::BadValue,
+                                        position,
+                                        id,
+                                        format!("<Relationship> sequence {value:?} is not a whole number"),
+                                    );
+                                    parts.invalid = true;
+                                }
+                            },
+                            _ => {}
                         }
                     }
                     if !empty {
-                        self.skip_children(buf, position, member)?;
-                    }
-                    match (kind, url) {
-                        (Some(kind), Some(url)) => parts.images.push(Image { kind, url }),
-                        _ => {
-                            self.error(
-                                Rule::RequiredChild,
-                                position,
-                                id,
-                                "<Image> needs both a type and a url attribute".into(),
-                            );
-                            parts.invalid = true;
-                        }
-                    }
-                }
-                "Offer" => {
-                    let attributes = self.offer_attributes(&start, position, id);
-                    if let Some(offer) = self.read_offer(buf, attributes, empty, position, id)? {
-                        parts.offers.push(offer);
-                    } else {
-                        parts.invalid = true;
-                    }
-                }
-                _ => {
-                    self.no_attributes(&start, position, id, member);
-                    let text = self.leaf_text(buf, empty, id, member)?;
-                    if parts.deep_link.replace(text).is_some() {
-                        self.error(
-                            Rule::DuplicateChild,
-                            position,
-                            id,
-                            "<DeepLink> appears more than once".into(),
-                        );
-                        parts.invalid = true;
-                    }
-                }
-            }
-        }
-    }
-
-    /// Reads an `<Offer>`'s attributes, reporting bad and unknown ones.
-    fn offer_attributes(
-        &mut self,
-        start: &BytesStart<'_>,
-        position: Position,
-        id: Option<&str>,
-    ) -> OfferAttributes {
-        let mut found = OfferAttributes {
-            kind: None,
-            region: None,
-            start: None,
-            end: None,
-            ok: true,
-        };
-        let mut attributes = Attributes::default();
-        self.attributes(start, position, "Offer", &mut attributes);
-        for (key, value) in &mut attributes {
-            match key {
-                "type" => match OfferKind::parse(&value) {
-                    Some(k) => found.kind = Some(k),
-                    None => {
-                        self.error(
-                            Rule::BadValue,
-                            position,
-                            id,
-                            format!(
-                                "offer type {value:?} is not subscription, free, purchase or rental"
-                            ),
-                        );
-                        found.ok = false;
-                    }
-                },
-                "region" => found.region = Some(self.own(value)),
-                "start" => found.start = Some(self.own(value)),
-                "end" => found.end = Some(self.own(value)),
-                other => {
-                    self.unknown_attribute(position, id, "Offer", other);
-                    found.ok = false;
-                }
-            }
-        }
-        found
-    }
-
-    /// Reads the content of an `<Offer>` whose attributes were read.
-    fn read_offer(
-        &mut self,
-        buf: &mut EventStream<'a>,
-        attributes: OfferAttributes,
-        empty: bool,
-        position: Position,
-        id: Option<&str>,
-    ) -> Result<Option<Offer>, Stop> {
-        let OfferAttributes {
-            kind,
-            region,
-            start: window_start,
-            end: window_end,
-            mut ok,
-        } = attributes;
-        let mut price = None;
-        if !empty {
-            loop {
-                let at = self.position();
-                let event = self.read_event(buf)?;
-                let empty_price = matches!(event, Event::Empty(_));
-                match event {
-                    Event::End(_) => break,
-                    Event::Text(text) if is_blank(&text) => {}
-                    Event::Comment(_) | Event::PI(_) => {}
-                    Event::Eof => return self.truncated(at).map(|()| None),
-                    Event::Start(s) | Event::Empty(s) if s.name().0 == "Price" => {
-                        let currency = self.single_attribute(&s, at, id, "Price", "currency");
-                        self.read_leaf(buf, empty_price, id, "Price")?;
-                        match currency {
-                            Some(currency) if price.is_none() => {
-                                price = Some(Price {
-                                    amount: self.spare.copy(self.text.trim()),
-                                    currency,
-                                })
-                            }
-                            Some(_) => {
-                                self.error(
-                                    Rule::DuplicateChild,
-                                    at,
-                                    id,
-                                    "<Price> appears more than once in an <Offer>".into(),
-                                );
-                                ok = false;
-                            }
-                            None => {
-                                self.error(
-                                    Rule::RequiredChild,
-                                    at,
-                                    id,
-                                    "<Price> has no currency attribute".into(),
-                                );
-                                ok = false;
-                            }
-                        }
-                    }
-                    Event::Start(s) => {
-                        let name = s.name().0;
-                        self.error(
-                            Rule::UnknownElement,
-                            at,
-                            id,
-                            format!("<Offer> does not take <{name}>"),
-                        );
-                        ok = false;
                         self.skip_subtree(buf, 5)?;
                     }
-                    Event::Empty(s) => {
-                        let name = s.name().0;
-                        self.error(
-                            Rule::UnknownElement,
-                            at,
-                            id,
-                            format!("<Offer> does not take <{name}>"),
-                        );
-                        ok = false;
+                    match kind.as_deref() {
+                        Some(schema::RELATION_SERIES) => {
+                            parts.series_id = target;
+                            parts.season_number = sequence;
+                        }
+                        Some(schema::RELATION_SEASON) => {
+                            parts.season_id = target;
+                            parts.episode_number = sequence;
+                        }
+                        // Other relationships are not documented: accepted.
+                        _ => {}
                     }
-                    _ => {
-                        let what = "text";
-                        self.error(
-                            Rule::UnknownElement,
-                            at,
-                            id,
-                            format!("<Offer> does not take {what}"),
-                        );
-                        ok = false;
+                }
+                // ExternalId, Keyword, Tag: content not used by the model.
+                _ => {
+                    if !empty {
+                        self.skip_subtree(buf, 5)?;
                     }
                 }
             }
         }
-        let (Some(kind), Some(region)) = (kind, region) else {
-            if ok {
-                self.error(
-                    Rule::RequiredChild,
-                    position,
-                    id,
-                    "<Offer> needs a type and a region attribute".into(),
-                );
-            }
-            return Ok(None);
-        };
-        Ok(ok.then_some(Offer {
-            kind,
-            region,
-            start: window_start,
-            end: window_end,
-            price,
-        }))
     }
 
-    /// Reads one attribute an element must have and reports any other.
-    fn single_attribute(
+    /// Reads `language`, `default` and `territories` of a Title, Description
+    /// or Synopsis, checking `default` is a boolean and `territories` a
+    /// comma list of region codes or `GLOBAL` [doc S4, S7].
+    fn localized_attributes(
         &mut self,
         start: &BytesStart<'_>,
         position: Position,
         id: Option<&str>,
         element: &str,
-        name: &str,
-    ) -> Option<String> {
-        let mut found = None;
+        parts: &mut ItemParts,
+    ) -> (Option<String>, bool) {
+        let mut language = None;
+        let mut default = false;
         let mut attributes = Attributes::default();
         self.attributes(start, position, element, &mut attributes);
         for (key, value) in &mut attributes {
-            if key == name {
-                found = Some(self.own(value));
-            } else {
-                self.unknown_attribute(position, id, element, key);
+            match key {
+                "language" => language = Some(self.own(value)),
+                "default" => {
+                    self.check_boolean(position, id, element, &value, parts);
+                    default = matches!(value.trim(), "true" | "1");
+                }
+                "territories" => {
+                    if !rules::is_territories(&value) {
+                        self.error(
+                            Rule::BadValue,
+                            position,
+                            id,
+                            format!("<{element}> territories {value:?} is not GLOBAL or a comma list of two-letter codes like US,CA"),
+                        );
+                        parts.invalid = true;
+                    }
+                }
+                other => {
+                    self.unknown_attribute(position, id, element, other);
+                    parts.invalid = true;
+                }
             }
         }
-        found
+        (language, default)
+    }
+
+    fn check_boolean(
+        &mut self,
+        position: Position,
+        id: Option<&str>,
+        element: &str,
+        value: &str,
+        parts: &mut ItemParts,
+    ) {
+        if !matches!(value.trim(), "true" | "false" | "1" | "0") {
+            self.error(
+                Rule::BadValue,
+                position,
+                id,
+                format!("<{element}> default {value:?} is not true or false"),
+            );
+            parts.invalid = true;
+        }
+    }
+
+    /// Reads a `<ProgramOffers>` [doc S3]: its id, its program reference,
+    /// its offers; checks the reference and settles the version check of
+    /// its program (see [`Carried::offer_checks`]).
+    fn read_program_offers(
+        &mut self,
+        buf: &mut EventStream<'a>,
+        start: &BytesStart<'_>,
+        empty: bool,
+        position: Position,
+    ) -> Result<(), Stop> {
+        let element = schema::PROGRAM_OFFERS;
+        let mut id: Option<String> = None;
+        let mut program_ref: Option<String> = None;
+        let mut catalog_ref: Option<String> = None;
+        let errors_before = self.findings.error_count();
+        let mut attributes = Attributes::default();
+        self.attributes(start, position, element, &mut attributes);
+        for (key, value) in &mut attributes {
+            match key {
+                "id" => id = Some(self.own(value)),
+                "version" => {
+                    if parse_version(&value).is_none() {
+                        self.error(
+                            Rule::BadVersion,
+                            position,
+                            id.as_deref(),
+                            format!("<ProgramOffers> version {value:?} is not a positive integer"),
+                        );
+                    }
+                }
+                "programRef" => program_ref = Some(self.own(value)),
+                "programCatalogRef" => catalog_ref = Some(self.own(value)),
+                other => self.unknown_attribute(position, id.as_deref(), element, other),
+            }
+        }
+        let id = id.filter(|id| !id.trim().is_empty());
+        match &id {
+            None => self.error(
+                Rule::MissingId,
+                position,
+                None,
+                "<ProgramOffers> has no id attribute (or an empty one)".into(),
+            ),
+            Some(id) => {
+                if !self.seen.offer_ids.insert(id) {
+                    self.error(
+                        Rule::DuplicateId,
+                        position,
+                        Some(id),
+                        format!("offer id {id:?} appears more than once in this offer catalog"),
+                    );
+                }
+            }
+        }
+        let program_ref = program_ref.filter(|p| !p.trim().is_empty());
+        self.check_program_ref(
+            position,
+            id.as_deref(),
+            program_ref.as_deref(),
+            catalog_ref.as_deref(),
+        );
+        let mut offers = Vec::new();
+        let mut deep_link = None;
+        let mut count = 0u32;
+        let mut open = false;
+        if !empty {
+            loop {
+                let at = self.position();
+                let event = self.read_event(buf)?;
+                let (child, child_empty) = match event {
+                    Event::End(_) => break,
+                    Event::Start(s) => (s, false),
+                    Event::Empty(s) => (s, true),
+                    Event::Text(text) if is_blank(&text) => continue,
+                    Event::Comment(_) | Event::PI(_) => continue,
+                    Event::Eof => return self.truncated(at),
+                    _ => {
+                        self.error(
+                            Rule::UnknownElement,
+                            at,
+                            id.as_deref(),
+                            "text directly inside <ProgramOffers>; only <ProgramOffer> elements belong there".into(),
+                        );
+                        continue;
+                    }
+                };
+                if child.name().0 != schema::PROGRAM_OFFER {
+                    let name = child.name().0;
+                    self.error(
+                        Rule::UnknownElement,
+                        at,
+                        id.as_deref(),
+                        format!("<ProgramOffers> holds <{name}>; only <ProgramOffer> elements belong there"),
+                    );
+                    if !child_empty {
+                        self.skip_subtree(buf, 4)?;
+                    }
+                    continue;
+                }
+                count += 1;
+                let mut offer = Offer {
+                    kind: OfferKind::Free,
+                    region: String::new(),
+                    start: None,
+                    end: None,
+                    price: None,
+                };
+                let mut attributes = Attributes::default();
+                self.attributes(&child, at, schema::PROGRAM_OFFER, &mut attributes);
+                for (key, value) in &mut attributes {
+                    match key {
+                        "startTime" => offer.start = Some(self.own(value)),
+                        "endTime" => offer.end = Some(self.own(value)),
+                        // Attributes of ProgramOffer are not documented: accepted.
+                        _ => {}
+                    }
+                }
+                let mut kind = None;
+                if !child_empty {
+                    self.read_offer_children(
+                        buf,
+                        id.as_deref(),
+                        &mut kind,
+                        &mut offer,
+                        &mut deep_link,
+                        &mut open,
+                    )?;
+                }
+                self.check_offer_values(at, id.as_deref(), &offer);
+                match kind {
+                    Some(kind) => {
+                        offer.kind = kind;
+                        offers.push(offer);
+                    }
+                    None => open = true,
+                }
+            }
+        }
+        if count == 0 {
+            self.error(
+                Rule::OfferRequired,
+                position,
+                id.as_deref(),
+                "<ProgramOffers> has no <ProgramOffer>".into(),
+            );
+        }
+        if let Some(program) = &program_ref {
+            self.settle_offer_check(program, &offers, deep_link.as_deref(), open);
+        }
+        if self.findings.error_count() > errors_before {
+            self.rejected += 1;
+        } else {
+            self.program_offers += 1;
+        }
+        Ok(())
+    }
+
+    /// The children of one `<ProgramOffer>`: names from the schema table,
+    /// order open (not documented), the inferred shapes read when present.
+    #[allow(clippy::too_many_arguments)]
+    fn read_offer_children(
+        &mut self,
+        buf: &mut EventStream<'a>,
+        id: Option<&str>,
+        kind: &mut Option<OfferKind>,
+        offer: &mut Offer,
+        deep_link: &mut Option<String>,
+        open: &mut bool,
+    ) -> Result<(), Stop> {
+        loop {
+            let at = self.position();
+            let event = self.read_event(buf)?;
+            let (child, empty) = match event {
+                Event::End(_) => return Ok(()),
+                Event::Start(s) => (s, false),
+                Event::Empty(s) => (s, true),
+                Event::Text(text) if is_blank(&text) => continue,
+                Event::Comment(_) | Event::PI(_) => continue,
+                Event::Eof => return self.truncated(at),
+                _ => {
+                    self.error(
+                        Rule::UnknownElement,
+                        at,
+                        id,
+                        "text directly inside <ProgramOffer>; put it in a child element".into(),
+                    );
+                    continue;
+                }
+            };
+            let name = child.name().0;
+            let Some((_, entry)) = schema::offer_child(name) else {
+                self.error(
+                    Rule::UnknownElement,
+                    at,
+                    id,
+                    format!("<ProgramOffer> does not take <{name}>"),
+                );
+                if !empty {
+                    self.skip_subtree(buf, 5)?;
+                }
+                continue;
+            };
+            if empty {
+                continue;
+            }
+            let member = entry.item;
+            // One level down: Entitlement, Region, LaunchTarget.
+            loop {
+                let at = self.position();
+                let event = self.read_event(buf)?;
+                let (inner, inner_empty) = match event {
+                    Event::End(_) => break,
+                    Event::Start(s) => (s, false),
+                    Event::Empty(s) => (s, true),
+                    Event::Eof => return self.truncated(at),
+                    _ => continue,
+                };
+                let inner_name = inner.name().0;
+                if member.is_some_and(|m| m != inner_name) && entry.wrapper == "Entitlements" {
+                    self.error(
+                        Rule::UnknownElement,
+                        at,
+                        id,
+                        format!("<Entitlements> holds <{inner_name}>; only <Entitlement> elements belong there"),
+                    );
+                    if !inner_empty {
+                        self.skip_subtree(buf, 6)?;
+                    }
+                    continue;
+                }
+                let mut wanted = None;
+                let mut attributes = Attributes::default();
+                self.attributes(&inner, at, inner_name, &mut attributes);
+                let key_name = match entry.wrapper {
+                    "Entitlements" => "type",
+                    "GeoRestrictions" => "territories",
+                    _ => "",
+                };
+                for (key, value) in &mut attributes {
+                    if key == key_name {
+                        wanted = Some(self.own(value));
+                    }
+                }
+                match (entry.wrapper, member) {
+                    ("Entitlements", _) => {
+                        match wanted.as_deref().and_then(OfferKind::parse) {
+                            Some(k) if kind.is_none() => *kind = Some(k),
+                            // Other entitlement types (and several in one
+                            // offer) are not documented: accepted as they are.
+                            _ => *open = true,
+                        }
+                        if !inner_empty {
+                            self.skip_subtree(buf, 6)?;
+                        }
+                    }
+                    ("GeoRestrictions", Some(m)) if m == inner_name => {
+                        if let Some(territories) = wanted {
+                            offer.region = territories;
+                        }
+                        if !inner_empty {
+                            self.skip_subtree(buf, 6)?;
+                        }
+                    }
+                    ("LaunchTargets", Some(m)) if m == inner_name => {
+                        let link = self.leaf_text(buf, inner_empty, id, m)?;
+                        if deep_link.is_none() {
+                            *deep_link = Some(link);
+                        }
+                    }
+                    _ => {
+                        *open = true;
+                        if !inner_empty {
+                            self.skip_subtree(buf, 6)?;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The values of our inferred offer shape, when present: territories
+    /// (`TerritoriesType` [doc S4]) and the window (RFC 3339, end after start).
+    fn check_offer_values(&mut self, at: Position, id: Option<&str>, offer: &Offer) {
+        if !offer.region.is_empty() && !rules::is_territories(&offer.region) {
+            self.error(
+                Rule::BadValue,
+                at,
+                id,
+                format!(
+                    "territories {:?} is not GLOBAL or a comma list of two-letter codes like US,CA",
+                    offer.region
+                ),
+            );
+        }
+        let start = offer
+            .start
+            .as_deref()
+            .map(|v| (v, rules::parse_datetime(v)));
+        let end = offer.end.as_deref().map(|v| (v, rules::parse_datetime(v)));
+        for (name, value) in [("startTime", start), ("endTime", end)] {
+            if let Some((text, None)) = value {
+                self.error(
+                    Rule::BadValue,
+                    at,
+                    id,
+                    format!("<ProgramOffer> {name} {text:?} is not an RFC 3339 time like 2025-04-20T00:00:00Z"),
+                );
+            }
+        }
+        if let (Some((s, Some(start))), Some((e, Some(end)))) = (start, end)
+            && start >= end
+        {
+            self.error(
+                Rule::BadValue,
+                at,
+                id,
+                format!("<ProgramOffer> window ends ({e}) before it starts ({s})"),
+            );
+        }
+    }
+
+    /// `programRef` must name a program of this document or one known to be
+    /// live; `programCatalogRef`, when given, this document's program catalog.
+    fn check_program_ref(
+        &mut self,
+        position: Position,
+        id: Option<&str>,
+        program_ref: Option<&str>,
+        catalog_ref: Option<&str>,
+    ) {
+        let Some(program) = program_ref else {
+            self.error(
+                Rule::OfferProgramRef,
+                position,
+                id,
+                "<ProgramOffers> has no programRef naming its program".into(),
+            );
+            return;
+        };
+        if let (Some(catalog), Some(header)) = (catalog_ref, &self.header)
+            && catalog != header.id
+        {
+            self.error(
+                Rule::OfferCatalogRef,
+                position,
+                id,
+                format!(
+                    "programCatalogRef {catalog:?} is not this document's program catalog {:?}",
+                    header.id
+                ),
+            );
+        }
+        let hash = id_hash(program);
+        if self.seen.deleted.contains_key(&hash) {
+            self.error(
+                Rule::OfferProgramRef,
+                position,
+                id,
+                format!("programRef {program:?} names a program this document deletes; delete its offers instead"),
+            );
+            return;
+        }
+        if self.seen.ids.contains(program) {
+            return;
+        }
+        let live = self.options.known.is_some_and(|known| {
+            known.get(program).is_some() && known.sent(program).is_none_or(|s| !s.deleted)
+        });
+        if !live {
+            self.error(
+                Rule::OfferProgramRef,
+                position,
+                id,
+                format!("programRef {program:?} names no program of this document's ProgramCatalog and none known to be live"),
+            );
+        }
+    }
+
+    /// Takes one tier's hash off what the program's recorded hash still
+    /// owes (see [`Carried::offer_checks`]); offers the model cannot read
+    /// (`open`) settle nothing, so an undocumented shape is not flagged.
+    fn settle_offer_check(
+        &mut self,
+        program: &str,
+        offers: &[Offer],
+        deep_link: Option<&str>,
+        open: bool,
+    ) {
+        let hash = id_hash(program);
+        if open {
+            self.seen.offer_checks.remove(&hash);
+            return;
+        }
+        let Some(tier) = offers.first().map(|o| o.kind) else {
+            return;
+        };
+        if let Some(check) = self.seen.offer_checks.get_mut(&hash) {
+            check.remainder ^= tier_hash(tier, offers.iter(), deep_link);
+            if check.remainder == 0 {
+                self.seen.offer_checks.remove(&hash);
+            }
+        }
     }
 
     fn no_attributes(
@@ -1860,8 +2445,8 @@ impl<'a> CatalogReader<'a> {
         buf: &mut EventStream<'a>,
         position: Position,
         element: &str,
+        base: usize,
     ) -> Result<(), Stop> {
-        let base = if element == "Delete" { 2 } else { 4 };
         let max_depth = self.options.limits.max_depth;
         let mut reported = false;
         let mut depth = 1usize;
@@ -1995,6 +2580,23 @@ struct Carried {
     /// Parent references not yet resolved, and the bytes they hold.
     pending: Vec<Pending>,
     pending_bytes: u64,
+    /// Every `ProgramOffers` and offer `Delete` id seen.
+    offer_ids: IdSet,
+    /// Programs sent again at the version the state records, whose
+    /// program part matched the recorded hash only up to a remainder that
+    /// their offers must make up: the recorded hash is the program's hash
+    /// XOR one hash per `ProgramOffers` ([`crate::diff::content_hash`]).
+    /// What is left at the end is content that differs at the same version.
+    offer_checks: IdHashMap<OfferCheck>,
+}
+
+/// A program whose recorded hash still waits for its offers.
+#[derive(Debug)]
+struct OfferCheck {
+    remainder: u64,
+    at: Seen,
+    id: String,
+    version: u64,
 }
 
 /// What one waiting reference costs besides its two ids (two `String`s,
@@ -2059,9 +2661,24 @@ impl Carried {
     ) {
         let pending = std::mem::take(&mut self.pending);
         self.pending_bytes = 0;
+        let checks = std::mem::take(&mut self.offer_checks);
         if complete {
             for waiting in pending {
                 self.resolve(waiting, emit);
+            }
+            let mut checks: Vec<_> = checks.into_values().collect();
+            checks.sort_by_key(|c| (c.at.part, c.at.position.offset));
+            for check in checks {
+                let OfferCheck {
+                    at, id, version, ..
+                } = check;
+                let message = format!(
+                    "{id:?} is sent as version {version} with content (its program or its ProgramOffers) that differs from version {version} already sent; Amazon would ignore the change"
+                );
+                emit(
+                    at.part,
+                    Finding::error(Rule::VersionReused, at.position, message).for_item(&id),
+                );
             }
         }
         self.check_known_children(known, emit);
@@ -2244,7 +2861,6 @@ impl Spare {
         parts.genres = self.genres.pop().unwrap_or_default();
         parts.credits = self.credits.pop().unwrap_or_default();
         parts.images = self.images.pop().unwrap_or_default();
-        parts.offers = self.offers.pop().unwrap_or_default();
     }
 
     /// Keeps the allocations of an item that is done with.
@@ -2363,69 +2979,27 @@ impl<'x> Iterator for Attributes<'x> {
 /// The children of an item as read, before the item is built.
 #[derive(Default)]
 struct ItemParts {
-    title: Option<LocalizedText>,
-    synopsis: Option<String>,
+    /// (language, text, marked default)
+    title: Option<(String, String, bool)>,
+    synopsis: Option<(String, String, bool)>,
     release_date: Option<String>,
     runtime_minutes: Option<u32>,
     genres: Vec<String>,
     rating: Option<Rating>,
     credits: Vec<Credit>,
     images: Vec<Image>,
-    offers: Vec<Offer>,
-    deep_link: Option<String>,
     series_id: Option<String>,
     season_id: Option<String>,
     season_number: Option<u32>,
     episode_number: Option<u32>,
-    seen_genres: bool,
-    seen_credits: bool,
-    seen_images: bool,
-    seen_offers: bool,
-    seen_launch: bool,
+    /// The position in the schema's sequence of the last child read.
+    last_child: Option<usize>,
+    titles_seen: bool,
+    relationships_seen: bool,
+    /// A season or episode without Relationships, accepted because they are switched off.
+    hierarchy_omitted: bool,
     /// A structural problem was reported; the item is not yielded.
     invalid: bool,
-}
-
-/// An `<Offer>`'s attributes, read from its start tag.
-struct OfferAttributes {
-    kind: Option<OfferKind>,
-    region: Option<String>,
-    start: Option<String>,
-    end: Option<String>,
-    /// No attribute was bad or unknown.
-    ok: bool,
-}
-
-/// The child's name as a `'static` string, if `kind` takes it.
-fn allowed_child(kind: KindTag, name: &str) -> Option<&'static str> {
-    let child = match name {
-        "Title" => "Title",
-        "Synopsis" => "Synopsis",
-        "ReleaseDate" => "ReleaseDate",
-        "RuntimeMinutes" => "RuntimeMinutes",
-        "Genres" => "Genres",
-        "Rating" => "Rating",
-        "Credits" => "Credits",
-        "Images" => "Images",
-        "Offers" => "Offers",
-        "LaunchDetails" => "LaunchDetails",
-        "SeriesId" => "SeriesId",
-        "SeasonNumber" => "SeasonNumber",
-        "SeasonId" => "SeasonId",
-        "EpisodeNumber" => "EpisodeNumber",
-        _ => return None,
-    };
-    child_allowed(kind, child).then_some(child)
-}
-
-fn child_allowed(kind: KindTag, child: &str) -> bool {
-    match child {
-        "Title" | "Synopsis" | "ReleaseDate" | "RuntimeMinutes" | "Genres" | "Rating"
-        | "Credits" | "Images" | "Offers" | "LaunchDetails" => true,
-        "SeriesId" | "SeasonNumber" => matches!(kind, KindTag::Season | KindTag::Episode),
-        "SeasonId" | "EpisodeNumber" => kind == KindTag::Episode,
-        _ => false,
-    }
 }
 
 fn resolve_reference(reference: &quick_xml::events::BytesRef<'_>) -> Option<Cow<'static, str>> {
@@ -2442,13 +3016,19 @@ fn is_blank(text: &quick_xml::events::BytesText<'_>) -> bool {
     text.bytes().all(|b| b.is_ascii_whitespace())
 }
 
-/// A positive integer version (`1`, `42`); leading `+`, zero and signs refused.
+/// A positive integer version (`1`, `42`) that fits EMBER's `long`
+/// (at most 9223372036854775807); leading `+`, zero and signs refused.
 pub fn parse_version(text: &str) -> Option<u64> {
     if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    text.parse::<u64>().ok().filter(|&v| v > 0)
+    text.parse::<u64>()
+        .ok()
+        .filter(|&v| v > 0 && v <= MAX_VERSION)
 }
+
+/// The largest version EMBER's `long` holds.
+pub const MAX_VERSION: u64 = i64::MAX as u64;
 
 #[cfg(test)]
 mod tests {
@@ -2477,10 +3057,10 @@ mod tests {
     #[test]
     fn reads_the_seed_shape() {
         let xml = format!(
-            "{DECL}<ProgramCatalog id=\"MY_CATALOG\" version=\"1\" action=\"upsert\">\n\
-             <Movie id=\"NEW_MOVIE\" version=\"1\"><Title locale=\"en-US\">New</Title></Movie>\n\
+            "{DECL}<DataCollections schemaVersion=\"1.0.0\"><ProgramCatalog id=\"MY_CATALOG\" version=\"1\" action=\"upsert\">\n\
+             <Movie id=\"NEW_MOVIE\" version=\"1\"><Titles><Title language=\"en-US\">New</Title></Titles></Movie>\n\
              <Delete id=\"EXPIRED_MOVIE\" version=\"10\"/>\n\
-             </ProgramCatalog>\n"
+             </ProgramCatalog></DataCollections>\n"
         );
         let (entries, report) = read_all(&xml);
         assert!(report.is_valid(), "{:?}", report.findings);
@@ -2497,21 +3077,23 @@ mod tests {
 
     #[test]
     fn action_defaults_to_upsert() {
-        let xml = format!("{DECL}<ProgramCatalog id=\"C\" version=\"2\"/>");
+        let xml = format!(
+            "{DECL}<DataCollections schemaVersion=\"1.0.0\"><ProgramCatalog id=\"C\" version=\"2\"/></DataCollections>"
+        );
         let (_, report) = read_all(&xml);
-        assert!(report.is_valid());
+        assert!(report.is_valid(), "{:?}", report.findings);
         assert_eq!(report.header.unwrap().action, Action::Upsert);
     }
 
     #[test]
     fn reports_many_findings_with_lines() {
         let xml = format!(
-            "{DECL}<ProgramCatalog id=\"C\" version=\"1\">\n\
-             <Movie id=\"a\" version=\"0\"><Title locale=\"en\">A</Title></Movie>\n\
+            "{DECL}<DataCollections schemaVersion=\"1.0.0\"><ProgramCatalog id=\"C\" version=\"1\">\n\
+             <Movie id=\"a\" version=\"0\"><Titles><Title language=\"en\">A</Title></Titles></Movie>\n\
              <Movie id=\"b\" version=\"1\"></Movie>\n\
-             <Movie id=\"b\" version=\"2\"><Title locale=\"en\">B</Title></Movie>\n\
+             <Movie id=\"b\" version=\"2\"><Titles><Title language=\"en\">B</Title></Titles></Movie>\n\
              <Film id=\"c\" version=\"1\"/>\n\
-             </ProgramCatalog>\n"
+             </ProgramCatalog></DataCollections>\n"
         );
         let (entries, report) = read_all(&xml);
         assert!(entries.is_empty());
@@ -2528,7 +3110,7 @@ mod tests {
 
     #[test]
     fn doctype_is_refused() {
-        let xml = "<?xml version=\"1.0\"?><!DOCTYPE x [<!ENTITY a \"aaaa\">]><ProgramCatalog id=\"C\" version=\"1\"/>";
+        let xml = "<?xml version=\"1.0\"?><!DOCTYPE x [<!ENTITY a \"aaaa\">]><DataCollections schemaVersion=\"1.0.0\"><ProgramCatalog id=\"C\" version=\"1\"/></DataCollections>";
         let (_, report) = read_all(xml);
         assert_eq!(rules(&report), vec![("xml.doctype", 1)]);
         assert!(!report.complete);
@@ -2537,11 +3119,11 @@ mod tests {
     #[test]
     fn deep_nesting_stops() {
         let mut xml = format!(
-            "{DECL}<ProgramCatalog id=\"C\" version=\"1\"><Movie id=\"m\" version=\"1\"><Junk>"
+            "{DECL}<DataCollections schemaVersion=\"1.0.0\"><ProgramCatalog id=\"C\" version=\"1\"><Movie id=\"m\" version=\"1\"><Junk>"
         );
         xml.push_str(&"<a>".repeat(100));
         xml.push_str(&"</a>".repeat(100));
-        xml.push_str("</Junk></Movie></ProgramCatalog>");
+        xml.push_str("</Junk></Movie></ProgramCatalog></DataCollections>");
         let (_, report) = read_all(&xml);
         assert!(rules(&report).iter().any(|(r, _)| *r == "xml.too-deep"));
         assert!(!report.complete);
@@ -2550,11 +3132,11 @@ mod tests {
     #[test]
     fn parents_later_in_the_file_resolve() {
         let xml = format!(
-            "{DECL}<ProgramCatalog id=\"C\" version=\"1\">\n\
-             <TvSeason id=\"s1\" version=\"1\"><SeriesId>x</SeriesId><SeasonNumber>1</SeasonNumber><Title locale=\"en\">S1</Title></TvSeason>\n\
-             <TvSeries id=\"x\" version=\"1\"><Title locale=\"en\">X</Title></TvSeries>\n\
-             <TvSeason id=\"s2\" version=\"1\"><SeriesId>nope</SeriesId><SeasonNumber>2</SeasonNumber><Title locale=\"en\">S2</Title></TvSeason>\n\
-             </ProgramCatalog>\n"
+            "{DECL}<DataCollections schemaVersion=\"1.0.0\"><ProgramCatalog id=\"C\" version=\"1\">\n\
+             <TVSeason id=\"s1\" version=\"1\"><Titles><Title language=\"en\">S1</Title></Titles><Relationships><Relationship type=\"series\" programRef=\"x\" sequence=\"1\"/></Relationships></TVSeason>\n\
+             <TVSeries id=\"x\" version=\"1\"><Titles><Title language=\"en\">X</Title></Titles></TVSeries>\n\
+             <TVSeason id=\"s2\" version=\"1\"><Titles><Title language=\"en\">S2</Title></Titles><Relationships><Relationship type=\"series\" programRef=\"nope\" sequence=\"2\"/></Relationships></TVSeason>\n\
+             </ProgramCatalog></DataCollections>\n"
         );
         let (_, report) = read_all(&xml);
         assert_eq!(rules(&report), vec![("item.parent-missing", 5)]);
@@ -2639,14 +3221,14 @@ mod tests {
     /// A `<Title>` made of runs each under the token bound, split by `sep`.
     fn title_in_runs(run: usize, runs: usize, sep: &str) -> Vec<u8> {
         let mut xml = format!(
-            "{DECL}<ProgramCatalog id=\"C\" version=\"1\">\n<Movie id=\"m1\" version=\"1\"><Title locale=\"en-US\">"
+            "{DECL}<DataCollections><ProgramCatalog id=\"C\" version=\"1\">\n<Movie id=\"m1\" version=\"1\"><Titles><Title language=\"en-US\">"
         )
         .into_bytes();
         for _ in 0..runs {
             xml.extend(std::iter::repeat_n(b'x', run));
             xml.extend_from_slice(sep.as_bytes());
         }
-        xml.extend_from_slice(b"</Title></Movie>\n</ProgramCatalog>\n");
+        xml.extend_from_slice(b"</Title></Titles></Movie>\n</ProgramCatalog></DataCollections>\n");
         xml
     }
 
@@ -2699,13 +3281,15 @@ mod tests {
 
     #[test]
     fn pending_parent_references_are_bounded() {
-        let mut xml = format!("{DECL}<ProgramCatalog id=\"C\" version=\"1\">\n");
+        let mut xml = format!(
+            "{DECL}<DataCollections schemaVersion=\"1.0.0\"><ProgramCatalog id=\"C\" version=\"1\">\n"
+        );
         for n in 0..1000 {
             xml.push_str(&format!(
-                "<TvSeason id=\"season-{n}\" version=\"1\"><SeriesId>series-not-yet-{n}</SeriesId><SeasonNumber>1</SeasonNumber><Title locale=\"en\">S</Title></TvSeason>\n"
+                "<TVSeason id=\"season-{n}\" version=\"1\"><Titles><Title language=\"en\">S</Title></Titles><Relationships><Relationship type=\"series\" programRef=\"series-not-yet-{n}\" sequence=\"1\"/></Relationships></TVSeason>\n"
             ));
         }
-        xml.push_str("</ProgramCatalog>\n");
+        xml.push_str("</ProgramCatalog></DataCollections>\n");
         let limits = Limits {
             max_pending_bytes: 10_000,
             ..Limits::default()
@@ -2736,10 +3320,10 @@ mod tests {
     fn ids_over_65535_bytes_are_refused_for_items_and_deletes() {
         let long = "x".repeat(65_536);
         let xml = format!(
-            "{DECL}<ProgramCatalog id=\"C\" version=\"1\">\n\
-             <Movie id=\"{long}\" version=\"1\"><Title locale=\"en-US\">A</Title></Movie>\n\
+            "{DECL}<DataCollections schemaVersion=\"1.0.0\"><ProgramCatalog id=\"C\" version=\"1\">\n\
+             <Movie id=\"{long}\" version=\"1\"><Titles><Title language=\"en-US\">A</Title></Titles></Movie>\n\
              <Delete id=\"y{long}\" version=\"2\"/>\n\
-             </ProgramCatalog>\n"
+             </ProgramCatalog></DataCollections>\n"
         );
         let (entries, report) = read_all(&xml);
         assert!(entries.is_empty());
@@ -2756,6 +3340,8 @@ mod tests {
         assert_eq!(parse_version("-1"), None);
         assert_eq!(parse_version("+1"), None);
         assert_eq!(parse_version("1.5"), None);
+        assert_eq!(parse_version("9223372036854775807"), Some(MAX_VERSION));
+        assert_eq!(parse_version("9223372036854775808"), None);
         assert_eq!(parse_version(""), None);
     }
 }

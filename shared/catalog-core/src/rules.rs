@@ -121,7 +121,7 @@ pub fn check_item(item: &Item, report: &mut dyn FnMut(Rule, String)) {
             if series_id.trim().is_empty() {
                 report(
                     Rule::RequiredChild,
-                    "TvSeason has an empty <SeriesId>".into(),
+                    "TVSeason names an empty series in its Relationships".into(),
                 );
             }
         }
@@ -133,13 +133,13 @@ pub fn check_item(item: &Item, report: &mut dyn FnMut(Rule, String)) {
             if series_id.trim().is_empty() {
                 report(
                     Rule::RequiredChild,
-                    "TvEpisode has an empty <SeriesId>".into(),
+                    "TVEpisode names an empty series in its Relationships".into(),
                 );
             }
             if season_id.trim().is_empty() {
                 report(
                     Rule::RequiredChild,
-                    "TvEpisode has an empty <SeasonId>".into(),
+                    "TVEpisode names an empty season in its Relationships".into(),
                 );
             }
         }
@@ -227,39 +227,10 @@ fn check_offer(offer: &Offer, report: &mut dyn FnMut(Rule, String)) {
             format!("{kind} offer window ends ({e}) before it starts ({s})"),
         );
     }
-    match (&offer.price, offer.kind.is_paid()) {
-        (None, true) => report(
-            Rule::RequiredChild,
-            format!("{kind} offer in {} has no <Price>", offer.region),
-        ),
-        (Some(_), false) => report(
-            Rule::BadValue,
-            format!(
-                "{kind} offer in {} carries a price; only purchase and rental do",
-                offer.region
-            ),
-        ),
-        (Some(price), true) => {
-            if !is_amount(&price.amount) {
-                report(
-                    Rule::BadValue,
-                    format!("price {:?} is not a decimal like 3.99", price.amount),
-                );
-            }
-            if !(price.currency.len() == 3
-                && price.currency.bytes().all(|b| b.is_ascii_uppercase()))
-            {
-                report(
-                    Rule::BadValue,
-                    format!(
-                        "currency {:?} is not an ISO 4217 code like USD",
-                        price.currency
-                    ),
-                );
-            }
-        }
-        (None, false) => {}
-    }
+    // Prices have no documented place in EMBER 1.0.0 (EMBER.md §6.2): they
+    // are not sent (the build reports them as not sent), so the price
+    // checks of the CDF-shaped catalog (a paid offer's Price, its amount
+    // and currency, no price on a free offer) are retired.
 }
 
 /// Reports text XML cannot carry, once per item, naming the first character.
@@ -378,6 +349,12 @@ pub fn is_locale(tag: &str) -> bool {
 /// An ISO 3166-1 alpha-2 shaped region code: two upper-case letters.
 pub fn is_region(code: &str) -> bool {
     code.len() == 2 && code.bytes().all(|b| b.is_ascii_uppercase())
+}
+
+/// EMBER's `TerritoriesType`: `GLOBAL`, or comma-separated two-letter
+/// codes such as `US,CA` [doc S4, S12; the exact pattern is inferred].
+pub fn is_territories(value: &str) -> bool {
+    value == "GLOBAL" || (!value.is_empty() && value.split(',').all(is_region))
 }
 
 /// An absolute http(s) URL with a host.

@@ -366,6 +366,8 @@ pub struct SourceLoader<'a> {
     rejected: u64,
     rejected_ids: Vec<String>,
     unreadable: u64,
+    /// Text fields of the row just read that held JSON numbers, taken as text.
+    numbers_as_text: Vec<(&'static str, String)>,
 }
 
 impl std::fmt::Debug for SourceLoader<'_> {
@@ -431,6 +433,7 @@ impl<'a> SourceLoader<'a> {
             rejected: 0,
             rejected_ids: Vec::new(),
             unreadable: 0,
+            numbers_as_text: Vec::new(),
         })
     }
 
@@ -464,6 +467,20 @@ impl<'a> SourceLoader<'a> {
                 column: 0,
                 offset: 0,
             };
+            let id = record.as_ref().ok().map(|r| r.id.clone());
+            for (field, number) in std::mem::take(&mut self.numbers_as_text) {
+                let mut finding = Finding::warning(
+                    Rule::SourceNumberAsText,
+                    position,
+                    format!(
+                        "{field} is the JSON number {number}; it is taken as the text {number:?}"
+                    ),
+                );
+                if let Some(id) = &id {
+                    finding = finding.for_item(id.clone());
+                }
+                self.findings.push(finding);
+            }
             match self.admit(record, position) {
                 Some(item) => {
                     self.items[item.kind.tag() as usize] += 1;
@@ -518,9 +535,15 @@ impl<'a> SourceLoader<'a> {
                 if line.iter().all(u8::is_ascii_whitespace) {
                     continue;
                 }
+                self.numbers_as_text.clear();
                 let parsed = match std::str::from_utf8(line) {
-                    Ok(text) => serde_json::from_str::<SourceRecord>(text).map_err(|e| {
-                        Unparsed::syntax(describe_json_error(e), id_of_json_row(text))
+                    Ok(text) => serde_json::from_str::<SourceRecord>(text).or_else(|e| {
+                        // Real exports hold titles like 1776 or 300 as JSON
+                        // numbers: taken as text, with a warning. Only on
+                        // this error path, so good rows pay nothing.
+                        numbers_as_text(text, &mut self.numbers_as_text).ok_or_else(|| {
+                            Unparsed::syntax(describe_json_error(e), id_of_json_row(text))
+                        })
                     }),
                     Err(error) => Err(Unparsed {
                         rule: Rule::SourceEncoding,
@@ -1196,6 +1219,65 @@ impl From<&Item> for SourceRecord {
     }
 }
 
+/// Text fields a provider's export may hold as JSON numbers.
+const TEXT_FIELDS: [&str; 6] = [
+    "id",
+    "title",
+    "synopsis",
+    "series_id",
+    "season_id",
+    "locale",
+];
+
+/// Parses a row whose text fields (and genre names, credit names, rating
+/// values) hold JSON numbers, taking each number as its text; records the
+/// fields so the loader warns. `None` when the row is wrong in another way.
+fn numbers_as_text(text: &str, fields: &mut Vec<(&'static str, String)>) -> Option<SourceRecord> {
+    let mut value: serde_json::Value = serde_json::from_str(text).ok()?;
+    let object = value.as_object_mut()?;
+    let mut to_text = |field: &'static str, v: &mut serde_json::Value| {
+        if let serde_json::Value::Number(n) = v {
+            let number = n.to_string();
+            fields.push((field, number.clone()));
+            *v = serde_json::Value::String(number);
+        }
+    };
+    for field in TEXT_FIELDS {
+        if let Some(v) = object.get_mut(field) {
+            to_text(field, v);
+        }
+    }
+    if let Some(serde_json::Value::Array(genres)) = object.get_mut("genres") {
+        for genre in genres {
+            to_text("genres", genre);
+        }
+    }
+    if let Some(serde_json::Value::Array(credits)) = object.get_mut("credits") {
+        for credit in credits.iter_mut().filter_map(|c| c.as_object_mut()) {
+            if let Some(name) = credit.get_mut("name") {
+                to_text("credits.name", name);
+            }
+        }
+    }
+    if let Some(value) = object
+        .get_mut("rating")
+        .and_then(|r| r.as_object_mut())
+        .and_then(|r| r.get_mut("value"))
+    {
+        to_text("rating.value", value);
+    }
+    if fields.is_empty() {
+        return None;
+    }
+    match serde_json::from_value(value) {
+        Ok(record) => Some(record),
+        Err(_) => {
+            fields.clear();
+            None
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1448,6 +1530,38 @@ not json
         assert_eq!(
             SourceFormat::from_path(Path::new("export.jsonl.zst")),
             SourceFormat::JsonLines
+        );
+    }
+
+    #[test]
+    fn a_json_number_where_text_is_expected_is_taken_as_text_with_a_warning() {
+        let export = "{\"type\":\"movie\",\"id\":1776,\"title\":1776,\"genres\":[\"War\",300]}\n";
+        let mut loader = SourceLoader::new(
+            export.as_bytes(),
+            SourceFormat::JsonLines,
+            LoadOptions::default(),
+        )
+        .unwrap();
+        let item = loader.next_item().unwrap().expect("the row loads");
+        assert_eq!(item.id, "1776");
+        assert_eq!(item.meta.title.text, "1776");
+        assert_eq!(item.meta.genres, ["War", "300"]);
+        let report = loader.finish();
+        let found: Vec<_> = report
+            .findings
+            .iter()
+            .map(|f| (f.rule.code(), f.severity, f.message.clone()))
+            .collect();
+        assert_eq!(found.len(), 3, "{found:?}");
+        assert!(
+            found
+                .iter()
+                .all(|(code, severity, _)| *code == "source.number-as-text"
+                    && *severity == crate::finding::Severity::Warning)
+        );
+        assert!(
+            found[1].2.starts_with("title is the JSON number 1776"),
+            "{found:?}"
         );
     }
 }

@@ -28,7 +28,16 @@ use crate::model::KindTag;
 /// The format tag on the first line of a saved state.
 pub const STATE_FORMAT: &str = "catalog-relay/state";
 /// The version of the saved format this code writes and reads.
-pub const STATE_FORMAT_VERSION: u32 = 1;
+///
+/// 2: EMBER 1.0.0. Its content hash is the program's hash XOR one hash per
+/// `ProgramOffers` ([`crate::diff::content_hash`]). A format-1 state (the
+/// CDF-shaped catalogs Amazon never ingested) still loads, marked
+/// [`CatalogState::upgraded_from`]: the next build is a full EMBER
+/// catalog that resends every live item one version above the last sent.
+pub const STATE_FORMAT_VERSION: u32 = 2;
+
+/// The oldest saved format this code reads.
+pub const STATE_FORMAT_OLDEST: u32 = 1;
 
 const NONE: u32 = u32::MAX;
 
@@ -136,6 +145,9 @@ pub struct CatalogState {
     pub last_full: Option<i64>,
     /// When the last incremental submission went out (Unix seconds).
     pub last_update: Option<i64>,
+    /// The saved format this state was loaded from, when older than
+    /// [`STATE_FORMAT_VERSION`]: nothing it records was sent in EMBER.
+    pub upgraded_from: Option<u32>,
     ids: String,
     records: Vec<Record>,
     /// Record positions, found by the hash of their id and compared by id.
@@ -166,6 +178,7 @@ impl CatalogState {
             catalog_version: 0,
             last_full: None,
             last_update: None,
+            upgraded_from: None,
             ids: String::new(),
             records: Vec::new(),
             index: HashTable::new(),
@@ -367,16 +380,20 @@ impl CatalogState {
         }
         let header: StateHeader = serde_json::from_str(&line)
             .map_err(|e| corrupt(1, format!("not a state header: {e}")))?;
-        if header.format != STATE_FORMAT || header.format_version != STATE_FORMAT_VERSION {
+        if header.format != STATE_FORMAT
+            || !(STATE_FORMAT_OLDEST..=STATE_FORMAT_VERSION).contains(&header.format_version)
+        {
             return Err(corrupt(
                 1,
                 format!(
-                    "format {:?} version {} is not {STATE_FORMAT:?} version {STATE_FORMAT_VERSION}",
+                    "format {:?} version {} is not {STATE_FORMAT:?} version {STATE_FORMAT_OLDEST} to {STATE_FORMAT_VERSION}",
                     header.format, header.format_version
                 ),
             ));
         }
         let mut state = CatalogState::new(header.catalog_id);
+        state.upgraded_from =
+            (header.format_version < STATE_FORMAT_VERSION).then_some(header.format_version);
         state.catalog_version = header.catalog_version;
         state.last_full = header.last_full;
         state.last_update = header.last_update;

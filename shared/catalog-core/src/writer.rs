@@ -1,22 +1,37 @@
 //! The streaming EMBER writer: entries in one at a time, bytes out to any `Write`.
 //!
-//! [`CatalogWriter`] writes the XML declaration and the `<ProgramCatalog>`
-//! root when it is made, each item as it is given, and on
-//! [`finish`](CatalogWriter::finish) the queued deletes, children first
-//! (episodes, seasons, then series and movies), and the closing tag. It hands
-//! the sink back so its owner closes it: a `zstd::Encoder` finishes its frame,
-//! a multipart upload completes.
+//! [`CatalogWriter`] writes the XML declaration, `<DataCollections
+//! schemaVersion="1.0.0">` and the `<ProgramCatalog id version>` when it is
+//! made, and each program as it is given, its children in the order of the
+//! schema table ([`crate::ember::schema`]). A program's offers belong in a
+//! separate `<OfferCatalog>` after the program catalog, so they go to a
+//! spill as the program is written: a second zstd stream in an anonymous
+//! temporary file. On [`finish`](CatalogWriter::finish) the writer writes
+//! the queued program deletes, children first (episodes, seasons, then
+//! series and movies), closes the program catalog, copies the spilled
+//! offers into `<OfferCatalog id version>` followed by the offer deletes,
+//! and closes the root. It hands the sink back so its owner closes it: a
+//! `zstd::Encoder` finishes its frame, a multipart upload completes.
 //!
-//! Memory is one output buffer plus the queued deletes (an id and a version
-//! each); items are never held. All text is escaped; text XML cannot carry
-//! (most control characters) is refused with an error naming the item, never
-//! written and never dropped silently.
+//! Memory is one output buffer, the spill's encoder and the queued deletes
+//! (an id and a version each); items and offers are never held. All text
+//! is escaped; text XML cannot carry (most control characters) is refused
+//! with an error naming the item, never written and never dropped silently.
+//! Source fields EMBER has no place for (prices, a deep link on a program
+//! without offers) are counted in [`WriteSummary`] so the build reports
+//! them as not sent.
 
-use std::io::{self, Write};
+use std::fs::File;
+use std::io::{self, BufWriter, Read, Seek, Write};
 
 use thiserror::Error;
 
-use crate::model::{CatalogHeader, Delete, Item, ItemKind, KindTag};
+use crate::ember::schema::{self, Inferred};
+use crate::ember::{EmberOptions, Omit};
+use crate::model::{
+    CatalogHeader, Delete, Item, ItemKind, KindTag, Offer, OfferKind, program_offers_id,
+};
+use crate::reader::MAX_VERSION;
 use crate::rules::first_non_xml_char;
 
 /// What can go wrong while writing.
@@ -25,6 +40,17 @@ pub enum WriteError {
     /// The sink failed.
     #[error("could not write the catalog: {0}")]
     Io(#[from] io::Error),
+    /// The temporary file that holds the offers until the program catalog is closed failed.
+    #[error(
+        "could not spill offers to a temporary file in {dir}: {source} (fix: free space there or point TMPDIR at a writable directory)"
+    )]
+    Spill {
+        /// The temporary directory.
+        dir: String,
+        /// What failed.
+        #[source]
+        source: io::Error,
+    },
     /// An entry cannot be written as valid EMBER XML.
     #[error("item {id:?} cannot be written: {reason}")]
     Invalid {
@@ -42,6 +68,14 @@ pub struct WriteSummary {
     pub items: [u64; 4],
     /// Deletes written per kind, indexed like [`KindTag::ALL`].
     pub deletes: [u64; 4],
+    /// `<ProgramOffers>` written (one per program and tier).
+    pub program_offers: u64,
+    /// Offer `<Delete>`s written in the `OfferCatalog`.
+    pub offer_deletes: u64,
+    /// Offers whose price was not sent: EMBER has no documented place for a price.
+    pub prices_not_sent: u64,
+    /// Programs whose deep link was not sent: it travels in an offer, and they have none.
+    pub deep_links_not_sent: u64,
     /// Uncompressed XML bytes handed to the sink.
     pub xml_bytes: u64,
 }
@@ -66,54 +100,147 @@ impl WriteSummary {
     pub fn total_deletes(&self) -> u64 {
         self.deletes.iter().sum()
     }
+
+    /// Adds another part's counts to these.
+    pub fn add(&mut self, other: &WriteSummary) {
+        for k in 0..4 {
+            self.items[k] += other.items[k];
+            self.deletes[k] += other.deletes[k];
+        }
+        self.program_offers += other.program_offers;
+        self.offer_deletes += other.offer_deletes;
+        self.prices_not_sent += other.prices_not_sent;
+        self.deep_links_not_sent += other.deep_links_not_sent;
+        self.xml_bytes += other.xml_bytes;
+    }
 }
 
 const FLUSH_AT: usize = 64 * 1024;
 
+type SpillEncoder = zstd::Encoder<'static, BufWriter<File>>;
+
 /// Writes one EMBER catalog document.
-#[derive(Debug)]
 pub struct CatalogWriter<W: Write> {
     sink: W,
     buf: Vec<u8>,
+    header: CatalogHeader,
+    omit: Omit,
+    offer_catalog_id: String,
+    /// Offers waiting for the `OfferCatalog`, zstd-compressed on disk.
+    spill: Option<SpillEncoder>,
+    spill_buf: Vec<u8>,
     /// Deletes waiting for `finish`, by [`KindTag::delete_rank`].
     deletes: [Vec<(Delete, KindTag)>; 3],
+    offer_deletes: Vec<Delete>,
     summary: WriteSummary,
 }
 
+impl<W: Write> std::fmt::Debug for CatalogWriter<W> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CatalogWriter")
+            .field("header", &self.header)
+            .field("summary", &self.summary)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<W: Write> CatalogWriter<W> {
-    /// Starts a document: the XML declaration and the opening root tag.
+    /// Starts a document with the default options (everything sent).
     pub fn new(sink: W, header: &CatalogHeader) -> Result<CatalogWriter<W>, WriteError> {
+        CatalogWriter::with_options(sink, header, &EmberOptions::default())
+    }
+
+    /// Starts a document: the XML declaration, the root and the opening
+    /// `<ProgramCatalog>`.
+    pub fn with_options(
+        sink: W,
+        header: &CatalogHeader,
+        options: &EmberOptions,
+    ) -> Result<CatalogWriter<W>, WriteError> {
         check_attr(&header.id, "catalog id", &header.id)?;
-        if header.id.trim().is_empty() || header.version == 0 {
+        let offer_catalog_id = options.offer_catalog_id(&header.id);
+        check_attr(&header.id, "offer catalog id", &offer_catalog_id)?;
+        let xml_space = [' ', '\t', '\n', '\r'];
+        if header.id.is_empty()
+            || header.id.contains(xml_space)
+            || offer_catalog_id.contains(xml_space)
+            || offer_catalog_id.is_empty()
+            || header.version == 0
+            || header.version > MAX_VERSION
+        {
             return Err(WriteError::Invalid {
                 id: header.id.clone(),
-                reason: "the catalog needs a non-empty id and a version of at least 1".into(),
+                reason: "the catalog needs an id without spaces (the offer catalog id too) and a version of at least 1".into(),
             });
         }
         let mut writer = CatalogWriter {
             sink,
             buf: Vec::with_capacity(FLUSH_AT + 8 * 1024),
+            header: header.clone(),
+            omit: options.omit,
+            offer_catalog_id,
+            spill: None,
+            spill_buf: Vec::new(),
             deletes: Default::default(),
+            offer_deletes: Vec::new(),
             summary: WriteSummary::default(),
         };
         let buf = &mut writer.buf;
-        buf.extend_from_slice(b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ProgramCatalog id=\"");
+        buf.extend_from_slice(
+            b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<DataCollections schemaVersion=\"",
+        );
+        buf.extend_from_slice(schema::SCHEMA_VERSION.as_bytes());
+        buf.extend_from_slice(b"\">\n  <ProgramCatalog id=\"");
         escape_attr(buf, &header.id);
         buf.extend_from_slice(b"\" version=\"");
         push_u64(buf, header.version);
-        buf.extend_from_slice(b"\" action=\"");
-        buf.extend_from_slice(header.action.as_str().as_bytes());
-        buf.extend_from_slice(b"\">\n");
+        buf.push(b'"');
+        // upsert is the default; only replace is written.
+        if header.action != crate::model::Action::Upsert {
+            buf.extend_from_slice(b" action=\"");
+            buf.extend_from_slice(header.action.as_str().as_bytes());
+            buf.push(b'"');
+        }
+        buf.extend_from_slice(b">\n");
         Ok(writer)
     }
 
-    /// Writes one item. Items are written in the order given.
+    /// Writes one item, and spills its offers. Items are written in the order given.
     pub fn write_item(&mut self, item: &Item) -> Result<(), WriteError> {
         check_item_writable(item)?;
-        write_item_xml(&mut self.buf, item);
+        write_item_xml(&mut self.buf, item, self.omit);
         self.summary.items[item.kind.tag() as usize] += 1;
+        let meta = &item.meta;
+        self.summary.prices_not_sent +=
+            meta.offers.iter().filter(|o| o.price.is_some()).count() as u64;
+        if meta.offers.is_empty() {
+            if meta.deep_link.is_some() {
+                self.summary.deep_links_not_sent += 1;
+            }
+        } else {
+            self.spill_buf.clear();
+            let written = write_offers_xml(&mut self.spill_buf, item, &self.header.id, self.omit);
+            self.summary.program_offers += written;
+            self.spill_offers()?;
+        }
         if self.buf.len() >= FLUSH_AT {
             self.flush_buf()?;
+        }
+        Ok(())
+    }
+
+    fn spill_offers(&mut self) -> Result<(), WriteError> {
+        let spill_error = |source| WriteError::Spill {
+            dir: std::env::temp_dir().display().to_string(),
+            source,
+        };
+        if self.spill.is_none() {
+            let file = tempfile::tempfile().map_err(spill_error)?;
+            let encoder = zstd::Encoder::new(BufWriter::new(file), 3).map_err(spill_error)?;
+            self.spill = Some(encoder);
+        }
+        if let Some(spill) = &mut self.spill {
+            spill.write_all(&self.spill_buf).map_err(spill_error)?;
         }
         Ok(())
     }
@@ -121,35 +248,79 @@ impl<W: Write> CatalogWriter<W> {
     /// Queues a delete of an item of `kind`. Deletes are written by
     /// [`finish`](Self::finish), children first, in the order queued within a kind.
     pub fn delete(&mut self, delete: Delete, kind: KindTag) -> Result<(), WriteError> {
-        check_attr(&delete.id, "id", &delete.id)?;
-        if delete.id.trim().is_empty() || delete.version == 0 {
-            return Err(WriteError::Invalid {
-                id: delete.id,
-                reason: "a Delete needs a non-empty id and a version of at least 1".into(),
-            });
-        }
+        check_delete(&delete)?;
         self.deletes[kind.delete_rank()].push((delete, kind));
         Ok(())
     }
 
-    /// Writes the queued deletes and the closing tag, flushes, and hands back the sink.
+    /// Queues a delete of a `<ProgramOffers>` (by its id,
+    /// [`program_offers_id`]), written in the `OfferCatalog` by `finish`.
+    pub fn delete_offers(&mut self, delete: Delete) -> Result<(), WriteError> {
+        check_delete(&delete)?;
+        self.offer_deletes.push(delete);
+        Ok(())
+    }
+
+    /// Writes the queued deletes, the offer catalog and the closing tags,
+    /// flushes, and hands back the sink.
     pub fn finish(mut self) -> Result<(W, WriteSummary), WriteError> {
         let deletes = std::mem::take(&mut self.deletes);
         for (delete, kind) in deletes.into_iter().flatten() {
-            self.buf.extend_from_slice(b"  <Delete id=\"");
-            escape_attr(&mut self.buf, &delete.id);
-            self.buf.extend_from_slice(b"\" version=\"");
-            push_u64(&mut self.buf, delete.version);
-            self.buf.extend_from_slice(b"\"/>\n");
+            write_delete(&mut self.buf, &delete);
             self.summary.deletes[kind as usize] += 1;
             if self.buf.len() >= FLUSH_AT {
                 self.flush_buf()?;
             }
         }
-        self.buf.extend_from_slice(b"</ProgramCatalog>\n");
+        self.buf.extend_from_slice(b"  </ProgramCatalog>\n");
+        if self.spill.is_some() || !self.offer_deletes.is_empty() {
+            self.buf.extend_from_slice(b"  <OfferCatalog id=\"");
+            escape_attr(&mut self.buf, &self.offer_catalog_id);
+            self.buf.extend_from_slice(b"\" version=\"");
+            push_u64(&mut self.buf, self.header.version);
+            self.buf.extend_from_slice(b"\">\n");
+            self.flush_buf()?;
+            self.copy_spill()?;
+            for delete in std::mem::take(&mut self.offer_deletes) {
+                write_delete(&mut self.buf, &delete);
+                self.summary.offer_deletes += 1;
+                if self.buf.len() >= FLUSH_AT {
+                    self.flush_buf()?;
+                }
+            }
+            self.buf.extend_from_slice(b"  </OfferCatalog>\n");
+        }
+        self.buf.extend_from_slice(b"</DataCollections>\n");
         self.flush_buf()?;
         self.sink.flush()?;
         Ok((self.sink, self.summary))
+    }
+
+    /// Copies the spilled offers into the sink, decompressing as it goes.
+    fn copy_spill(&mut self) -> Result<(), WriteError> {
+        let Some(spill) = self.spill.take() else {
+            return Ok(());
+        };
+        let spill_error = |source| WriteError::Spill {
+            dir: std::env::temp_dir().display().to_string(),
+            source,
+        };
+        let mut file = spill
+            .finish()
+            .and_then(|w| w.into_inner().map_err(|e| e.into_error()))
+            .map_err(spill_error)?;
+        file.rewind().map_err(spill_error)?;
+        let mut decoder = zstd::Decoder::new(file).map_err(spill_error)?;
+        let mut chunk = vec![0u8; FLUSH_AT];
+        loop {
+            let n = decoder.read(&mut chunk).map_err(spill_error)?;
+            if n == 0 {
+                break;
+            }
+            self.sink.write_all(&chunk[..n])?;
+            self.summary.xml_bytes += n as u64;
+        }
+        Ok(())
     }
 
     /// What has been written so far (deletes count once `finish` writes them).
@@ -165,6 +336,25 @@ impl<W: Write> CatalogWriter<W> {
     }
 }
 
+fn check_delete(delete: &Delete) -> Result<(), WriteError> {
+    check_attr(&delete.id, "id", &delete.id)?;
+    if delete.id.trim().is_empty() || delete.version == 0 || delete.version > MAX_VERSION {
+        return Err(WriteError::Invalid {
+            id: delete.id.clone(),
+            reason: "a Delete needs a non-empty id and a version from 1 to 9223372036854775807 (EMBER's long)".into(),
+        });
+    }
+    Ok(())
+}
+
+fn write_delete(buf: &mut Vec<u8>, delete: &Delete) {
+    buf.extend_from_slice(b"    <Delete id=\"");
+    escape_attr(buf, &delete.id);
+    buf.extend_from_slice(b"\" version=\"");
+    push_u64(buf, delete.version);
+    buf.extend_from_slice(b"\"/>\n");
+}
+
 fn check_attr(id: &str, field: &str, value: &str) -> Result<(), WriteError> {
     match first_non_xml_char(value) {
         Some(c) => Err(WriteError::Invalid {
@@ -176,10 +366,10 @@ fn check_attr(id: &str, field: &str, value: &str) -> Result<(), WriteError> {
 }
 
 fn check_item_writable(item: &Item) -> Result<(), WriteError> {
-    if item.id.trim().is_empty() || item.version == 0 {
+    if item.id.trim().is_empty() || item.version == 0 || item.version > MAX_VERSION {
         return Err(WriteError::Invalid {
             id: item.id.clone(),
-            reason: "an item needs a non-empty id and a version of at least 1".into(),
+            reason: "an item needs a non-empty id and a version from 1 to 9223372036854775807 (EMBER's long)".into(),
         });
     }
     let mut bad = None;
@@ -198,148 +388,241 @@ fn check_item_writable(item: &Item) -> Result<(), WriteError> {
     }
 }
 
-fn write_item_xml(buf: &mut Vec<u8>, item: &Item) {
+/// Writes one program, its children in the schema table's order.
+fn write_item_xml(buf: &mut Vec<u8>, item: &Item, omit: Omit) {
     let element = item.kind.tag().element();
-    buf.extend_from_slice(b"  <");
+    let meta = &item.meta;
+    buf.extend_from_slice(b"    <");
     buf.extend_from_slice(element.as_bytes());
     buf.extend_from_slice(b" id=\"");
     escape_attr(buf, &item.id);
     buf.extend_from_slice(b"\" version=\"");
     push_u64(buf, item.version);
     buf.extend_from_slice(b"\">\n");
-
-    match &item.kind {
-        ItemKind::Movie | ItemKind::Series => {}
-        ItemKind::Season {
-            series_id,
-            season_number,
-        } => {
-            text_element(buf, "SeriesId", series_id);
-            number_element(buf, "SeasonNumber", u64::from(*season_number));
+    let language = &meta.title.locale;
+    for child in schema::PROGRAM_CHILDREN {
+        if let schema::Evidence::Inferred { switch, .. } = child.evidence
+            && omit.omits(switch)
+        {
+            continue;
         }
-        ItemKind::Episode {
-            series_id,
-            season_id,
-            episode_number,
-        } => {
-            text_element(buf, "SeriesId", series_id);
-            text_element(buf, "SeasonId", season_id);
-            number_element(buf, "EpisodeNumber", u64::from(*episode_number));
-        }
-    }
-
-    let meta = &item.meta;
-    buf.extend_from_slice(b"    <Title locale=\"");
-    escape_attr(buf, &meta.title.locale);
-    buf.extend_from_slice(b"\">");
-    escape_text(buf, &meta.title.text);
-    buf.extend_from_slice(b"</Title>\n");
-    if let Some(synopsis) = &meta.synopsis {
-        text_element(buf, "Synopsis", synopsis);
-    }
-    if let Some(date) = &meta.release_date {
-        text_element(buf, "ReleaseDate", date);
-    }
-    if let Some(minutes) = meta.runtime_minutes {
-        number_element(buf, "RuntimeMinutes", u64::from(minutes));
-    }
-    if !meta.genres.is_empty() {
-        buf.extend_from_slice(b"    <Genres>");
-        for genre in &meta.genres {
-            buf.extend_from_slice(b"<Genre>");
-            escape_text(buf, genre);
-            buf.extend_from_slice(b"</Genre>");
-        }
-        buf.extend_from_slice(b"</Genres>\n");
-    }
-    if let Some(rating) = &meta.rating {
-        buf.extend_from_slice(b"    <Rating system=\"");
-        escape_attr(buf, &rating.system);
-        buf.extend_from_slice(b"\">");
-        escape_text(buf, &rating.value);
-        buf.extend_from_slice(b"</Rating>\n");
-    }
-    if !meta.credits.is_empty() {
-        buf.extend_from_slice(b"    <Credits>");
-        for credit in &meta.credits {
-            buf.extend_from_slice(b"<Credit role=\"");
-            escape_attr(buf, &credit.role);
-            buf.extend_from_slice(b"\">");
-            escape_text(buf, &credit.name);
-            buf.extend_from_slice(b"</Credit>");
-        }
-        buf.extend_from_slice(b"</Credits>\n");
-    }
-    if !meta.images.is_empty() {
-        buf.extend_from_slice(b"    <Images>");
-        for image in &meta.images {
-            buf.extend_from_slice(b"<Image type=\"");
-            escape_attr(buf, &image.kind);
-            buf.extend_from_slice(b"\" url=\"");
-            escape_attr(buf, &image.url);
-            buf.extend_from_slice(b"\"/>");
-        }
-        buf.extend_from_slice(b"</Images>\n");
-    }
-    if !meta.offers.is_empty() {
-        buf.extend_from_slice(b"    <Offers>\n");
-        for offer in &meta.offers {
-            buf.extend_from_slice(b"      <Offer type=\"");
-            buf.extend_from_slice(offer.kind.as_str().as_bytes());
-            buf.extend_from_slice(b"\" region=\"");
-            escape_attr(buf, &offer.region);
-            buf.push(b'"');
-            if let Some(start) = &offer.start {
-                buf.extend_from_slice(b" start=\"");
-                escape_attr(buf, start);
-                buf.push(b'"');
+        match child.wrapper {
+            "Titles" => {
+                buf.extend_from_slice(b"      <Titles>");
+                localized(buf, "Title", language, &meta.title.text);
+                buf.extend_from_slice(b"</Titles>\n");
             }
-            if let Some(end) = &offer.end {
-                buf.extend_from_slice(b" end=\"");
-                escape_attr(buf, end);
-                buf.push(b'"');
-            }
-            match &offer.price {
-                Some(price) => {
-                    buf.extend_from_slice(b"><Price currency=\"");
-                    escape_attr(buf, &price.currency);
-                    buf.extend_from_slice(b"\">");
-                    escape_text(buf, &price.amount);
-                    buf.extend_from_slice(b"</Price></Offer>\n");
+            "Synopses" => {
+                if let Some(synopsis) = &meta.synopsis {
+                    buf.extend_from_slice(b"      <Synopses>");
+                    localized(buf, "Synopsis", language, synopsis);
+                    buf.extend_from_slice(b"</Synopses>\n");
                 }
-                None => buf.extend_from_slice(b"/>\n"),
             }
+            "Images" if !meta.images.is_empty() => {
+                buf.extend_from_slice(b"      <Images>");
+                for image in &meta.images {
+                    buf.extend_from_slice(b"<Image category=\"");
+                    escape_attr(buf, &image.kind);
+                    buf.extend_from_slice(b"\">");
+                    escape_text(buf, &image.url);
+                    buf.extend_from_slice(b"</Image>");
+                }
+                buf.extend_from_slice(b"</Images>\n");
+            }
+            "Genres" if !meta.genres.is_empty() => {
+                buf.extend_from_slice(b"      <Genres>");
+                for genre in &meta.genres {
+                    leaf(buf, "Genre", genre);
+                }
+                buf.extend_from_slice(b"</Genres>\n");
+            }
+            "Ratings" => {
+                if let Some(rating) = &meta.rating {
+                    buf.extend_from_slice(b"      <Ratings><Rating system=\"");
+                    escape_attr(buf, &rating.system);
+                    buf.extend_from_slice(b"\">");
+                    escape_text(buf, &rating.value);
+                    buf.extend_from_slice(b"</Rating></Ratings>\n");
+                }
+            }
+            "Credits" if !meta.credits.is_empty() => {
+                buf.extend_from_slice(b"      <Credits>");
+                for credit in &meta.credits {
+                    buf.extend_from_slice(b"<Credit role=\"");
+                    escape_attr(buf, &credit.role);
+                    buf.extend_from_slice(b"\">");
+                    escape_text(buf, &credit.name);
+                    buf.extend_from_slice(b"</Credit>");
+                }
+                buf.extend_from_slice(b"</Credits>\n");
+            }
+            "RunLengths" => {
+                if let Some(minutes) = meta.runtime_minutes {
+                    buf.extend_from_slice(b"      <RunLengths><RunLength>PT");
+                    push_u64(buf, u64::from(minutes));
+                    buf.extend_from_slice(b"M</RunLength></RunLengths>\n");
+                }
+            }
+            "ReleaseDates" => {
+                if let Some(date) = &meta.release_date {
+                    buf.extend_from_slice(b"      <ReleaseDates>");
+                    leaf(buf, "ReleaseDate", date);
+                    buf.extend_from_slice(b"</ReleaseDates>\n");
+                }
+            }
+            "Relationships" => match &item.kind {
+                ItemKind::Movie | ItemKind::Series => {}
+                ItemKind::Season {
+                    series_id,
+                    season_number,
+                } => {
+                    buf.extend_from_slice(b"      <Relationships>");
+                    relationship(
+                        buf,
+                        schema::RELATION_SERIES,
+                        series_id,
+                        Some(*season_number),
+                    );
+                    buf.extend_from_slice(b"</Relationships>\n");
+                }
+                ItemKind::Episode {
+                    series_id,
+                    season_id,
+                    episode_number,
+                } => {
+                    buf.extend_from_slice(b"      <Relationships>");
+                    relationship(
+                        buf,
+                        schema::RELATION_SEASON,
+                        season_id,
+                        Some(*episode_number),
+                    );
+                    relationship(buf, schema::RELATION_SERIES, series_id, None);
+                    buf.extend_from_slice(b"</Relationships>\n");
+                }
+            },
+            // The model holds nothing for the other children yet.
+            _ => {}
         }
-        buf.extend_from_slice(b"    </Offers>\n");
     }
-    if let Some(link) = &meta.deep_link {
-        buf.extend_from_slice(b"    <LaunchDetails><DeepLink>");
-        escape_text(buf, link);
-        buf.extend_from_slice(b"</DeepLink></LaunchDetails>\n");
-    }
-    buf.extend_from_slice(b"  </");
+    buf.extend_from_slice(b"    </");
     buf.extend_from_slice(element.as_bytes());
     buf.extend_from_slice(b">\n");
 }
 
-fn text_element(buf: &mut Vec<u8>, name: &str, text: &str) {
-    buf.extend_from_slice(b"    <");
+fn localized(buf: &mut Vec<u8>, name: &str, language: &str, text: &str) {
+    buf.push(b'<');
+    buf.extend_from_slice(name.as_bytes());
+    buf.extend_from_slice(b" language=\"");
+    escape_attr(buf, language);
+    buf.extend_from_slice(b"\" default=\"true\">");
+    escape_text(buf, text);
+    buf.extend_from_slice(b"</");
+    buf.extend_from_slice(name.as_bytes());
+    buf.push(b'>');
+}
+
+fn leaf(buf: &mut Vec<u8>, name: &str, text: &str) {
+    buf.push(b'<');
     buf.extend_from_slice(name.as_bytes());
     buf.push(b'>');
     escape_text(buf, text);
     buf.extend_from_slice(b"</");
     buf.extend_from_slice(name.as_bytes());
-    buf.extend_from_slice(b">\n");
+    buf.push(b'>');
 }
 
-fn number_element(buf: &mut Vec<u8>, name: &str, value: u64) {
-    buf.extend_from_slice(b"    <");
-    buf.extend_from_slice(name.as_bytes());
+fn relationship(buf: &mut Vec<u8>, kind: &str, target: &str, sequence: Option<u32>) {
+    buf.extend_from_slice(b"<Relationship type=\"");
+    buf.extend_from_slice(kind.as_bytes());
+    buf.extend_from_slice(b"\" programRef=\"");
+    escape_attr(buf, target);
+    buf.push(b'"');
+    if let Some(sequence) = sequence {
+        buf.extend_from_slice(b" sequence=\"");
+        push_u64(buf, u64::from(sequence));
+        buf.push(b'"');
+    }
+    buf.extend_from_slice(b"/>");
+}
+
+/// Writes one `<ProgramOffers>` per tier the item has offers in; returns how many.
+fn write_offers_xml(buf: &mut Vec<u8>, item: &Item, catalog_id: &str, omit: Omit) -> u64 {
+    let mut written = 0;
+    for tier in OfferKind::ALL {
+        let mut offers = item
+            .meta
+            .offers
+            .iter()
+            .filter(|o| o.kind == tier)
+            .peekable();
+        if offers.peek().is_none() {
+            continue;
+        }
+        written += 1;
+        buf.extend_from_slice(b"    <ProgramOffers id=\"");
+        escape_attr(buf, &program_offers_id(&item.id, tier));
+        buf.extend_from_slice(b"\" version=\"");
+        push_u64(buf, item.version);
+        buf.extend_from_slice(b"\" programRef=\"");
+        escape_attr(buf, &item.id);
+        buf.extend_from_slice(b"\" programCatalogRef=\"");
+        escape_attr(buf, catalog_id);
+        buf.extend_from_slice(b"\">\n");
+        for offer in offers {
+            write_offer(buf, offer, item.meta.deep_link.as_deref(), omit);
+        }
+        buf.extend_from_slice(b"    </ProgramOffers>\n");
+    }
+    written
+}
+
+fn write_offer(buf: &mut Vec<u8>, offer: &Offer, deep_link: Option<&str>, omit: Omit) {
+    buf.extend_from_slice(b"      <ProgramOffer");
+    if omit.sends(Inferred::OfferWindow) {
+        if let Some(start) = &offer.start {
+            buf.extend_from_slice(b" startTime=\"");
+            escape_attr(buf, start);
+            buf.push(b'"');
+        }
+        if let Some(end) = &offer.end {
+            buf.extend_from_slice(b" endTime=\"");
+            escape_attr(buf, end);
+            buf.push(b'"');
+        }
+    }
     buf.push(b'>');
-    push_u64(buf, value);
-    buf.extend_from_slice(b"</");
-    buf.extend_from_slice(name.as_bytes());
-    buf.extend_from_slice(b">\n");
+    for child in schema::OFFER_CHILDREN {
+        if let schema::Evidence::Inferred { switch, .. } = child.evidence
+            && omit.omits(switch)
+        {
+            continue;
+        }
+        match child.wrapper {
+            "Entitlements" => {
+                buf.extend_from_slice(b"<Entitlements><Entitlement type=\"");
+                buf.extend_from_slice(offer.kind.as_str().as_bytes());
+                buf.extend_from_slice(b"\"/></Entitlements>");
+            }
+            "GeoRestrictions" if !offer.region.is_empty() => {
+                buf.extend_from_slice(
+                    b"<GeoRestrictions><Region filter=\"allow_all\" territories=\"",
+                );
+                escape_attr(buf, &offer.region);
+                buf.extend_from_slice(b"\"/></GeoRestrictions>");
+            }
+            "LaunchTargets" => {
+                if let Some(link) = deep_link {
+                    buf.extend_from_slice(b"<LaunchTargets>");
+                    leaf(buf, "LaunchTarget", link);
+                    buf.extend_from_slice(b"</LaunchTargets>");
+                }
+            }
+            _ => {}
+        }
+    }
+    buf.extend_from_slice(b"</ProgramOffer>\n");
 }
 
 fn push_u64(buf: &mut Vec<u8>, mut value: u64) {
@@ -435,17 +718,79 @@ mod tests {
         assert_eq!(
             xml,
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
-             <ProgramCatalog id=\"CAT\" version=\"7\" action=\"upsert\">\n  \
-             <Movie id=\"m1\" version=\"1\">\n    \
-             <Title locale=\"en-US\">Fish &amp; &lt;Chips&gt; \"r\"&#13;</Title>\n  \
-             </Movie>\n  \
-             <Delete id=\"episode\" version=\"10\"/>\n  \
-             <Delete id=\"season\" version=\"5\"/>\n  \
-             <Delete id=\"series\" version=\"3\"/>\n\
-             </ProgramCatalog>\n"
+             <DataCollections schemaVersion=\"1.0.0\">\n  \
+             <ProgramCatalog id=\"CAT\" version=\"7\">\n    \
+             <Movie id=\"m1\" version=\"1\">\n      \
+             <Titles><Title language=\"en-US\" default=\"true\">Fish &amp; &lt;Chips&gt; \"r\"&#13;</Title></Titles>\n    \
+             </Movie>\n    \
+             <Delete id=\"episode\" version=\"10\"/>\n    \
+             <Delete id=\"season\" version=\"5\"/>\n    \
+             <Delete id=\"series\" version=\"3\"/>\n  \
+             </ProgramCatalog>\n\
+             </DataCollections>\n"
         );
         assert_eq!(summary.total_items(), 1);
         assert_eq!(summary.total_deletes(), 3);
+        assert_eq!(summary.xml_bytes as usize, xml.len());
+    }
+
+    #[test]
+    fn offers_go_to_the_offer_catalog_after_the_programs_one_per_tier() {
+        use crate::model::{Offer, OfferKind, Price};
+        let offer = |kind, region: &str, price: Option<&str>| Offer {
+            kind,
+            region: region.into(),
+            start: None,
+            end: None,
+            price: price.map(|amount| Price {
+                amount: amount.into(),
+                currency: "USD".into(),
+            }),
+        };
+        let mut m1 = movie("m1", "One");
+        m1.meta.offers = vec![
+            offer(OfferKind::Rental, "US", Some("3.99")),
+            offer(OfferKind::Free, "US", None),
+            offer(OfferKind::Free, "CA", None),
+        ];
+        m1.meta.deep_link = Some("app://m1".into());
+        let mut m2 = movie("m2", "Two");
+        m2.meta.deep_link = Some("app://m2".into());
+        let options = EmberOptions {
+            omit: Omit::NONE.with(Inferred::GeoRestrictions),
+            offer_catalog_id: None,
+        };
+        let mut writer = CatalogWriter::with_options(Vec::new(), &header(), &options).unwrap();
+        writer.write_item(&m1).unwrap();
+        writer.write_item(&m2).unwrap();
+        writer
+            .delete_offers(Delete {
+                id: program_offers_id("gone", OfferKind::Free),
+                version: 4,
+            })
+            .unwrap();
+        let (bytes, summary) = writer.finish().unwrap();
+        let xml = String::from_utf8(bytes).unwrap();
+        let offers = &xml[xml.find("</ProgramCatalog>").unwrap()..];
+        assert_eq!(
+            offers,
+            "</ProgramCatalog>\n  \
+             <OfferCatalog id=\"CAT-offers\" version=\"7\">\n    \
+             <ProgramOffers id=\"m1.offers.free\" version=\"1\" programRef=\"m1\" programCatalogRef=\"CAT\">\n      \
+             <ProgramOffer><Entitlements><Entitlement type=\"free\"/></Entitlements><LaunchTargets><LaunchTarget>app://m1</LaunchTarget></LaunchTargets></ProgramOffer>\n      \
+             <ProgramOffer><Entitlements><Entitlement type=\"free\"/></Entitlements><LaunchTargets><LaunchTarget>app://m1</LaunchTarget></LaunchTargets></ProgramOffer>\n    \
+             </ProgramOffers>\n    \
+             <ProgramOffers id=\"m1.offers.rental\" version=\"1\" programRef=\"m1\" programCatalogRef=\"CAT\">\n      \
+             <ProgramOffer><Entitlements><Entitlement type=\"rental\"/></Entitlements><LaunchTargets><LaunchTarget>app://m1</LaunchTarget></LaunchTargets></ProgramOffer>\n    \
+             </ProgramOffers>\n    \
+             <Delete id=\"gone.offers.free\" version=\"4\"/>\n  \
+             </OfferCatalog>\n\
+             </DataCollections>\n"
+        );
+        assert_eq!(summary.program_offers, 2);
+        assert_eq!(summary.offer_deletes, 1);
+        assert_eq!(summary.prices_not_sent, 1);
+        assert_eq!(summary.deep_links_not_sent, 1);
         assert_eq!(summary.xml_bytes as usize, xml.len());
     }
 

@@ -15,14 +15,16 @@ const DECL: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
 
 /// One part: the root, then `body` from line 3 on.
 fn part(body: &str) -> String {
-    format!("{DECL}<ProgramCatalog id=\"C\" version=\"7\">\n{body}</ProgramCatalog>\n")
+    format!(
+        "{DECL}<DataCollections schemaVersion=\"1.0.0\"><ProgramCatalog id=\"C\" version=\"7\">\n{body}</ProgramCatalog></DataCollections>\n"
+    )
 }
 
-const SERIES: &str =
-    "<TvSeries id=\"x\" version=\"1\"><Title locale=\"en-US\">X</Title></TvSeries>\n";
-const SEASON: &str = "<TvSeason id=\"x-1\" version=\"1\"><SeriesId>x</SeriesId><SeasonNumber>1</SeasonNumber><Title locale=\"en-US\">S1</Title></TvSeason>\n";
-const EPISODE: &str = "<TvEpisode id=\"x-1-1\" version=\"1\"><SeriesId>x</SeriesId><SeasonId>x-1</SeasonId><EpisodeNumber>1</EpisodeNumber><Title locale=\"en-US\">E1</Title></TvEpisode>\n";
-const MOVIE: &str = "<Movie id=\"m\" version=\"1\"><Title locale=\"en-US\">M</Title></Movie>\n";
+const SERIES: &str = "<TVSeries id=\"x\" version=\"1\"><Titles><Title language=\"en-US\">X</Title></Titles></TVSeries>\n";
+const SEASON: &str = "<TVSeason id=\"x-1\" version=\"1\"><Titles><Title language=\"en-US\">S1</Title></Titles><Relationships><Relationship type=\"series\" programRef=\"x\" sequence=\"1\"/></Relationships></TVSeason>\n";
+const EPISODE: &str = "<TVEpisode id=\"x-1-1\" version=\"1\"><Titles><Title language=\"en-US\">E1</Title></Titles><Relationships><Relationship type=\"season\" programRef=\"x-1\" sequence=\"1\"/><Relationship type=\"series\" programRef=\"x\"/></Relationships></TVEpisode>\n";
+const MOVIE: &str =
+    "<Movie id=\"m\" version=\"1\"><Titles><Title language=\"en-US\">M</Title></Titles></Movie>\n";
 
 fn validate(parts: &[String]) -> BatchReport {
     validate_parts(parts.iter().map(|p| p.as_bytes()), ReadOptions::default()).unwrap()
@@ -93,7 +95,9 @@ fn an_orphan_is_reported_once_after_the_last_part_in_its_own_part() {
 
 #[test]
 fn each_part_has_its_own_root_checked() {
-    let broken = format!("{DECL}<ProgramCatalog id=\"C\">\n{MOVIE}</ProgramCatalog>\n");
+    let broken = format!(
+        "{DECL}<DataCollections schemaVersion=\"1.0.0\"><ProgramCatalog id=\"C\" version=\"x\">\n{MOVIE}</ProgramCatalog></DataCollections>\n"
+    );
     let report = validate(&[part(SERIES), broken]);
     assert_eq!(errors(&report), vec![(2, "root.attribute", 2)]);
     assert_eq!(report.parts[0].header.as_ref().unwrap().version, 7);
@@ -161,7 +165,7 @@ fn a_known_child_left_alive_is_found_after_the_last_part() {
 #[test]
 fn a_part_cut_short_leaves_waiting_references_unsettled() {
     // The season's series may be in what was not read: no parent-missing.
-    let cut = part(MOVIE).replace("</ProgramCatalog>\n", "");
+    let cut = part(MOVIE).replace("</ProgramCatalog></DataCollections>\n", "");
     let report = validate(&[part(SEASON), cut]);
     assert_eq!(errors(&report), vec![(2, "xml.malformed", 4)]);
     assert!(!report.is_valid());

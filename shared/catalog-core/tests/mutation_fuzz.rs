@@ -341,6 +341,7 @@ fn read_both_ways(bytes: &[u8], known: Option<&CatalogState>) -> (ReadReport, Re
         limits: small_limits(),
         max_findings: 10_000,
         known: known.map(|k| k as _),
+        ..ReadOptions::default()
     };
     let mut reader = CatalogReader::new(bytes, options).expect("a slice does not fail");
     let mut handed_out = 0u64;
@@ -440,6 +441,7 @@ proptest! {
                 limits: small_limits(),
                 max_findings: 10_000,
                 known: with_known.then_some(&corpus.state as _),
+                ..ReadOptions::default()
             };
             validate_parts(batch.iter().map(Vec::as_slice), options).expect("a slice does not fail")
         });
