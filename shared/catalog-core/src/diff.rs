@@ -110,6 +110,11 @@ pub struct Plan {
     /// writes them as `Delete`s; a full removes them by omission and writes
     /// none (the delete versions are then unused).
     pub deletes: Vec<(Delete, KindTag)>,
+    /// The `ProgramOffers` to delete in an update: every tier of a removed
+    /// program (at the program's delete version), and the tiers a changed
+    /// program no longer has (at its new version). Ids by
+    /// [`crate::model::program_offers_id`].
+    pub offer_deletes: Vec<Delete>,
     /// The keep-alive item to write when an update had nothing else to send:
     /// the live item sent longest ago, unchanged, at its version + 1.
     pub keepalive: Option<Item>,
@@ -128,6 +133,18 @@ pub enum DiffError {
     /// The new state could not be recorded (an id too large, a parent missing).
     #[error(transparent)]
     State(#[from] StateError),
+}
+
+/// Queues a `Delete` of `program`'s `ProgramOffers` in each tier of `tiers`.
+fn push_offer_deletes(out: &mut Vec<Delete>, program: &str, tiers: u8, version: u64) {
+    for tier in crate::model::OfferKind::ALL {
+        if tiers & (1 << tier as u8) != 0 {
+            out.push(Delete {
+                id: crate::model::program_offers_id(program, tier),
+                version,
+            });
+        }
+    }
 }
 
 /// Full or update for a run: full when asked, when no full was ever sent,
@@ -171,6 +188,7 @@ pub struct Planner {
     /// Items held in a full: they go by omission all the same.
     held_in_full: Vec<usize>,
     findings: Vec<Finding>,
+    offer_deletes: Vec<Delete>,
 }
 
 impl Planner {
@@ -214,6 +232,7 @@ impl Planner {
             hold_removals: None,
             held_in_full: Vec::new(),
             findings,
+            offer_deletes: Vec::new(),
         }
     }
 
@@ -270,6 +289,17 @@ impl Planner {
             }
         };
         if send {
+            let tiers = crate::model::offer_tiers(&item.meta);
+            let before = match at {
+                Some(at) if self.state.status_at(at) != Status::Deleted => self.state.tiers_at(at),
+                _ => 0,
+            };
+            push_offer_deletes(
+                &mut self.offer_deletes,
+                &item.id,
+                before & !tiers,
+                item.version,
+            );
             let state = ItemState {
                 kind,
                 parent: item.kind.parent_id().map(str::to_owned),
@@ -279,6 +309,7 @@ impl Planner {
                 sent_at: self.request.now,
             };
             self.state.upsert(&item.id, &state)?;
+            self.state.set_tiers(&item.id, tiers);
         }
         Ok(send.then_some(item))
     }
@@ -333,6 +364,8 @@ impl Planner {
             self.counts.removed[kind as usize] += 1;
             let last = self.state.version_at(at);
             let delete_version = last + 1;
+            let tiers = self.state.tiers_at(at);
+            push_offer_deletes(&mut self.offer_deletes, &id, tiers, delete_version);
             deletes.push((
                 Delete {
                     id: id.clone(),
@@ -353,6 +386,7 @@ impl Planner {
             state.version = version;
             state.sent_at = now;
             self.state.upsert(&id, &state)?;
+            self.state.set_tiers(&id, 0);
         }
 
         let removed_total: u64 = self.counts.removed.iter().sum();
@@ -411,6 +445,11 @@ impl Planner {
             catalog_version,
             counts: self.counts,
             deletes,
+            offer_deletes: match self.kind {
+                SubmissionType::Update => self.offer_deletes,
+                // A full removes by omission, offers included.
+                SubmissionType::Full => Vec::new(),
+            },
             keepalive,
             findings: self.findings,
             new_state,
@@ -741,6 +780,64 @@ mod tests {
                 ..Metadata::default()
             },
         }
+    }
+
+    #[test]
+    fn offers_of_a_dropped_tier_and_of_a_removed_program_are_deleted_in_the_update() {
+        use crate::model::{Offer, OfferKind};
+        let offer = |kind| Offer {
+            kind,
+            region: "US".into(),
+            start: None,
+            end: None,
+            price: None,
+        };
+        let with = |id: &str, kinds: &[OfferKind]| {
+            let mut item = movie(id, id);
+            item.meta.offers = kinds.iter().map(|k| offer(*k)).collect();
+            item
+        };
+        let (_, day1) = run(
+            &CatalogState::new("C"),
+            T0,
+            false,
+            vec![
+                with("a", &[OfferKind::Free, OfferKind::Rental]),
+                with("b", &[OfferKind::Subscription]),
+            ],
+        );
+        assert!(day1.offer_deletes.is_empty());
+        let state = day1.new_state.unwrap();
+        // Saved and loaded: the tiers survive.
+        let state = CatalogState::load(&state.save(Vec::new()).unwrap()[..]).unwrap();
+
+        // Day 2: a drops its rental tier, b is removed.
+        let (sent, day2) = run(
+            &state,
+            T0 + 3600,
+            false,
+            vec![with("a", &[OfferKind::Free])],
+        );
+        assert_eq!(day2.kind, SubmissionType::Update);
+        assert_eq!(sent[0].version, 2);
+        let deletes: Vec<_> = day2
+            .offer_deletes
+            .iter()
+            .map(|d| (d.id.as_str(), d.version))
+            .collect();
+        assert_eq!(
+            deletes,
+            [("a.offers.rental", 2), ("b.offers.subscription", 2)]
+        );
+
+        // Day 3: nothing changes, nothing more to delete.
+        let (_, day3) = run(
+            &day2.new_state.unwrap(),
+            T0 + 7200,
+            false,
+            vec![with("a", &[OfferKind::Free])],
+        );
+        assert!(day3.offer_deletes.is_empty());
     }
 
     #[test]

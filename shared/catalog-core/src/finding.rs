@@ -42,13 +42,13 @@ pub enum Rule {
     /// Too many items name parents not read yet: the references waiting for
     /// their parents outgrew their bound.
     PendingParents,
-    /// The root element is not `<ProgramCatalog>`.
+    /// The root element is not `<DataCollections>` (EMBER.md §1).
     RootElement,
     /// A root attribute (`id`, `version`, `action`) is missing or invalid.
     RootAttribute,
     /// An element the EMBER schema does not know, or in the wrong place.
     UnknownElement,
-    /// An item lacks a required child (Title; a season's SeriesId, …).
+    /// An item lacks a required child (`Titles`; a season's series `Relationship`, …).
     RequiredChild,
     /// A child that may appear once appears twice.
     DuplicateChild,

@@ -382,6 +382,13 @@ impl OfferKind {
     }
 }
 
+/// The tiers an item has offers in, one bit per [`OfferKind`] (`1 << kind as u8`).
+pub fn offer_tiers(meta: &Metadata) -> u8 {
+    meta.offers
+        .iter()
+        .fold(0, |tiers, offer| tiers | 1 << offer.kind as u8)
+}
+
 /// The id of the `<ProgramOffers>` holding `program_id`'s offers of one
 /// tier: `<program id>.offers.<tier>`, e.g. `movie-1.offers.free`.
 ///

@@ -237,6 +237,9 @@ pub fn build_in_parts_with<P: Parts>(
         for (delete, kind) in &plan.deletes {
             writer.delete(delete.clone(), *kind)?;
         }
+        for delete in &plan.offer_deletes {
+            writer.delete_offers(delete.clone())?;
+        }
     }
     let (sink, written) = writer.finish()?;
     let mut done = rotation.done;

@@ -11,16 +11,28 @@
 //! module); the input itself is read on the caller's thread. Memory does not
 //! grow with the document beyond what the checks keep per id.
 //!
-//! What it checks from the file alone (DOMAIN.md A2–A3): the root and its
-//! attributes, known element and attribute names, required children, value
-//! formats (through [`rules::check_item`]), positive integer versions, unique
-//! ids, that a season's series and an episode's season exist in the file or
-//! are known to the caller ([`KnownItems`]), that no parent is deleted while a
-//! child in the file stays alive, and, for deleted ids the caller knows, that
-//! children are deleted before their parents and none is left behind; and,
-//! when the caller knows what was last sent per id ([`KnownItems::sent`]),
-//! that versions only go up ([`rules::check_item_version`],
-//! [`rules::check_delete_version`]).
+//! What it checks from the file alone (EMBER.md, DOMAIN.md A3): the root
+//! `<DataCollections>` and its `schemaVersion`, the `ProgramCatalog`'s
+//! attributes (`action` is `upsert` or `replace`; a missing `version` is
+//! EMBER's default 1), element names and the `xs:sequence` order of a
+//! program's children from the schema table ([`crate::ember::schema`]),
+//! the required `Titles`, attribute values (`default`, `territories`),
+//! value formats (through [`rules::check_item`]), positive integer
+//! versions that fit EMBER's `long`, unique ids, that a season's series and
+//! an episode's season (from their `Relationships`) exist in the file or
+//! are known to the caller ([`KnownItems`]), that no parent is deleted
+//! while a child in the file stays alive, and, for deleted ids the caller
+//! knows, that children are deleted before their parents and none is left
+//! behind; in the `OfferCatalog`, that each `ProgramOffers` has an id, at
+//! least one `ProgramOffer`, a `programRef` naming a program of this
+//! document or a live one, and (when given) a `programCatalogRef` naming
+//! this document's program catalog; and, when the caller knows what was
+//! last sent per id ([`KnownItems::sent`]), that versions only go up
+//! ([`rules::check_item_version`], [`rules::check_delete_version`]; a
+//! `Delete`'s version must be above the last one sent, stricter than
+//! EMBER's "greater than or equal"). What the docs leave open (other
+//! catalogs and program types, `Studios`, `Keywords`, other entitlement
+//! types, `ProgramOffer`'s child order) is accepted as it is.
 //!
 //! A catalog split into parts (several documents, each with its own root)
 //! is checked as one logical catalog by [`BatchValidation`] (or

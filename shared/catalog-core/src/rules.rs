@@ -1,4 +1,4 @@
-//! The item rules of DOMAIN.md A2, in one place.
+//! The item value rules (EMBER.md, DOMAIN.md A3), in one place.
 //!
 //! Both the XML reader and the source loader build an [`Item`] and then ask
 //! [`check_item`] what is wrong with its values, so a rule is written once

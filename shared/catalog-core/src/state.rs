@@ -132,6 +132,13 @@ struct ItemLine<'a> {
     hash: String,
     status: Status,
     sent_at: i64,
+    /// The tiers the item's offers were last sent in (bit `OfferKind as u8`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    tiers: u8,
+}
+
+fn is_zero(tiers: &u8) -> bool {
+    *tiers == 0
 }
 
 /// The state of one catalog.
@@ -150,6 +157,9 @@ pub struct CatalogState {
     pub upgraded_from: Option<u32>,
     ids: String,
     records: Vec<Record>,
+    /// Per record, the tiers its `ProgramOffers` were last sent in: one
+    /// byte each beside the records, so they keep their 32 bytes.
+    tiers: Vec<u8>,
     /// Record positions, found by the hash of their id and compared by id.
     index: HashTable<u32>,
 }
@@ -171,6 +181,21 @@ fn unpack_time(packed: u32) -> i64 {
 }
 
 impl CatalogState {
+    /// The tiers (bit `OfferKind as u8`) the item at `at` last had
+    /// `ProgramOffers` in; 0 when none.
+    pub fn tiers_at(&self, at: usize) -> u8 {
+        self.tiers.get(at).copied().unwrap_or(0)
+    }
+
+    /// Records the tiers an item's `ProgramOffers` were sent in.
+    pub fn set_tiers(&mut self, id: &str, tiers: u8) {
+        if let Some(at) = self.position(id)
+            && let Some(slot) = self.tiers.get_mut(at)
+        {
+            *slot = tiers;
+        }
+    }
+
     /// The state of a catalog nothing has been sent for yet.
     pub fn new(catalog_id: impl Into<String>) -> CatalogState {
         CatalogState {
@@ -181,6 +206,7 @@ impl CatalogState {
             upgraded_from: None,
             ids: String::new(),
             records: Vec::new(),
+            tiers: Vec::new(),
             index: HashTable::new(),
         }
     }
@@ -302,6 +328,7 @@ impl CatalogState {
         let id_len = u16::try_from(id.len())
             .map_err(|_| StateError::TooLarge("an id longer than 65535 bytes"))?;
         self.ids.push_str(id);
+        self.tiers.push(0);
         self.records.push(Record {
             id_start,
             id_len,
@@ -355,6 +382,7 @@ impl CatalogState {
                 hash: format!("{:016x}", r.hash),
                 status: r.status,
                 sent_at: unpack_time(r.sent_at),
+                tiers: self.tiers_at(at),
             };
             serde_json::to_writer(&mut out, &line).map_err(io::Error::from)?;
             out.write_all(b"\n")?;
@@ -432,6 +460,7 @@ impl CatalogState {
                 StateError::Corrupt { reason, .. } => corrupt(number, reason),
                 other => other,
             })?;
+            state.set_tiers(&item.id, item.tiers);
         }
         if number - 1 != header.items {
             return Err(corrupt(
