@@ -693,17 +693,27 @@ async fn handover_committed<S: ObjectStore + Clone>(
     };
     // Handed over already when its key is there, or when its parts are
     // gone: a single part is deleted only after its copy, and the gate moves
-    // the parts of a catalog it quarantines.
-    let first_part = match &handover {
-        Handover::Copy { part, .. } => Some(part),
-        Handover::Descriptor { descriptor, .. } => descriptor.parts.first().map(|p| &p.key),
-    };
-    let Some(first_part) = first_part else {
-        return Ok(());
-    };
-    if store.head(handover.key()).await?.is_none() && store.head(first_part).await?.is_some() {
-        tracing::warn!(catalog = %claim.name, version, "catalog committed but not handed to the gate (a crash came in between); handing it over now");
-        handover_catalog(store, &handover).await?;
+    // the parts of a catalog it quarantines. A twin delivery of the same
+    // claim that lost the commit may have uploaded the single part again
+    // after that delete: it goes now.
+    let key_there = store.head(handover.key()).await?.is_some();
+    match &handover {
+        Handover::Copy { part, .. } if key_there => store.delete(part).await?,
+        Handover::Copy { part, .. } => {
+            if store.head(part).await?.is_some() {
+                tracing::warn!(catalog = %claim.name, version, "catalog committed but not handed to the gate (a crash came in between); handing it over now");
+                handover_catalog(store, &handover).await?;
+            }
+        }
+        Handover::Descriptor { descriptor, .. } => {
+            let first = descriptor.parts.first().map(|p| p.key.as_str());
+            if let (false, Some(first)) = (key_there, first)
+                && store.head(first).await?.is_some()
+            {
+                tracing::warn!(catalog = %claim.name, version, "catalog committed but not handed to the gate (a crash came in between); handing it over now");
+                handover_catalog(store, &handover).await?;
+            }
+        }
     }
     Ok(())
 }
