@@ -24,7 +24,7 @@ async fn main() -> Result<(), Error> {
         problems.join("\n")
     })?;
     let deps = Deps {
-        destination: boot.destination().await,
+        destination: boot.destination_reports().await,
         work: boot.work.clone(),
         alerts: boot.alerts.clone(),
         settings,
