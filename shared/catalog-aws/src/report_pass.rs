@@ -754,3 +754,50 @@ pub async fn merge_rejections<S: ObjectStore + Clone>(
     }
     Ok(total)
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_default_and_every_bad_variable_is_listed() {
+        let none: [(&str, &str); 0] = [];
+        let settings = ReportSettings::from_env_vars("acme", "staging", 8 << 20, none).unwrap();
+        assert_eq!(settings.cadence, CadencePolicy::default());
+        assert_eq!(settings.overlap_secs, 3600);
+        assert_eq!(settings.destination_prefix(), "acme/staging/reports/");
+
+        let set = [
+            ("CADENCE_UPDATE_DAYS", "5"),
+            ("CADENCE_FULL_DAYS", " 25 "),
+            ("REPORT_OVERLAP_MINUTES", ""),
+        ];
+        let settings = ReportSettings::from_env_vars("acme", "prod", 8 << 20, set).unwrap();
+        assert_eq!(
+            (settings.cadence.update_days, settings.cadence.full_days),
+            (5, 25)
+        );
+        assert_eq!(settings.overlap_secs, 3600, "blank is unset");
+
+        let bad = [
+            ("CADENCE_UPDATE_DAYS", "8"),
+            ("REPORT_MISSING_HOURS", "soon"),
+        ];
+        let problems = ReportSettings::from_env_vars("acme", "prod", 8 << 20, bad).unwrap_err();
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems[0].contains("CADENCE_UPDATE_DAYS=\"8\""));
+    }
+
+    #[test]
+    fn archived_report_keys_name_their_env() {
+        assert_eq!(
+            archived_report("reports/staging/a/b.html"),
+            Some(("staging", "a/b.html"))
+        );
+        assert_eq!(archived_report("reports/qa/x.csv"), None);
+        assert_eq!(archived_report("reports/prod/"), None);
+        assert_eq!(archived_report("source/x"), None);
+        assert_eq!(summary_key("prod", "x.csv"), "summaries/prod/x.csv.json");
+    }
+}
