@@ -18,8 +18,8 @@ fn main() {
         .first()
         .and_then(|a| a.parse().ok())
         .unwrap_or(200);
-    // About 150 bytes a line.
-    let items = mb * 1_000_000 / 150;
+    // About 130 bytes a line.
+    let items = mb * 1_000_000 / 130;
     // Written to a file first, so the figure is the parser's alone (the
     // generator formats every line); the file is streamed, never held.
     let path = std::env::temp_dir().join(format!(

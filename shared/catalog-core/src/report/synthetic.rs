@@ -5,7 +5,7 @@ use std::io::{self, Read};
 
 /// A JSON Lines report of `items` items, one in `reject_every` rejected
 /// (with one of three error codes), the rest accepted; a header line first.
-/// Each line is about 150 bytes.
+/// Each line is about 130 bytes.
 #[derive(Debug)]
 pub struct SyntheticJsonLines {
     items: u64,
