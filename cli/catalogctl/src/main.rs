@@ -13,6 +13,7 @@ mod build;
 mod demo;
 mod diff;
 mod generate;
+mod ingestion;
 mod manifest;
 mod report;
 mod validate;
@@ -40,7 +41,9 @@ Examples:
   catalogctl build --source export.jsonl --out out/ --state state.jsonl.zst
   catalogctl manifest --catalog out/catalog-20250420T060000Z-full.xml.zst --type full --provider acme
   catalogctl demo
-  catalogctl generate --items 100000 --seed 7 --out synthetic.jsonl.zst";
+  catalogctl generate --items 100000 --seed 7 --out synthetic.jsonl.zst
+  catalogctl report ingestion-report.jsonl.gz --json
+  catalogctl status --dir work/";
 
 /// Build, validate and inspect EMBER catalogs for Amazon on local files.
 #[derive(Debug, Parser)]
@@ -105,6 +108,24 @@ enum Command {
     ///
     /// Example: catalogctl generate --items 100000 --seed 7 --out synthetic.jsonl.zst
     Generate(generate::GenerateArgs),
+
+    /// Summarise one of Amazon's ingestion reports (HTML, JSON, JSON Lines, CSV; plain, .gz, .zst).
+    ///
+    /// Recognises the format by content and prints the counts by status and
+    /// by error code with the first items of each, and any bad lines; --json
+    /// prints the summary the report parser writes to summaries/. Exit code 1
+    /// when the report rejects anything or cannot be read.
+    ///
+    /// Example: catalogctl report ingestion-report.jsonl.gz
+    Report(ingestion::ReportArgs),
+
+    /// Show a work folder's last submissions, their reports, the rejected items and the cadence.
+    ///
+    /// Reads state/ledger/, summaries/ and state/rejections/ as the report
+    /// parser leaves them. Exit code 1 when the cadence check raises an alarm.
+    ///
+    /// Example: catalogctl status --dir work/
+    Status(ingestion::StatusArgs),
 }
 
 /// `full` or `update`, as the manifest will say.
@@ -139,6 +160,8 @@ fn main() -> ExitCode {
         Command::Manifest(args) => manifest::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Generate(args) => generate::run(args),
+        Command::Report(args) => ingestion::report(args),
+        Command::Status(args) => ingestion::status(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -108,3 +108,54 @@ impl Bootstrap {
         .with_bucket_owner_full_control()
     }
 }
+
+impl Bootstrap {
+    /// Amazon's bucket for reading its ingestion reports: the assumed role
+    /// narrowed by a session policy to listing and reading
+    /// `<provider>/<env>/reports/`, whatever else the role allows (the
+    /// report parser never needs more). Without a role, the function's own
+    /// credentials, which the template limits the same way.
+    pub async fn destination_reports(&self) -> crate::s3::S3Store {
+        let bucket = self.config.destination_bucket.clone();
+        let sdk = match &self.config.destination_role {
+            Some(role) => {
+                let partition = role.arn.split(':').nth(1).unwrap_or("aws");
+                let prefix = format!("{}/{}/reports/", self.config.provider, self.config.env);
+                let policy = serde_json::json!({
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Action": "s3:GetObject",
+                            "Resource": format!("arn:{partition}:s3:::{bucket}/{prefix}*"),
+                        },
+                        {
+                            "Effect": "Allow",
+                            "Action": "s3:ListBucket",
+                            "Resource": format!("arn:{partition}:s3:::{bucket}"),
+                            "Condition": {"StringLike": {"s3:prefix": format!("{prefix}*")}},
+                        },
+                    ],
+                })
+                .to_string();
+                let provider = AssumeRoleProvider::builder(role.arn.clone())
+                    .external_id(role.external_id.clone())
+                    .session_name("catalog-relay-reports")
+                    .policy(policy)
+                    .configure(&self.sdk)
+                    .build()
+                    .await;
+                self.sdk
+                    .to_builder()
+                    .credentials_provider(SharedCredentialsProvider::new(provider))
+                    .build()
+            }
+            None => self.sdk.clone(),
+        };
+        crate::s3::S3Store::new(
+            s3_client(&sdk, self.config.aws_endpoint_url.is_some()),
+            bucket,
+            tokio::runtime::Handle::current(),
+        )
+    }
+}

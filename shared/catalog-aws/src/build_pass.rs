@@ -298,7 +298,10 @@ impl<S: ObjectStore + Clone> Build<'_, S> {
         let kind = SubmissionType::from(claim.kind);
         let mut meta = CatalogMeta::built(kind, claim.version, &claim.export.etag);
         meta.allow_shrink = claim.allow_shrink;
-        let made = match build_parts(store, settings, &claim, loaded.state, &meta).await {
+        // Items Amazon's reports rejected enter the state at the claim (#18).
+        let mut state = loaded.state;
+        crate::report_pass::merge_rejections(store, &settings.env, &mut state).await?;
+        let made = match build_parts(store, settings, &claim, state, &meta).await {
             Ok(made) => made,
             Err(error) => {
                 tracing::error!(%error, version = claim.version, "the build failed; its claim is released at once");

@@ -15,6 +15,7 @@ pub mod gate_pass;
 pub mod local;
 pub mod logging;
 pub mod metrics;
+pub mod report_pass;
 pub mod s3;
 pub mod state_store;
 pub mod store;

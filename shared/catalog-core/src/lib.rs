@@ -50,6 +50,7 @@ pub mod naming;
 pub mod outbox;
 pub mod pipeline;
 pub mod reader;
+pub mod report;
 pub mod rules;
 pub mod source;
 pub mod state;

@@ -1,0 +1,122 @@
+//! The report parser: Amazon's ingestion reports read back, and the
+//! submission cadence watched.
+//!
+//! Triggers, all at-least-once:
+//! - EventBridge schedule `{"task":"poll"}` (every 15 minutes): archive new
+//!   reports from Amazon's `<provider>/<env>/reports/`.
+//! - SQS messages carrying the work bucket's notifications for
+//!   `reports/staging/` and `reports/prod/`: parse each archived report once
+//!   (a report dropped there by hand too). Failed messages are reported in
+//!   the `SqsBatchResponse`, so only they come back, then go to the DLQ.
+//! - EventBridge schedule `{"task":"cadence"}` (daily): the cadence check.
+//!
+//! This crate only routes: the work is [`catalog_aws::report_pass`], which
+//! `catalogctl` runs too. [`handle`] takes its dependencies (and the clock)
+//! as arguments, so tests call it directly with real event JSON.
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use catalog_aws::alerts::Alerts;
+use catalog_aws::events::{S3Notification, for_each_message};
+use catalog_aws::report_pass::{ReportSettings, check_cadence, parse_archived, poll};
+use catalog_aws::store::ObjectStore;
+use lambda_runtime::{Error, LambdaEvent};
+use serde::Deserialize;
+use serde_json::Value;
+
+/// What the handler works with.
+#[derive(Debug, Clone)]
+pub struct Deps<S> {
+    /// The work bucket.
+    pub work: S,
+    /// Amazon's bucket, through the assumed role.
+    pub destination: S,
+    /// Where alerts go.
+    pub alerts: Alerts,
+    /// The passes' settings.
+    pub settings: ReportSettings,
+    /// The clock (Unix seconds): `now_utc` in Lambda, fixed in tests.
+    pub clock: fn() -> i64,
+}
+
+/// The wall clock.
+pub fn now_utc() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// A schedule's input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Task {
+    /// Archive new reports.
+    Poll,
+    /// Check the cadence.
+    Cadence,
+}
+
+#[derive(Debug, Deserialize)]
+struct ScheduleInput {
+    task: Task,
+}
+
+/// The Lambda entry point: an SQS batch or a schedule input.
+pub async fn handle<S: ObjectStore + Clone>(
+    event: LambdaEvent<Value>,
+    deps: &Deps<S>,
+) -> Result<Value, Error> {
+    let payload = event.payload;
+    if payload.get("Records").is_some() {
+        let batch: SqsEvent = serde_json::from_value(payload)?;
+        return Ok(serde_json::to_value(handle_batch(batch, deps).await)?);
+    }
+    let input: ScheduleInput = serde_json::from_value(payload).map_err(|e| {
+        format!("expected an SQS batch (`Records`) or a schedule input {{\"task\":\"poll\"|\"cadence\"}}: {e}")
+    })?;
+    match input.task {
+        Task::Poll => {
+            let report = poll(&deps.destination, &deps.work, &deps.settings).await?;
+            tracing::info!(
+                listed = report.listed,
+                archived = report.archived.len(),
+                already = report.already,
+                "poll done"
+            );
+            Ok(serde_json::to_value(report)?)
+        }
+        Task::Cadence => {
+            let envs = check_cadence(
+                &deps.work,
+                &deps.alerts,
+                &deps.settings.cadence,
+                (deps.clock)(),
+            )
+            .await?;
+            Ok(serde_json::to_value(envs)?)
+        }
+    }
+}
+
+/// Parses each notified report; returns the ids of the messages to retry.
+pub async fn handle_batch<S: ObjectStore + Clone>(
+    batch: SqsEvent,
+    deps: &Deps<S>,
+) -> SqsBatchResponse {
+    for_each_message(&batch, |message| handle_message(message, deps)).await
+}
+
+async fn handle_message<S: ObjectStore + Clone>(
+    message: &SqsMessage,
+    deps: &Deps<S>,
+) -> Result<(), Error> {
+    for object in S3Notification::created_objects(message)? {
+        let outcome = parse_archived(
+            &deps.work,
+            &deps.alerts,
+            &object.key,
+            &deps.settings,
+            (deps.clock)(),
+        )
+        .await?;
+        tracing::info!(key = %object.key, ?outcome, "report notification handled");
+    }
+    Ok(())
+}

@@ -1,0 +1,513 @@
+//! JSON Lines, CSV and single-document JSON reports.
+//!
+//! JSON Lines and CSV are read one record at a time into buffers reused
+//! across records, so memory stays flat whatever the report's size. A JSON
+//! document is parsed whole, bounded by `max_whole_bytes`.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::io::{BufRead, Read};
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde_json::Value;
+
+use super::fields::{self, HeaderField, ItemField, Mapped};
+use super::{Context, ItemResult, ReportError, ReportHeader};
+use crate::report::Readability;
+
+/// One JSON object's members, keys borrowed from the line when they can be.
+struct Members<'a>(Vec<(Cow<'a, str>, Value)>);
+
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Key<'de>, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a field name")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+        }
+        d.deserialize_str(KeyVisitor)
+    }
+}
+
+impl<'de> Deserialize<'de> for Members<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Members<'de>, D::Error> {
+        struct MembersVisitor;
+        impl<'de> Visitor<'de> for MembersVisitor {
+            type Value = Members<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Members<'de>, A::Error> {
+                let mut members = Vec::with_capacity(8);
+                while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+                    let value: Value = map.next_value()?;
+                    members.push((key, value));
+                }
+                Ok(Members(members))
+            }
+        }
+        d.deserialize_map(MembersVisitor)
+    }
+}
+
+/// Maps one JSON object (an item, a header, or a header holding an items
+/// array) and hands its items on.
+fn json_object(
+    members: Vec<(Cow<'_, str>, Value)>,
+    line: u64,
+    ctx: &mut Context,
+    header: &mut ReportHeader,
+    on_item: &mut dyn FnMut(&ItemResult),
+) {
+    let has_id = members
+        .iter()
+        .any(|(k, _)| fields::item_field(k) == Some(fields::ItemField::Id));
+    if !has_id {
+        // A header; maybe holding the items themselves.
+        let mut arrays = Vec::new();
+        let mut rest = Vec::new();
+        for (key, value) in members {
+            if fields::header_field(&key) == Some(HeaderField::Items) && value.is_array() {
+                arrays.push(value);
+            } else {
+                rest.push((key, value));
+            }
+        }
+        let mapped = fields::map_record(rest, line, header);
+        if matches!(mapped, Mapped::Nothing) && arrays.is_empty() {
+            ctx.finding(
+                line,
+                "a record with no item id and no report field (looked for the names in report::fields)",
+            );
+        }
+        for array in arrays {
+            json_array(array, line, ctx, header, on_item);
+        }
+        return;
+    }
+    match fields::map_record(members, line, header) {
+        Mapped::Item(item) => ctx.item(&item, on_item),
+        Mapped::Header | Mapped::Nothing => {
+            ctx.finding(line, "an item record whose id is empty");
+        }
+    }
+}
+
+fn json_array(
+    array: Value,
+    line: u64,
+    ctx: &mut Context,
+    header: &mut ReportHeader,
+    on_item: &mut dyn FnMut(&ItemResult),
+) {
+    let Value::Array(values) = array else {
+        return;
+    };
+    for (at, value) in values.into_iter().enumerate() {
+        match value {
+            Value::Object(map) => {
+                let members = map.into_iter().map(|(k, v)| (Cow::Owned(k), v)).collect();
+                json_object(members, line, ctx, header, on_item);
+            }
+            other => ctx.finding(
+                line,
+                format!(
+                    "element {} of the items array is not an object: {}",
+                    at + 1,
+                    shorten(&other.to_string())
+                ),
+            ),
+        }
+    }
+}
+
+/// Reads JSON Lines, one object a line; a bad line is a finding.
+pub(crate) fn json_lines<R: BufRead>(
+    mut reader: R,
+    ctx: &mut Context,
+    header: &mut ReportHeader,
+    on_item: &mut dyn FnMut(&ItemResult),
+) -> Result<Readability, ReportError> {
+    let max = ctx.options().max_line_bytes;
+    let mut buf = Vec::with_capacity(4096);
+    let mut line = 0u64;
+    let mut readable_lines = 0u64;
+    loop {
+        buf.clear();
+        line += 1;
+        match read_line_bounded(&mut reader, &mut buf, max) {
+            Ok(LineRead::End) => break,
+            Ok(LineRead::TooLong) => {
+                ctx.finding(
+                    line,
+                    format!("the line is longer than {max} bytes; skipped"),
+                );
+                continue;
+            }
+            Ok(LineRead::Line) => {}
+            Err(error) => {
+                ctx.input_error(error, line)?;
+                break;
+            }
+        }
+        let text = trim_ascii(&buf);
+        if text.is_empty() {
+            continue;
+        }
+        match serde_json::from_slice::<Members<'_>>(text) {
+            Ok(Members(members)) => {
+                readable_lines += 1;
+                json_object(members, line, ctx, header, on_item);
+            }
+            Err(error) => ctx.finding(
+                line,
+                format!(
+                    "not a JSON object: {error} (the line starts {})",
+                    shorten(&String::from_utf8_lossy(text))
+                ),
+            ),
+        }
+    }
+    if readable_lines == 0 {
+        return Ok(Readability::Unrecognised {
+            reason: "looked like JSON Lines but no line is a JSON object".to_owned(),
+        });
+    }
+    Ok(Readability::Read)
+}
+
+enum LineRead {
+    Line,
+    TooLong,
+    End,
+}
+
+/// `read_until(b'\n')` that stops keeping bytes past `max` (the rest of the
+/// line is read and dropped, so memory stays bounded).
+fn read_line_bounded<R: BufRead>(
+    reader: &mut R,
+    buf: &mut Vec<u8>,
+    max: usize,
+) -> std::io::Result<LineRead> {
+    let mut too_long = false;
+    let mut any = false;
+    loop {
+        let available = match reader.fill_buf() {
+            Ok(available) => available,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if available.is_empty() {
+            break;
+        }
+        any = true;
+        let (chunk, done) = match memchr::memchr(b'\n', available) {
+            Some(at) => (&available[..=at], true),
+            None => (available, false),
+        };
+        let used = chunk.len();
+        if !too_long {
+            if buf.len() + used > max + 1 {
+                too_long = true;
+                buf.clear();
+            } else {
+                buf.extend_from_slice(chunk);
+            }
+        }
+        reader.consume(used);
+        if done {
+            break;
+        }
+    }
+    Ok(match (any, too_long) {
+        (false, _) => LineRead::End,
+        (true, true) => LineRead::TooLong,
+        (true, false) => LineRead::Line,
+    })
+}
+
+fn trim_ascii(bytes: &[u8]) -> &[u8] {
+    let start = bytes
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(start, |at| at + 1);
+    &bytes[start..end.max(start)]
+}
+
+/// The first 80 characters of `text`, for messages.
+pub(crate) fn shorten(text: &str) -> String {
+    let mut out: String = text.chars().take(80).collect();
+    if out.len() < text.len() {
+        out.push('…');
+    }
+    out
+}
+
+/// A CSV header: its delimiter and what each column is. `None` when the
+/// line names no item id column, or neither a status nor an error code.
+pub(crate) fn csv_header(line: &str) -> Option<(u8, Vec<String>)> {
+    let line = line.trim_end_matches(['\r', '\n']);
+    let delimiter = [b',', b';', b'\t', b'|']
+        .into_iter()
+        .max_by_key(|d| line.bytes().filter(|b| b == d).count())?;
+    let names: Vec<String> = line
+        .split(char::from(delimiter))
+        .map(|n| n.trim().trim_matches('"').to_owned())
+        .collect();
+    let kinds: Vec<Option<ItemField>> = names.iter().map(|n| fields::item_field(n)).collect();
+    let has = |kind| kinds.contains(&Some(kind));
+    (has(ItemField::Id) && (has(ItemField::Status) || has(ItemField::Code)))
+        .then_some((delimiter, names))
+}
+
+/// Reads a CSV report with a header row, one record at a time.
+pub(crate) fn csv<R: BufRead>(
+    reader: R,
+    ctx: &mut Context,
+    header: &mut ReportHeader,
+    on_item: &mut dyn FnMut(&ItemResult),
+) -> Result<Readability, ReportError> {
+    let mut reader = reader;
+    let mut first = Vec::new();
+    // The header line is read here to find the delimiter; the records after
+    // it go to the CSV reader.
+    if let Err(error) = read_line_bounded(&mut reader, &mut first, ctx.options().max_line_bytes) {
+        ctx.input_error(error, 1)?;
+        return Ok(Readability::Read);
+    }
+    let Some((delimiter, names)) = csv_header(&String::from_utf8_lossy(&first)) else {
+        return Ok(Readability::Unrecognised {
+            reason: "the first line names no item id and status columns".to_owned(),
+        });
+    };
+    let mut csv = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(delimiter)
+        .from_reader(reader);
+    let mut record = csv::ByteRecord::new();
+    let max = ctx.options().max_line_bytes;
+    loop {
+        let line = csv.position().line() + 1;
+        match csv.read_byte_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(error) => match error.into_kind() {
+                csv::ErrorKind::Io(io) => {
+                    ctx.input_error(io, line)?;
+                    break;
+                }
+                other => {
+                    ctx.finding(line, format!("not a CSV record: {other:?}"));
+                    continue;
+                }
+            },
+        }
+        if record.len() == 1 && record.get(0).is_some_and(|f| trim_ascii(f).is_empty()) {
+            continue;
+        }
+        if record.as_slice().len() > max {
+            ctx.finding(
+                line,
+                format!("the record is longer than {max} bytes; skipped"),
+            );
+            continue;
+        }
+        if record.len() < names.len() {
+            ctx.finding(
+                line,
+                format!(
+                    "the record has {} fields, the header {}: the line is cut short; skipped",
+                    record.len(),
+                    names.len()
+                ),
+            );
+            continue;
+        }
+        let mut values = Vec::with_capacity(record.len());
+        let mut bad = false;
+        for (at, field) in record.iter().enumerate() {
+            let Ok(text) = std::str::from_utf8(field) else {
+                ctx.finding(
+                    line,
+                    format!("field {} is not UTF-8; the record is skipped", at + 1),
+                );
+                bad = true;
+                break;
+            };
+            let name = names.get(at).map_or("", String::as_str);
+            if name.is_empty() && text.trim().is_empty() {
+                continue;
+            }
+            values.push((name, Value::String(text.to_owned())));
+        }
+        if bad {
+            continue;
+        }
+        match fields::map_record(values, line, header) {
+            Mapped::Item(item) => ctx.item(&item, on_item),
+            _ => ctx.finding(line, "the record has no item id; skipped"),
+        }
+    }
+    Ok(Readability::Read)
+}
+
+/// Reads one JSON document, whole (bounded): an array of items, or an
+/// object with header fields and an items array.
+pub(crate) fn json<R: BufRead>(
+    reader: R,
+    ctx: &mut Context,
+    header: &mut ReportHeader,
+    on_item: &mut dyn FnMut(&ItemResult),
+) -> Result<Readability, ReportError> {
+    let limit = ctx.options().max_whole_bytes;
+    let mut bytes = Vec::new();
+    if let Err(error) = reader.take(limit + 1).read_to_end(&mut bytes) {
+        ctx.input_error(error, 0)?;
+    }
+    if bytes.len() as u64 > limit {
+        return Ok(Readability::TooLarge { limit });
+    }
+    let value: Value = match serde_json::from_slice(&bytes) {
+        Ok(value) => value,
+        Err(error) => {
+            // A document cut short: what it held up to there is not
+            // recoverable with a plain parser; say where it broke.
+            return Ok(Readability::Unrecognised {
+                reason: format!(
+                    "not a complete JSON document: {error} (line {}, column {})",
+                    error.line(),
+                    error.column()
+                ),
+            });
+        }
+    };
+    match value {
+        Value::Array(_) => json_array(value, 1, ctx, header, on_item),
+        Value::Object(map) => {
+            let members = map.into_iter().map(|(k, v)| (Cow::Owned(k), v)).collect();
+            json_object(members, 1, ctx, header, on_item);
+        }
+        other => {
+            return Ok(Readability::Unrecognised {
+                reason: format!("a JSON {} rather than an object or array", kind_of(&other)),
+            });
+        }
+    }
+    Ok(Readability::Read)
+}
+
+fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{ParseOptions, ParsedReport, ReportFormat, parse_report};
+    use super::*;
+    use crate::report::ItemStatus;
+
+    fn parse(bytes: &[u8]) -> (ParsedReport, Vec<ItemResult>) {
+        let mut items = Vec::new();
+        let parsed = parse_report(bytes, &ParseOptions::default(), &mut |i| {
+            items.push(i.clone())
+        })
+        .unwrap();
+        (parsed, items)
+    }
+
+    #[test]
+    fn json_lines_with_a_header_line_and_a_bad_line() {
+        let text = b"{\"reportId\":\"R1\",\"manifest\":\"m.manifest\"}\n\
+            {\"itemId\":\"A\",\"status\":\"ACCEPTED\"}\n\
+            not json\n\
+            \n\
+            {\"itemId\":\"B\",\"status\":\"REJECTED\",\"errorCode\":\"E1\",\"extra\":1}\n";
+        let (parsed, items) = parse(text);
+        assert_eq!(parsed.format, Some(ReportFormat::JsonLines));
+        assert_eq!(parsed.header.report_id.as_deref(), Some("R1"));
+        assert_eq!(items.len(), 2);
+        assert_eq!(items[1].line, 5);
+        assert_eq!(items[1].status, ItemStatus::Rejected);
+        assert_eq!(items[1].raw["extra"], 1);
+        assert_eq!(parsed.findings.len(), 1);
+        assert_eq!(parsed.findings[0].line, 3);
+    }
+
+    #[test]
+    fn a_line_longer_than_the_bound_is_skipped_with_a_finding() {
+        let mut text = b"{\"id\":\"A\",\"status\":\"ok\"}\n{\"id\":\"".to_vec();
+        text.extend(std::iter::repeat_n(b'x', 5000));
+        text.extend_from_slice(b"\"}\n{\"id\":\"C\",\"status\":\"ok\"}\n");
+        let options = ParseOptions {
+            max_line_bytes: 1000,
+            ..ParseOptions::default()
+        };
+        let mut items = Vec::new();
+        let parsed = parse_report(&text[..], &options, &mut |i| items.push(i.clone())).unwrap();
+        assert_eq!(items.len(), 2);
+        assert_eq!(parsed.findings[0].line, 2);
+    }
+
+    #[test]
+    fn csv_with_semicolons_quotes_and_a_short_row() {
+        let text = b"Item ID;Version;Status;Error Code;Note\n\
+            A;1;Accepted;;\n\
+            \"B;x\";2;Rejected;E9;\"said \"\"no\"\"\"\n\
+            C;3\n";
+        let (parsed, items) = parse(text);
+        assert_eq!(parsed.format, Some(ReportFormat::Csv));
+        assert_eq!(items.len(), 2);
+        assert_eq!(items[1].item_id, "B;x");
+        assert_eq!(items[1].version, Some(2));
+        assert_eq!(items[1].error_code.as_deref(), Some("E9"));
+        assert_eq!(items[1].raw["Note"], "said \"no\"");
+        assert_eq!(parsed.findings.len(), 1);
+        assert_eq!(parsed.findings[0].line, 4);
+    }
+
+    #[test]
+    fn a_json_document_with_a_summary_and_items() {
+        let text = br#"{
+          "reportId": "R2",
+          "submission": "catalog-20260101T000000Z-update.xml.zst",
+          "status": "PARTIAL",
+          "summary": {"total": 3, "accepted": 2, "rejected": 1},
+          "generatedBy": "ember",
+          "items": [
+            {"id": "A", "version": 2, "status": "SUCCESS"},
+            {"id": "B", "status": "ERROR", "code": "BAD_DATE", "message": "date"},
+            7
+          ]
+        }"#;
+        let (parsed, items) = parse(text);
+        assert_eq!(parsed.format, Some(ReportFormat::Json));
+        assert_eq!(parsed.header.declared.total, Some(3));
+        assert_eq!(parsed.header.raw["generatedBy"], "ember");
+        assert_eq!(items.len(), 2);
+        assert_eq!(items[1].error_code.as_deref(), Some("BAD_DATE"));
+        assert_eq!(parsed.findings.len(), 1);
+    }
+}
