@@ -38,6 +38,7 @@
 #![deny(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod bwp;
 pub mod diff;
 pub mod finding;
 pub mod gate;
