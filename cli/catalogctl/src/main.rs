@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 mod build;
+mod bwp;
 mod demo;
 mod diff;
 mod generate;
@@ -39,7 +40,10 @@ Examples:
   catalogctl build --source export.jsonl --out out/ --state state.jsonl.zst
   catalogctl manifest --catalog out/catalog-20250420T060000Z-full.xml.zst --type full --provider acme
   catalogctl demo
-  catalogctl generate --items 100000 --seed 7 --out synthetic.jsonl.zst";
+  catalogctl generate --items 100000 --seed 7 --out synthetic.jsonl.zst
+  catalogctl bwp build --source examples/products.jsonl --out out/
+  catalogctl bwp validate out/bwp-feed-20261130T120000Z-0001.csv
+  catalogctl bwp result feed-result.csv --json";
 
 /// Build, validate and inspect EMBER catalogs for Amazon on local files.
 #[derive(Debug, Parser)]
@@ -104,6 +108,12 @@ enum Command {
     ///
     /// Example: catalogctl generate --items 100000 --seed 7 --out synthetic.jsonl.zst
     Generate(generate::GenerateArgs),
+
+    /// Buy with Prime catalog feeds: build, validate, read results.
+    ///
+    /// Example: catalogctl bwp build --source examples/products.jsonl --out out/
+    #[command(subcommand)]
+    Bwp(bwp::BwpCommand),
 }
 
 /// `full` or `update`, as the manifest will say.
@@ -138,6 +148,7 @@ fn main() -> ExitCode {
         Command::Manifest(args) => manifest::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Generate(args) => generate::run(args),
+        Command::Bwp(command) => bwp::run(command),
     };
     match result {
         Ok(code) => ExitCode::from(code),

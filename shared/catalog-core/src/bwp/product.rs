@@ -85,8 +85,10 @@ struct JsonProduct {
     sku: Option<String>,
     #[serde(default)]
     amazon_sku: Option<String>,
+    /// `true`/`false` (or the strings), checked after parsing so a wrong
+    /// value gets its own rule.
     #[serde(default)]
-    offer_prime: Option<bool>,
+    offer_prime: Option<serde_json::Value>,
     #[serde(default)]
     image_url: Option<String>,
     #[serde(default)]
@@ -455,13 +457,26 @@ fn json_row(line: &[u8], at: Position) -> Row {
         }
     })?;
     let some = |value: Option<String>| value.filter(|v| !v.trim().is_empty());
+    let offer_prime = match row.offer_prime {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::Bool(prime)) => Some(prime),
+        Some(serde_json::Value::String(text)) if text == "true" || text == "false" => {
+            Some(text == "true")
+        }
+        Some(other) => {
+            let message = format!("offer_prime is {other}, not true or false; the row is left out");
+            return Err(
+                Finding::error(Rule::BwpOfferPrime, at, message).for_item(row.external_id.trim())
+            );
+        }
+    };
     product(
         Product {
             external_id: row.external_id,
             new_external_id: some(row.new_external_id),
             sku: some(row.sku),
             amazon_sku: some(row.amazon_sku),
-            offer_prime: row.offer_prime,
+            offer_prime,
             image_url: some(row.image_url),
             detail_page_url: some(row.detail_page_url),
         },
@@ -658,7 +673,7 @@ not json
                 (5, "bwp.duplicate-external-id"),
                 (6, "bwp.duplicate-sku"),
                 (7, "bwp.required"),
-                (8, "bwp.syntax"),
+                (8, "bwp.offer-prime"),
             ]
         );
         assert_eq!((report.rows, report.rejected, report.products), (8, 6, 2));
