@@ -157,9 +157,14 @@ impl<F: FeedFiles> FeedSplitter<F> {
         &mut self.ids
     }
 
-    /// The name of the file the next row goes into.
-    pub fn next_file_name(&self) -> String {
-        self.files.name(self.index)
+    /// The index (from 1) of the file the next row goes into.
+    pub fn next_file_index(&self) -> u32 {
+        self.index
+    }
+
+    /// The name of feed file `index`.
+    pub fn file_name(&self, index: u32) -> String {
+        self.files.name(index)
     }
 
     /// Writes one row, opening a file (and its header row) when none is open.
@@ -252,12 +257,15 @@ pub fn build_feeds<F: FeedFiles>(
     let mut splitter = FeedSplitter::new(files);
     let mut counts = FeedCounts::default();
     let mut read = 0u64;
+    // The name of the file being written, asked for once per file.
+    let mut feed = (0, String::new());
     while let Some((line, product)) = loader.next_product()? {
         read += 1;
         if read.is_multiple_of(4096) {
             progress(read, loader.bytes_read());
         }
-        let kind = match state.plan(&product) {
+        let hash = product.content_hash();
+        let kind = match state.plan_hashed(&product.external_id, hash) {
             Plan::Unchanged => {
                 counts.unchanged += 1;
                 continue;
@@ -272,9 +280,12 @@ pub fn build_feeds<F: FeedFiles>(
             counts.refused += 1;
             continue;
         }
-        let feed = splitter.next_file_name();
+        let index = splitter.next_file_index();
+        if feed.0 != index {
+            feed = (index, splitter.file_name(index));
+        }
         splitter.push(&row)?;
-        state.record_sent(&product, kind, &feed);
+        state.record_hashed(&product.external_id, hash, kind, &feed.1);
         match kind {
             ListingKind::FirstListing => counts.first_listings += 1,
             ListingKind::Relisting => counts.relistings += 1,

@@ -55,7 +55,14 @@ impl Product {
     /// encoding (xxh3-64 over length-prefixed fields, in this order) must
     /// not change.
     pub fn content_hash(&self) -> u64 {
-        let mut bytes = Vec::with_capacity(256);
+        thread_local! {
+            static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        BUFFER.with_borrow_mut(|bytes| self.hash_into(bytes))
+    }
+
+    fn hash_into(&self, bytes: &mut Vec<u8>) -> u64 {
+        bytes.clear();
         let mut field = |value: Option<&str>| match value {
             Some(text) => {
                 bytes.push(1);
@@ -70,7 +77,7 @@ impl Product {
         field(self.offer_prime.map(|p| if p { "true" } else { "false" }));
         field(self.image_url.as_deref());
         field(self.detail_page_url.as_deref());
-        xxhash_rust::xxh3::xxh3_64(&bytes)
+        xxhash_rust::xxh3::xxh3_64(bytes)
     }
 }
 
