@@ -333,3 +333,20 @@ fn the_bad_example_reports_each_row_by_line_and_sends_the_good_ones() {
     let read = python_reads(&feeds);
     assert_eq!(read[feeds[0].to_str().unwrap()]["rows"], 2);
 }
+
+#[test]
+fn the_csv_example_builds_and_keeps_a_comma_in_an_external_id() {
+    let out = tempfile::tempdir().unwrap();
+    let output = build(
+        &workspace_root().join("examples/products.csv"),
+        out.path(),
+        None,
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+    let feeds = files_ending(out.path(), ".csv");
+    let read = python_reads(&feeds);
+    let feed = &read[feeds[0].to_str().unwrap()];
+    assert_eq!(feed["rows"], 2);
+    assert_eq!(feed["last"][0], "rug, wool");
+    assert_eq!(feed["last"][6], "");
+}

@@ -35,7 +35,7 @@ fn main() {
         None => 1_000_000,
     };
     println!(
-        "scenario  products   files  CSV MB   seconds  rows/s     CSV MB/s  peak RSS MB  state MB"
+        "scenario  products   files  CSV MB   seconds  rows/s     CSV MB/s  peak RSS MB  state JSON MB"
     );
     for scenario in ["first", "again"] {
         let exe = std::env::current_exe().expect("current exe");

@@ -259,7 +259,8 @@ impl<'a> ProductLoader<'a> {
         })
     }
 
-    /// Opens `path`'s format (`.csv`, optionally `.gz`/`.zst`, is CSV; anything else JSON Lines).
+    /// The shape of the export at `path`: `.csv` (optionally `.gz`/`.zst`
+    /// after it) is CSV, anything else JSON Lines.
     pub fn format_of(path: &Path) -> SourceFormat {
         SourceFormat::from_path(path)
     }
