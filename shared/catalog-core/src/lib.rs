@@ -4,7 +4,9 @@
 //! on any `Write`; [`reader::CatalogReader`] reads EMBER XML (plain or zstd)
 //! from any `Read`, yields entries and reports every rule broken as a
 //! [`finding::Finding`]; [`source`] loads a provider's own export (JSON Lines
-//! or CSV) into items, reporting bad rows by line.
+//! or CSV) into items, reporting bad rows by line; [`bwp`] turns a
+//! merchant's product export into Buy with Prime catalog feed files and
+//! reads their result files back.
 //!
 //! ```
 //! use catalog_core::model::{Action, CatalogHeader, Item, ItemKind, LocalizedText, Metadata};
