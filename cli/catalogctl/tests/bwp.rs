@@ -297,6 +297,27 @@ fn a_result_file_lists_products_and_later_changes_go_as_relistings() {
     assert_eq!(summary["relistings"], 2);
     assert_eq!(summary["first_listings"], 3);
 
+    // A re-listing needs only its External ID: `validate --state` knows
+    // tee-classic-s is listed; without the state it is a first listing.
+    let relisting = dir.path().join("relisting.csv");
+    fs::write(&relisting, format!("{HEADER}\ntee-classic-s,,,,false,,\n")).unwrap();
+    let with_state = catalogctl(&[
+        "bwp",
+        "validate",
+        relisting.to_str().unwrap(),
+        "--state",
+        new_state.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        with_state.status.code(),
+        Some(0),
+        "{}",
+        describe(&with_state)
+    );
+    let without = catalogctl(&["bwp", "validate", relisting.to_str().unwrap()]);
+    assert_eq!(without.status.code(), Some(1), "{}", describe(&without));
+    assert!(String::from_utf8_lossy(&without.stdout).contains(":2: error [bwp.required]"));
+
     let human = catalogctl(&["bwp", "result", result.to_str().unwrap()]);
     let text = String::from_utf8_lossy(&human.stdout);
     assert!(text.contains("3 rows: 2 imported, 1 failed"), "{text}");

@@ -87,6 +87,16 @@ impl FeedFiles for DirFeeds {
     }
 
     fn create(&mut self, index: u32) -> io::Result<BufWriter<File>> {
+        let name = self.name(index);
+        if self.dir.join(&name).exists() {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!(
+                    "{name} already exists in {}; a build in the same second wrote it: run again, or use another --out",
+                    self.dir.display()
+                ),
+            ));
+        }
         Ok(BufWriter::with_capacity(
             1 << 20,
             File::create(self.partial(index))?,
