@@ -13,7 +13,7 @@
 //! a value, no External ID or SKU twice in one file, and a warning for
 //! Offer Prime true without a detail page URL (Prime cannot be enabled).
 
-use std::io::Read;
+use std::io::{BufRead, Read};
 
 use serde::Serialize;
 
@@ -180,10 +180,15 @@ pub fn validate_feed<R: Read>(
         max_token_bytes: 1 << 20,
         ..Limits::default()
     };
+    let mut tracked = Tracked::new(decoded, &limits);
+    let bom = tracked
+        .fill_buf()
+        .map_err(BwpError::from_io)?
+        .starts_with(b"\xEF\xBB\xBF");
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
-        .from_reader(Tracked::new(decoded, &limits));
+        .from_reader(tracked);
     let mut report = FeedReport {
         header_ok: false,
         rows: 0,
@@ -194,6 +199,15 @@ pub fn validate_feed<R: Read>(
         bytes: 0,
         compression,
     };
+    if bom {
+        // The csv crate skips it; whether Amazon's reader does is not
+        // documented, and the header must come first [ours].
+        report.findings.push(Finding::warning(
+            Rule::BwpHeader,
+            at_line(1),
+            "the file starts with a UTF-8 byte order mark (as spreadsheet \"CSV UTF-8\" exports write); Amazon may not read the header behind it",
+        ));
+    }
     let mut ids = FileIds::default();
     let mut record = csv::ByteRecord::new();
     let mut first = true;
@@ -444,6 +458,14 @@ mod tests {
 
         let report = validate("");
         assert_eq!(codes(&report), [(1, "bwp.header")]);
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_a_warning() {
+        let report = validate(&format!("\u{FEFF}{HEADER}p1,,S1,M1,,https://i/1,\n"));
+        assert!(report.is_valid() && report.header_ok);
+        assert_eq!(codes(&report), [(1, "bwp.header")]);
+        assert_eq!(report.findings.warning_count(), 1);
     }
 
     #[test]
