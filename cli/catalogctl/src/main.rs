@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 mod build;
+mod bwp;
 mod demo;
 mod diff;
 mod generate;
@@ -43,7 +44,10 @@ Examples:
   catalogctl demo
   catalogctl generate --items 100000 --seed 7 --out synthetic.jsonl.zst
   catalogctl report ingestion-report.jsonl.gz --json
-  catalogctl status --dir work/";
+  catalogctl status --dir work/
+  catalogctl bwp build --source examples/products.jsonl --out out/
+  catalogctl bwp validate out/bwp-feed-20261130T120000Z-0001.csv
+  catalogctl bwp result feed-result.csv --json";
 
 /// Build, validate and inspect EMBER catalogs for Amazon on local files.
 #[derive(Debug, Parser)]
@@ -126,6 +130,11 @@ enum Command {
     ///
     /// Example: catalogctl status --dir work/
     Status(ingestion::StatusArgs),
+    /// Buy with Prime catalog feeds: build, validate, read results.
+    ///
+    /// Example: catalogctl bwp build --source examples/products.jsonl --out out/
+    #[command(subcommand)]
+    Bwp(bwp::BwpCommand),
 }
 
 /// `full` or `update`, as the manifest will say.
@@ -162,6 +171,7 @@ fn main() -> ExitCode {
         Command::Generate(args) => generate::run(args),
         Command::Report(args) => ingestion::report(args),
         Command::Status(args) => ingestion::status(args),
+        Command::Bwp(command) => bwp::run(command),
     };
     match result {
         Ok(code) => ExitCode::from(code),

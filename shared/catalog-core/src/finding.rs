@@ -127,6 +127,40 @@ pub enum Rule {
     StateUpgraded,
     /// A source text field held a JSON number; it was taken as text.
     SourceNumberAsText,
+    /// Buy with Prime: a product export row is not one JSON object, or a
+    /// CSV row cannot be read against its header.
+    BwpSyntax,
+    /// Buy with Prime: a row holds bytes that are not UTF-8.
+    BwpEncoding,
+    /// Buy with Prime: a row is longer than the configured bound.
+    BwpRowTooLarge,
+    /// Buy with Prime: the product export's CSV header is unusable.
+    BwpExportHeader,
+    /// Buy with Prime: the feed file does not start with the exact header row.
+    BwpHeader,
+    /// Buy with Prime: a column required for the row's listing kind is empty.
+    BwpRequired,
+    /// Buy with Prime: Offer Prime is neither `true` nor `false`.
+    BwpOfferPrime,
+    /// Buy with Prime: a URL is not an absolute http(s) URL.
+    BwpUrl,
+    /// Buy with Prime: a value holds a control character or a line break.
+    BwpText,
+    /// Buy with Prime: an External ID appears twice in one export or feed file.
+    BwpDuplicateExternalId,
+    /// Buy with Prime: a SKU appears twice in one export or feed file.
+    BwpDuplicateSku,
+    /// Buy with Prime: Offer Prime is true but no detail page URL is given.
+    BwpPrimeWithoutDetailPage,
+    /// Buy with Prime: a first listing carries an Updated External ID.
+    BwpUpdatedIdOnFirstListing,
+    /// Buy with Prime: a feed file holds more products than one upload may.
+    BwpTooManyProducts,
+    /// Buy with Prime: a feed result file lacks a column it must have.
+    BwpResultHeader,
+    /// Buy with Prime: a result row's Import Result is not one we recognise,
+    /// or it names a product the listing state does not hold.
+    BwpResultUnknown,
 }
 
 impl Rule {
@@ -180,6 +214,22 @@ impl Rule {
             Rule::NotSent => "ember.not-sent",
             Rule::StateUpgraded => "state.upgraded",
             Rule::SourceNumberAsText => "source.number-as-text",
+            Rule::BwpSyntax => "bwp.syntax",
+            Rule::BwpEncoding => "bwp.encoding",
+            Rule::BwpRowTooLarge => "bwp.row-too-large",
+            Rule::BwpExportHeader => "bwp.export-header",
+            Rule::BwpHeader => "bwp.header",
+            Rule::BwpRequired => "bwp.required",
+            Rule::BwpOfferPrime => "bwp.offer-prime",
+            Rule::BwpUrl => "bwp.url",
+            Rule::BwpText => "bwp.text",
+            Rule::BwpDuplicateExternalId => "bwp.duplicate-external-id",
+            Rule::BwpDuplicateSku => "bwp.duplicate-sku",
+            Rule::BwpPrimeWithoutDetailPage => "bwp.prime-without-detail-page",
+            Rule::BwpUpdatedIdOnFirstListing => "bwp.updated-id-on-first-listing",
+            Rule::BwpTooManyProducts => "bwp.too-many-products",
+            Rule::BwpResultHeader => "bwp.result-header",
+            Rule::BwpResultUnknown => "bwp.result-unknown",
         }
     }
 
@@ -306,6 +356,43 @@ impl Rule {
             }
             Rule::CatalogPlacement => {
                 "put programs and their Deletes in <ProgramCatalog>, offers in <OfferCatalog>, and start with the <ProgramCatalog>"
+            Rule::BwpSyntax => {
+                "correct the line so it is one JSON object (or one CSV row matching the header); see docs/bwp-feed.md"
+            }
+            Rule::BwpEncoding => "export the file as UTF-8 (or correct the bytes of this row)",
+            Rule::BwpRowTooLarge => {
+                "check the line is one row (a missing line break joins rows); no product needs more than the limit"
+            }
+            Rule::BwpExportHeader => {
+                "make the first row name the columns: external_id,sku,amazon_sku,offer_prime,image_url,detail_page_url[,new_external_id]"
+            }
+            Rule::BwpHeader => {
+                "make the first row exactly \"External ID\",\"Updated External ID\",\"SKU\",\"Amazon SKU\",\"Offer Prime\",\"Image URL\",\"Product Detail Page URL\"; Amazon fails an upload without it"
+            }
+            Rule::BwpRequired => {
+                "fill in the column: a first listing needs External ID, SKU, Amazon SKU and Image URL; a re-listing needs External ID"
+            }
+            Rule::BwpOfferPrime => "write true or false (lower case), or leave it empty for false",
+            Rule::BwpUrl => "give an absolute http(s) URL, e.g. https://shop.example.com/p/123",
+            Rule::BwpText => "remove control characters and line breaks from the value",
+            Rule::BwpDuplicateExternalId => {
+                "every External ID may appear once; merge the rows or give each product its own id"
+            }
+            Rule::BwpDuplicateSku => {
+                "every SKU may appear once; merge the rows or give each product its own SKU"
+            }
+            Rule::BwpPrimeWithoutDetailPage => {
+                "add the Product Detail Page URL; Amazon needs it to enable Prime"
+            }
+            Rule::BwpUpdatedIdOnFirstListing => {
+                "list the product under its new id first (put it in external_id and leave new_external_id empty); Updated External ID is only for re-listing"
+            }
+            Rule::BwpTooManyProducts => "split the products into files of at most 15000 rows",
+            Rule::BwpResultHeader => {
+                "check the file is a Buy with Prime feed result (Import Result, Error Type, Error Code(s), Error Detail(s), External ID, …)"
+            }
+            Rule::BwpResultUnknown => {
+                "check the result belongs to this listing state; an unknown Import Result is left as it was (see docs/bwp-feed.md)"
             }
         }
     }

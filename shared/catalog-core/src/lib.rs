@@ -4,7 +4,9 @@
 //! on any `Write`; [`reader::CatalogReader`] reads EMBER XML (plain or zstd)
 //! from any `Read`, yields entries and reports every rule broken as a
 //! [`finding::Finding`]; [`source`] loads a provider's own export (JSON Lines
-//! or CSV) into items, reporting bad rows by line.
+//! or CSV) into items, reporting bad rows by line; [`bwp`] turns a
+//! merchant's product export into Buy with Prime catalog feed files and
+//! reads their result files back.
 //!
 //! ```
 //! use catalog_core::model::{Action, CatalogHeader, Item, ItemKind, LocalizedText, Metadata};
@@ -38,6 +40,7 @@
 #![deny(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod bwp;
 pub mod diff;
 pub mod ember;
 pub mod finding;
