@@ -38,6 +38,7 @@
 #![deny(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod bwp_event;
 pub mod diff;
 pub mod finding;
 pub mod gate;
@@ -48,6 +49,7 @@ pub mod model;
 pub mod naming;
 pub mod outbox;
 pub mod pipeline;
+pub mod product_status;
 pub mod reader;
 pub mod rules;
 pub mod source;
