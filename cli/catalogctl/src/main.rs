@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 mod build;
 mod demo;
 mod diff;
+mod event;
 mod generate;
 mod manifest;
 mod report;
@@ -104,6 +105,20 @@ enum Command {
     ///
     /// Example: catalogctl generate --items 100000 --seed 7 --out synthetic.jsonl.zst
     Generate(generate::GenerateArgs),
+
+    /// Run one Buy with Prime event through the event handler's pass on local state.
+    ///
+    /// Prints the outcome (applied, repeat, stale, refused) and the
+    /// product-updates message. Thin events need --api and BWP_CLIENT_ID,
+    /// BWP_CLIENT_SECRET, BWP_TARGET_ID in the environment.
+    ///
+    /// Example: catalogctl event webhook-body.json --state work/
+    Event(event::EventArgs),
+
+    /// List the Buy with Prime product live status kept under state/products/.
+    ///
+    /// Example: catalogctl products --state work/ --json
+    Products(event::ProductsArgs),
 }
 
 /// `full` or `update`, as the manifest will say.
@@ -138,6 +153,8 @@ fn main() -> ExitCode {
         Command::Manifest(args) => manifest::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Generate(args) => generate::run(args),
+        Command::Event(args) => event::run_event(args),
+        Command::Products(args) => event::run_products(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
