@@ -13,6 +13,7 @@ mod build;
 mod bwp;
 mod demo;
 mod diff;
+mod event;
 mod generate;
 mod ingestion;
 mod manifest;
@@ -135,6 +136,20 @@ enum Command {
     /// Example: catalogctl bwp build --source examples/products.jsonl --out out/
     #[command(subcommand)]
     Bwp(bwp::BwpCommand),
+
+    /// Run one Buy with Prime event through the event handler's pass on local state.
+    ///
+    /// Prints the outcome (applied, repeat, stale, refused) and the
+    /// product-updates message. Thin events need --api and BWP_CLIENT_ID,
+    /// BWP_CLIENT_SECRET, BWP_TARGET_ID in the environment.
+    ///
+    /// Example: catalogctl event webhook-body.json --state work/
+    Event(event::EventArgs),
+
+    /// List the Buy with Prime product live status kept under state/products/.
+    ///
+    /// Example: catalogctl products --state work/ --json
+    Products(event::ProductsArgs),
 }
 
 /// `full` or `update`, as the manifest will say.
@@ -172,6 +187,8 @@ fn main() -> ExitCode {
         Command::Report(args) => ingestion::report(args),
         Command::Status(args) => ingestion::status(args),
         Command::Bwp(command) => bwp::run(command),
+        Command::Event(args) => event::run_event(args),
+        Command::Products(args) => event::run_products(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

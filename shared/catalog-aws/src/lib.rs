@@ -8,6 +8,8 @@ pub mod alerts;
 pub mod aws;
 pub mod build_pass;
 pub mod config;
+pub mod event_config;
+pub mod event_pass;
 pub mod events;
 #[cfg(feature = "testing")]
 pub mod faulty;
@@ -19,3 +21,4 @@ pub mod report_pass;
 pub mod s3;
 pub mod state_store;
 pub mod store;
+pub mod webhook;

@@ -356,6 +356,7 @@ impl Rule {
             }
             Rule::CatalogPlacement => {
                 "put programs and their Deletes in <ProgramCatalog>, offers in <OfferCatalog>, and start with the <ProgramCatalog>"
+            }
             Rule::BwpSyntax => {
                 "correct the line so it is one JSON object (or one CSV row matching the header); see docs/bwp-feed.md"
             }

@@ -41,6 +41,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod bwp;
+pub mod bwp_event;
 pub mod diff;
 pub mod ember;
 pub mod finding;
@@ -52,6 +53,7 @@ pub mod model;
 pub mod naming;
 pub mod outbox;
 pub mod pipeline;
+pub mod product_status;
 pub mod reader;
 pub mod report;
 pub mod rules;
