@@ -289,18 +289,19 @@ impl<S: ObjectStore + Clone> Build<'_, S> {
     async fn attempt(&self) -> Result<Option<Report>, RunError> {
         let (store, states, settings) = (self.store, self.states, self.settings);
         let loaded = states.load(&settings.catalog_id).await?;
-        handover_committed(store, states, loaded.state.catalog_version).await?;
+        let (mut state, state_etag) = (loaded.state, loaded.etag);
+        // Items Amazon's reports rejected enter the state before the claim
+        // (#18), so a failure here holds no version.
+        crate::report_pass::merge_rejections(store, &settings.env, &mut state).await?;
+        handover_committed(store, states, state.catalog_version).await?;
         let standing = Standing::read(states).await?;
-        let (claim, claim_etag) = self.claim(&loaded.state, &standing).await?;
+        let (claim, claim_etag) = self.claim(&state, &standing).await?;
         if let Some(report) = self.superseded_since_claimed(&claim).await? {
             return Ok(Some(report));
         }
         let kind = SubmissionType::from(claim.kind);
         let mut meta = CatalogMeta::built(kind, claim.version, &claim.export.etag);
         meta.allow_shrink = claim.allow_shrink;
-        // Items Amazon's reports rejected enter the state at the claim (#18).
-        let mut state = loaded.state;
-        crate::report_pass::merge_rejections(store, &settings.env, &mut state).await?;
         let made = match build_parts(store, settings, &claim, state, &meta).await {
             Ok(made) => made,
             Err(error) => {
@@ -330,7 +331,7 @@ impl<S: ObjectStore + Clone> Build<'_, S> {
                     &claim_etag,
                     &record,
                     new_state,
-                    loaded.etag.as_deref(),
+                    state_etag.as_deref(),
                 )
                 .await?
                 {
