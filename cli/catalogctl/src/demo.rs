@@ -217,6 +217,7 @@ fn gate(out: &mut dyn Write, dir: &Path, key: &str) -> Result<()> {
             shrink_limit_bps: Policy::default().shrink_limit_bps,
             limits: Limits::default(),
             max_findings: Findings::DEFAULT_CAP,
+            omit: Default::default(),
         },
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -114,6 +114,7 @@ async fn child(args: &[String]) {
         policy: Policy::default(),
         claim_timeout: 7200,
         level: 3,
+        ember: Default::default(),
     };
     let started = Instant::now();
     let report = run(

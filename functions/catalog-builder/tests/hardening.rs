@@ -36,6 +36,7 @@ fn settings() -> Settings {
         policy: Policy::default(),
         claim_timeout: 7200,
         level: 3,
+        ember: Default::default(),
     }
 }
 

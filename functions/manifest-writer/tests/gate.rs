@@ -62,6 +62,7 @@ fn settings(destination_bucket: &str) -> Settings {
         shrink_limit_bps: 1000,
         limits: Limits::default(),
         max_findings: 1000,
+        omit: Default::default(),
     }
 }
 
@@ -97,6 +98,7 @@ fn builder_settings(env: &str) -> catalog_aws::build_pass::Settings {
         policy: Policy::default(),
         claim_timeout: 7200,
         level: 3,
+        ember: Default::default(),
     }
 }
 

@@ -39,6 +39,7 @@ fn build_settings() -> Settings {
         policy: Policy::default(),
         claim_timeout: 7200,
         level: 3,
+        ember: Default::default(),
     }
 }
 

@@ -38,7 +38,7 @@ use catalog_core::diff::{Outcome, Policy, Request, submission_kind};
 use catalog_core::ledger::{Handover, RecordedFinding, Submission};
 use catalog_core::naming::{catalog_file_name, stem};
 use catalog_core::outbox::{BatchDescriptor, BatchPart, CatalogMeta, OutboxKey, part_name};
-use catalog_core::pipeline::{BuildError, Built, Parts, build_in_parts};
+use catalog_core::pipeline::{BuildError, Built, Parts, build_in_parts_with};
 use catalog_core::source::{LoadOptions, SourceFormat, SourceLoader};
 use catalog_core::writer::WriteSummary;
 use thiserror::Error;
@@ -73,6 +73,8 @@ pub struct Settings {
     pub claim_timeout: i64,
     /// zstd level.
     pub level: i32,
+    /// Inferred EMBER elements not sent, and the offer catalog's id.
+    pub ember: catalog_core::ember::EmberOptions,
 }
 
 /// Why a build runs.
@@ -615,17 +617,19 @@ async fn build_parts<S: ObjectStore + Clone>(
         done: Vec::new(),
     };
     let (policy, max_items) = (settings.policy, settings.max_items_per_file);
+    let ember = settings.ember.clone();
     let result = tokio::task::spawn_blocking(move || {
         let built = SourceLoader::new(bridge, format, LoadOptions::default())
             .map_err(BuildError::from)
             .and_then(|loader| {
-                build_in_parts(
+                build_in_parts_with(
                     loader,
                     state,
                     policy,
                     request,
                     max_items,
                     &mut parts,
+                    &ember,
                     &mut |n, bytes| {
                         tracing::debug!(items = n, bytes, "building");
                     },
@@ -955,6 +959,7 @@ impl Settings {
             // queue's 5 receives: only a claim nobody is working on is older.
             claim_timeout: 2 * 60 * 60,
             level: 3,
+            ember: config.ember.clone(),
         }
     }
 }

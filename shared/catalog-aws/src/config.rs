@@ -30,6 +30,8 @@
 //! | `SHRINK_LIMIT_PERCENT` | no | `10` | 0..=100, up to two decimals (`7.5`), kept as basis points |
 //! | `AWS_ENDPOINT_URL` | no | | an `http://` or `https://` URL (a local S3/SQS emulator) |
 //! | `ALERTS_QUEUE_URL` | no | | an `http://` or `https://` URL of the alerts queue |
+//! | `EMBER_OMIT_INFERRED` | no | | comma-separated names of inferred EMBER elements not to send (builder) nor expect (gate), e.g. `Credits,RunLengths`; README lists them |
+//! | `OFFER_CATALOG_ID` | no | `<CATALOG_ID>-offers` | the `id` of `<OfferCatalog>` |
 
 use std::collections::HashMap;
 use std::fmt;
@@ -51,9 +53,11 @@ const KEEPALIVE_AFTER_DAYS: &str = "KEEPALIVE_AFTER_DAYS";
 const SHRINK_LIMIT_PERCENT: &str = "SHRINK_LIMIT_PERCENT";
 const AWS_ENDPOINT_URL: &str = "AWS_ENDPOINT_URL";
 const ALERTS_QUEUE_URL: &str = "ALERTS_QUEUE_URL";
+const EMBER_OMIT_INFERRED: &str = "EMBER_OMIT_INFERRED";
+const OFFER_CATALOG_ID: &str = "OFFER_CATALOG_ID";
 
 /// Every variable this module reads, in the order problems are reported.
-pub const VARIABLES: [&str; 15] = [
+pub const VARIABLES: [&str; 17] = [
     WORK_BUCKET,
     PROVIDER,
     CATALOG_ENV,
@@ -69,6 +73,8 @@ pub const VARIABLES: [&str; 15] = [
     SHRINK_LIMIT_PERCENT,
     AWS_ENDPOINT_URL,
     ALERTS_QUEUE_URL,
+    EMBER_OMIT_INFERRED,
+    OFFER_CATALOG_ID,
 ];
 
 /// Amazon's bucket for media catalogs (DOMAIN.md A1).
@@ -203,6 +209,8 @@ pub struct Config {
     pub aws_endpoint_url: Option<String>,
     /// Queue for alerts; `None` sends none.
     pub alerts_queue_url: Option<String>,
+    /// The inferred EMBER elements not sent, and the offer catalog's id.
+    pub ember: catalog_core::ember::EmberOptions,
 }
 
 impl Config {
@@ -342,6 +350,21 @@ impl Config {
             check(ALERTS_QUEUE_URL, check_url(url));
             url.to_owned()
         });
+        let omit = match raw
+            .get(EMBER_OMIT_INFERRED)
+            .map(catalog_core::ember::Omit::parse)
+        {
+            None => catalog_core::ember::Omit::NONE,
+            Some(Ok(omit)) => omit,
+            Some(Err(error)) => {
+                check(EMBER_OMIT_INFERRED, Err(error.to_string()));
+                catalog_core::ember::Omit::NONE
+            }
+        };
+        let offer_catalog_id = raw.get(OFFER_CATALOG_ID).map(|id| {
+            check(OFFER_CATALOG_ID, check_catalog_id(id));
+            id.to_owned()
+        });
 
         if !errors.is_empty() {
             errors.sort_by_key(|e| VARIABLES.iter().position(|v| *v == e.variable));
@@ -364,6 +387,10 @@ impl Config {
             shrink_limit_bps,
             aws_endpoint_url,
             alerts_queue_url,
+            ember: catalog_core::ember::EmberOptions {
+                omit,
+                offer_catalog_id,
+            },
         })
     }
 
@@ -674,6 +701,24 @@ mod tests {
         assert_eq!(c.aws_endpoint_url, None);
         assert_eq!(c.alerts_queue_url, None);
         assert_eq!(c.diff_policy(), Policy::default());
+    }
+
+    #[test]
+    fn inferred_ember_elements_can_be_switched_off_by_name() {
+        use catalog_core::ember::{Inferred, Omit};
+        let c = config(&[
+            ("EMBER_OMIT_INFERRED", "credits, RunLengths"),
+            ("OFFER_CATALOG_ID", "ACME-OFFERS"),
+        ])
+        .unwrap();
+        assert!(c.ember.omit.omits(Inferred::Credits));
+        assert!(c.ember.omit.omits(Inferred::RunLengths));
+        assert!(!c.ember.omit.omits(Inferred::Relationships));
+        assert_eq!(c.ember.offer_catalog_id.as_deref(), Some("ACME-OFFERS"));
+        assert_eq!(config(&[]).unwrap().ember.omit, Omit::NONE);
+        let problem = only_problem(&[("EMBER_OMIT_INFERRED", "Credits,Nonsense")]);
+        assert_eq!(problem.variable, "EMBER_OMIT_INFERRED");
+        assert!(problem.to_string().contains("Nonsense"), "{problem}");
     }
 
     #[test]

@@ -76,6 +76,8 @@ pub struct Settings {
     pub limits: Limits,
     /// Findings kept for `errors.json` (all are counted).
     pub max_findings: usize,
+    /// Inferred EMBER elements the builder does not send, so not expected.
+    pub omit: catalog_core::ember::Omit,
 }
 
 /// What the gate works with.
@@ -352,6 +354,7 @@ async fn validate<S: ObjectStore + Clone>(
         trigger_etag: submission.trigger_etag.clone(),
         limits: settings.limits,
         max_findings: settings.max_findings,
+        omit: settings.omit,
     };
     let handle = tokio::runtime::Handle::current();
     let (read, batch) = tokio::task::spawn_blocking(move || read.run(&work, &state, &handle))
@@ -390,6 +393,7 @@ struct ReadFiles {
     trigger_etag: ETag,
     limits: Limits,
     max_findings: usize,
+    omit: catalog_core::ember::Omit,
 }
 
 /// What reading one file found before its XML: its size and ETag when it
@@ -412,6 +416,7 @@ impl ReadFiles {
             limits: self.limits,
             max_findings: self.max_findings,
             known: Some(state),
+            omit: self.omit,
             ..ReadOptions::default()
         };
         let mut batch = BatchValidation::new(options);
@@ -730,6 +735,7 @@ impl Settings {
             shrink_limit_bps: config.shrink_limit_bps,
             limits: Limits::default(),
             max_findings: catalog_core::Findings::DEFAULT_CAP,
+            omit: config.ember.omit,
         }
     }
 }
