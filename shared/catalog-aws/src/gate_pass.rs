@@ -417,7 +417,6 @@ impl ReadFiles {
             max_findings: self.max_findings,
             known: Some(state),
             omit: self.omit,
-            ..ReadOptions::default()
         };
         let mut batch = BatchValidation::new(options);
         let mut read = Vec::with_capacity(self.files.len());
