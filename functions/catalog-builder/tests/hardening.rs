@@ -526,3 +526,47 @@ async fn an_export_whose_every_row_is_refused_is_reported_loudly() {
     let body: Value = serde_json::from_str(alert["Records"][0]["body"].as_str().unwrap()).unwrap();
     assert_eq!(body["alert"], "export-rejected");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_inferred_element_switched_off_is_neither_sent_nor_expected_by_the_gate() {
+    use catalog_aws::gate_pass::{Deps, Outcome, Settings as GateSettings};
+    use catalog_core::ember::Omit;
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalStore::new(dir.path().join("work"));
+    let mut s = settings();
+    s.ember.omit = Omit::parse("Relationships").unwrap();
+    let e = put(&store, "source/e.jsonl", EXPORT, T0 * 1000).await;
+    let report = run(&store, &s, export(&e, T0)).await.unwrap();
+    let Ended::Sent { key, .. } = &report.ended else {
+        panic!("{report:?}")
+    };
+    let (_, body) = store.get(key).await.unwrap();
+    let mut bytes = Vec::new();
+    tokio::io::AsyncReadExt::read_to_end(&mut Box::into_pin(Box::new(body)), &mut bytes)
+        .await
+        .unwrap();
+    let xml = String::from_utf8(zstd::decode_all(&bytes[..]).unwrap()).unwrap();
+    assert!(xml.contains("<TVEpisode"), "the example has episodes");
+    assert!(!xml.contains("<Relationships"), "switched off, not sent");
+
+    let gate = |omit: Omit| Deps {
+        work: store.clone(),
+        destination: LocalStore::new(dir.path().join("amazon")),
+        alerts: Alerts::LogOnly,
+        settings: GateSettings {
+            provider: "acme".into(),
+            env: "staging".into(),
+            production_access: false,
+            catalog_id: "EXAMPLE".into(),
+            destination_bucket: "amazon-media-catalogs".into(),
+            shrink_limit_bps: 1000,
+            limits: Default::default(),
+            max_findings: 100,
+            omit,
+        },
+    };
+    let (outcome, _) = catalog_aws::gate_pass::run(&gate(s.ember.omit), key)
+        .await
+        .unwrap();
+    assert!(matches!(outcome, Outcome::Published { .. }), "{outcome:?}");
+}

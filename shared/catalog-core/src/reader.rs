@@ -1324,8 +1324,13 @@ impl<'a> CatalogReader<'a> {
             self.error(Rule::RequiredChild, position, Some(&id), message);
         }
         if parts.hierarchy_omitted && self.findings.error_count() == errors_before {
-            // Accepted without its parents (Relationships switched off).
+            // Accepted without its parents (Relationships switched off); a
+            // live item sent again still counts as live for the shrink guard.
             self.items[kind as usize] += 1;
+            let sent = self.options.known.and_then(|k| k.sent(&id));
+            if sent.is_some_and(|sent| !sent.deleted) {
+                self.known_live += 1;
+            }
             return Ok(None);
         }
         let (Some(version), Some(item_kind), Some((locale, text, _))) =
