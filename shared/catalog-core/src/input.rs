@@ -210,6 +210,44 @@ impl<R: BufRead> Tracked<R> {
     }
 }
 
+impl<R: BufRead> Tracked<R> {
+    /// Reads one line (up to and without its `\n`) into `line`, keeping at
+    /// most `max` bytes of it: the rest of a longer line is read and
+    /// dropped, so memory stays bounded. `Ok(None)` at the end of input,
+    /// `Ok(Some(false))` when the line was longer than `max`. The loaders of
+    /// media exports and of product exports both read their rows with it.
+    pub fn read_bounded_line(&mut self, line: &mut Vec<u8>, max: u64) -> io::Result<Option<bool>> {
+        line.clear();
+        let max = usize::try_from(max).unwrap_or(usize::MAX);
+        let mut whole = true;
+        let mut read_any = false;
+        loop {
+            // This bound is the line's; the reader's own per-token bound
+            // restarts with each buffer.
+            self.mark_token();
+            let buf = self.fill_buf()?;
+            if buf.is_empty() {
+                return Ok(read_any.then_some(whole));
+            }
+            read_any = true;
+            let (piece, done) = match memchr::memchr(b'\n', buf) {
+                Some(at) => (&buf[..at], at + 1),
+                None => (buf, buf.len()),
+            };
+            let room = max.saturating_sub(line.len());
+            if piece.len() > room {
+                whole = false;
+            }
+            line.extend_from_slice(&piece[..piece.len().min(room)]);
+            let ended = done > piece.len();
+            self.consume(done);
+            if ended {
+                return Ok(Some(whole));
+            }
+        }
+    }
+}
+
 impl<R: BufRead> Read for Tracked<R> {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
         crate::input::read_from_buffer(self, out)

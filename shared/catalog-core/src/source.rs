@@ -516,7 +516,10 @@ impl<'a> SourceLoader<'a> {
                 line,
                 line_number,
             } => loop {
-                let Some(whole) = read_bounded_line(input, line, max_line)? else {
+                let Some(whole) = input
+                    .read_bounded_line(line, max_line)
+                    .map_err(LoadError::from_io)?
+                else {
                     return Ok(None);
                 };
                 *line_number += 1;
@@ -928,45 +931,6 @@ fn json_id_prefix(line: &[u8]) -> Option<String> {
     let end = rest.find(['"', '\\'])?;
     let id = rest[..end].trim();
     (!id.is_empty() && id.len() <= rules::MAX_ID_BYTES).then(|| id.to_owned())
-}
-
-/// Reads one line (up to and without its `\n`) into `line`, keeping at most
-/// `max` bytes of it: the rest of a longer line is read and dropped, so
-/// memory stays bounded. `Ok(None)` at the end of input, `Ok(Some(false))`
-/// when the line was longer than `max`.
-fn read_bounded_line<R: BufRead>(
-    input: &mut Tracked<R>,
-    line: &mut Vec<u8>,
-    max: u64,
-) -> Result<Option<bool>, LoadError> {
-    line.clear();
-    let max = usize::try_from(max).unwrap_or(usize::MAX);
-    let mut whole = true;
-    let mut read_any = false;
-    loop {
-        // This bound is the line's; the reader's own per-token bound
-        // restarts with each buffer.
-        input.mark_token();
-        let buf = input.fill_buf().map_err(LoadError::from_io)?;
-        if buf.is_empty() {
-            return Ok(read_any.then_some(whole));
-        }
-        read_any = true;
-        let (piece, done) = match memchr::memchr(b'\n', buf) {
-            Some(at) => (&buf[..at], at + 1),
-            None => (buf, buf.len()),
-        };
-        let room = max.saturating_sub(line.len());
-        if piece.len() > room {
-            whole = false;
-        }
-        line.extend_from_slice(&piece[..piece.len().min(room)]);
-        let ended = done > piece.len();
-        input.consume(done);
-        if ended {
-            return Ok(Some(whole));
-        }
-    }
 }
 
 /// Reads the CSV header row: `Err` with what is wrong when it is not usable

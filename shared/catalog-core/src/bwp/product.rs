@@ -354,7 +354,10 @@ impl<'a> ProductLoader<'a> {
                 line,
                 number,
             } => loop {
-                let Some(whole) = read_bounded_line(input, line, max_row)? else {
+                let Some(whole) = input
+                    .read_bounded_line(line, max_row)
+                    .map_err(BwpError::from_io)?
+                else {
                     return Ok(None);
                 };
                 *number += 1;
@@ -594,43 +597,6 @@ fn csv_row(columns: &[Column], record: &csv::ByteRecord, at: Position) -> Row {
         }
     };
     product(product_row, at)
-}
-
-/// Reads one line (without its `\n`) into `line`, keeping at most `max`
-/// bytes: the rest of a longer line is read and dropped, so memory stays
-/// bounded. `Ok(None)` at the end, `Ok(Some(false))` for a longer line.
-/// (The media loader has the same loop, private to `source.rs`.)
-fn read_bounded_line<R: BufRead>(
-    input: &mut Tracked<R>,
-    line: &mut Vec<u8>,
-    max: u64,
-) -> Result<Option<bool>, BwpError> {
-    line.clear();
-    let max = usize::try_from(max).unwrap_or(usize::MAX);
-    let mut whole = true;
-    let mut read_any = false;
-    loop {
-        input.mark_token();
-        let buf = input.fill_buf().map_err(BwpError::from_io)?;
-        if buf.is_empty() {
-            return Ok(read_any.then_some(whole));
-        }
-        read_any = true;
-        let (piece, done) = match memchr::memchr(b'\n', buf) {
-            Some(at) => (&buf[..at], at + 1),
-            None => (buf, buf.len()),
-        };
-        let room = max.saturating_sub(line.len());
-        if piece.len() > room {
-            whole = false;
-        }
-        line.extend_from_slice(&piece[..piece.len().min(room)]);
-        let ended = done > piece.len();
-        input.consume(done);
-        if ended {
-            return Ok(Some(whole));
-        }
-    }
 }
 
 #[cfg(test)]
