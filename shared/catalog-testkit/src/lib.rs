@@ -2,7 +2,7 @@
 //! clients pointed at it.
 //!
 //! [`Emulator::get`] starts `moto_server.py` (beside this crate's
-//! `Cargo.toml`) the first time a test asks for it, with the python named by
+//! `Cargo.toml`, compiled into the test binary) the first time a test asks for it, with the python named by
 //! `$CATALOG_RELAY_PYTHON` (default: the venv `scripts/test` makes,
 //! `$HOME/.cache/catalog-relay/venv/bin/python`). The server binds a free
 //! loopback port and lives exactly as long as the test process: it stops when
@@ -62,6 +62,9 @@ pub struct Emulator {
     _stdin: Mutex<ChildStdin>,
     _child: Mutex<Child>,
 }
+
+/// The emulator's launcher, `moto_server.py`.
+const MOTO_SERVER: &str = include_str!("../moto_server.py");
 
 impl Emulator {
     /// The process's emulator, started on first use.
@@ -276,9 +279,12 @@ impl Emulator {
     }
 
     fn start(python: &Path) -> Result<Emulator, String> {
-        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("moto_server.py");
+        // The script travels inside the test binary: a build reused from
+        // another checkout (CI shares its target folder) has no path to go
+        // stale.
         let mut child = Command::new(python)
-            .arg(&script)
+            .arg("-c")
+            .arg(MOTO_SERVER)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -301,9 +307,8 @@ impl Emulator {
             }
             let said = errors.lock().map(|text| text.clone()).unwrap_or_default();
             format!(
-                "{} {}: {problem}\n{said}",
-                python.display(),
-                script.display()
+                "{} -c <moto_server.py>: {problem}\n{said}",
+                python.display()
             )
         })?;
         let address = SocketAddr::from(([127, 0, 0, 1], port));

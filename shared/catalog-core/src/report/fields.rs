@@ -7,6 +7,8 @@
 //! the same name. Every list below is **inferred** (see the module doc of
 //! [`crate::report`]): Amazon publishes no schema for EMBER reports.
 
+use std::borrow::Cow;
+
 use serde_json::{Map, Value};
 
 use super::{DeclaredCounts, ItemResult, ItemStatus, ReportHeader};
@@ -291,19 +293,74 @@ pub fn text_of(value: &Value) -> Option<String> {
     (!text.is_empty()).then_some(text)
 }
 
-/// [`text_of`], moving a string out rather than copying it.
-fn into_text(value: Value) -> Option<String> {
-    match value {
-        Value::String(s) if s.trim().len() == s.len() => (!s.is_empty()).then_some(s),
-        other => text_of(&other),
-    }
-}
-
 fn number_of(value: &Value) -> Option<u64> {
     match value {
         Value::Number(n) => n.as_u64(),
         Value::String(s) => s.trim().parse().ok(),
         _ => None,
+    }
+}
+
+/// A field's value as a record hands it over: a parsed JSON value, or text
+/// borrowed from the line (a JSON string without escapes, a CSV field), so
+/// the fields this code maps are read without building a [`Value`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum FieldValue<'a> {
+    /// Text, borrowed when it can be.
+    Text(Cow<'a, str>),
+    /// Anything else (numbers, booleans, null, arrays, objects).
+    Json(Value),
+}
+
+impl<'a> FieldValue<'a> {
+    /// As [`text_of`]: `None` for empty text, null and objects.
+    fn into_text(self) -> Option<Cow<'a, str>> {
+        match self {
+            FieldValue::Text(Cow::Borrowed(s)) => {
+                let s = s.trim();
+                (!s.is_empty()).then_some(Cow::Borrowed(s))
+            }
+            FieldValue::Text(Cow::Owned(s)) if s.trim().len() == s.len() => {
+                (!s.is_empty()).then_some(Cow::Owned(s))
+            }
+            FieldValue::Text(Cow::Owned(s)) => {
+                let s = s.trim();
+                (!s.is_empty()).then(|| Cow::Owned(s.to_owned()))
+            }
+            FieldValue::Json(value) => text_of(&value).map(Cow::Owned),
+        }
+    }
+
+    /// Whether [`Self::into_text`] would give text.
+    pub(crate) fn has_text(&self) -> bool {
+        match self {
+            FieldValue::Text(s) => !s.trim().is_empty(),
+            FieldValue::Json(value) => text_of(value).is_some(),
+        }
+    }
+
+    fn number(&self) -> Option<u64> {
+        match self {
+            FieldValue::Text(s) => s.trim().parse().ok(),
+            FieldValue::Json(value) => number_of(value),
+        }
+    }
+
+    /// The value as JSON, for the raw record.
+    pub fn into_json(self) -> Value {
+        match self {
+            FieldValue::Text(s) => Value::String(s.into_owned()),
+            FieldValue::Json(value) => value,
+        }
+    }
+}
+
+impl From<Value> for FieldValue<'_> {
+    fn from(value: Value) -> Self {
+        match value {
+            Value::String(s) => FieldValue::Text(Cow::Owned(s)),
+            other => FieldValue::Json(other),
+        }
     }
 }
 
@@ -320,27 +377,44 @@ pub enum Mapped {
 
 /// Maps one record's `(name, value)` pairs to an item result, or to header
 /// facts merged into `header`. `line` is where the record starts.
-pub fn map_record<K, I>(fields: I, line: u64, header: &mut ReportHeader) -> Mapped
+pub fn map_record<'a, K, V, I>(fields: I, line: u64, header: &mut ReportHeader) -> Mapped
 where
     K: AsRef<str>,
-    I: IntoIterator<Item = (K, Value)>,
+    V: Into<FieldValue<'a>>,
+    I: IntoIterator<Item = (K, V)>,
+{
+    map_classified(
+        fields.into_iter().map(|(name, value)| {
+            let kind = item_field(name.as_ref());
+            (name, kind, value.into())
+        }),
+        line,
+        header,
+    )
+}
+
+/// [`map_record`] over fields whose kind the caller already knows (a JSON
+/// Lines report classifies each distinct name once, not once a line).
+pub(crate) fn map_classified<'a, K, I>(fields: I, line: u64, header: &mut ReportHeader) -> Mapped
+where
+    K: AsRef<str>,
+    I: IntoIterator<Item = (K, Option<ItemField>, FieldValue<'a>)>,
 {
     let mut id = None;
     let mut version = None;
-    let mut status_text: Option<String> = None;
+    let mut status_text: Option<Cow<'a, str>> = None;
     let mut code = None;
     let mut message = None;
     let mut raw = Map::new();
-    for (name, value) in fields {
-        let name = name.as_ref();
-        match item_field(name) {
-            Some(ItemField::Id) if id.is_none() => id = into_text(value),
-            Some(ItemField::Version) if version.is_none() => version = number_of(&value),
-            Some(ItemField::Status) if status_text.is_none() => status_text = into_text(value),
-            Some(ItemField::Code) if code.is_none() => code = into_text(value),
-            Some(ItemField::Message) if message.is_none() => message = into_text(value),
+    for (name, kind, value) in fields {
+        match kind {
+            Some(ItemField::Id) if id.is_none() => id = value.into_text(),
+            Some(ItemField::Version) if version.is_none() => version = value.number(),
+            Some(ItemField::Status) if status_text.is_none() => status_text = value.into_text(),
+            Some(ItemField::Code) if code.is_none() => code = value.into_text(),
+            Some(ItemField::Message) if message.is_none() => message = value.into_text(),
             _ => {
-                raw.insert(name.to_owned(), value);
+                raw.insert(name.as_ref().to_owned(), value.into_json());
             }
         }
     }
@@ -349,7 +423,7 @@ where
         // line). The fields already taken as item fields are put back.
         let mut any = false;
         if let Some(status) = status_text {
-            header.status.get_or_insert(status);
+            header.status.get_or_insert(status.into_owned());
             any = true;
         }
         for (name, value) in raw {
@@ -366,14 +440,14 @@ where
     if status == ItemStatus::Unknown
         && let Some(text) = status_text
     {
-        raw.insert("status".to_owned(), Value::String(text));
+        raw.insert("status".to_owned(), Value::String(text.into_owned()));
     }
     Mapped::Item(ItemResult {
-        item_id,
+        item_id: item_id.into_owned(),
         version,
         status,
-        error_code: code,
-        message,
+        error_code: code.map(Cow::into_owned),
+        message: message.map(Cow::into_owned),
         line,
         raw,
     })

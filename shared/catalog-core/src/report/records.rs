@@ -5,19 +5,18 @@
 //! document is parsed whole, bounded by `max_whole_bytes`.
 
 use std::borrow::Cow;
+use std::collections::VecDeque;
 use std::fmt;
 use std::io::{BufRead, Read};
+use std::sync::{Arc, Mutex, mpsc};
 
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde_json::Value;
 
-use super::fields::{self, HeaderField, ItemField, Mapped};
+use super::fields::{self, FieldValue, HeaderField, ItemField, Mapped};
 use super::{Context, ItemResult, ReportError, ReportHeader};
 use crate::report::Readability;
-
-/// One JSON object's members, keys borrowed from the line when they can be.
-struct Members<'a>(Vec<(Cow<'a, str>, Value)>);
 
 struct Key<'a>(Cow<'a, str>);
 
@@ -40,25 +39,113 @@ impl<'de> Deserialize<'de> for Key<'de> {
     }
 }
 
-impl<'de> Deserialize<'de> for Members<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Members<'de>, D::Error> {
-        struct MembersVisitor;
-        impl<'de> Visitor<'de> for MembersVisitor {
-            type Value = Members<'de>;
+/// A value of a JSON Lines record: strings stay borrowed from the line
+/// when they hold no escape; anything else is a [`Value`].
+struct LineValue<'a>(FieldValue<'a>);
+
+impl<'de> Deserialize<'de> for LineValue<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<LineValue<'de>, D::Error> {
+        struct ValueVisitor;
+        impl<'de> Visitor<'de> for ValueVisitor {
+            type Value = LineValue<'de>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a JSON object")
+                f.write_str("a JSON value")
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Members<'de>, A::Error> {
-                let mut members = Vec::with_capacity(8);
-                while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
-                    let value: Value = map.next_value()?;
-                    members.push((key, value));
-                }
-                Ok(Members(members))
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(LineValue(FieldValue::Text(Cow::Borrowed(v))))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(LineValue(FieldValue::Text(Cow::Owned(v.to_owned()))))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(LineValue(FieldValue::Text(Cow::Owned(v))))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(LineValue(FieldValue::Json(Value::from(v))))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(LineValue(FieldValue::Json(Value::from(v))))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+                Ok(LineValue(FieldValue::Json(Value::from(v))))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+                Ok(LineValue(FieldValue::Json(Value::Bool(v))))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(LineValue(FieldValue::Json(Value::Null)))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+                let value = Value::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
+                Ok(LineValue(FieldValue::Json(value)))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                let value = Value::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(LineValue(FieldValue::Json(value)))
             }
         }
-        d.deserialize_map(MembersVisitor)
+        d.deserialize_any(ValueVisitor)
     }
+}
+
+/// The field names met in one report and what each is: the same names come
+/// back on every line, so each distinct name is classified once.
+#[derive(Default)]
+struct KeyCache {
+    seen: Vec<(Box<str>, Option<ItemField>)>,
+}
+
+impl KeyCache {
+    /// Names kept at most (a report with more distinct names classifies the
+    /// rest each time).
+    const MAX: usize = 64;
+
+    fn item_field(&mut self, name: &str) -> Option<ItemField> {
+        if let Some((_, kind)) = self.seen.iter().find(|(seen, _)| **seen == *name) {
+            return *kind;
+        }
+        let kind = fields::item_field(name);
+        if self.seen.len() < Self::MAX {
+            self.seen.push((name.into(), kind));
+        }
+        kind
+    }
+}
+
+/// One JSON Lines record: its members, each with what its name is.
+type LineMembers<'a> = Vec<(Cow<'a, str>, Option<ItemField>, FieldValue<'a>)>;
+
+/// Parses one line into [`LineMembers`], classifying names through the cache.
+struct LineSeed<'c>(&'c mut KeyCache);
+
+impl<'de> de::DeserializeSeed<'de> for LineSeed<'_> {
+    type Value = LineMembers<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for LineSeed<'_> {
+    type Value = LineMembers<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut members = Vec::with_capacity(8);
+        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+            let kind = self.0.item_field(&key);
+            let LineValue(value) = map.next_value()?;
+            members.push((key, kind, value));
+        }
+        Ok(members)
+    }
+}
+
+fn parse_line<'a>(text: &'a [u8], cache: &mut KeyCache) -> serde_json::Result<LineMembers<'a>> {
+    let mut de = serde_json::Deserializer::from_slice(text);
+    let members = de::DeserializeSeed::deserialize(LineSeed(cache), &mut de)?;
+    de.end()?;
+    Ok(members)
 }
 
 /// Maps one JSON object (an item, a header, or a header holding an items
@@ -132,7 +219,189 @@ fn json_array(
     }
 }
 
+/// Bytes of lines handed to a parsing worker at a time.
+const CHUNK_BYTES: usize = 256 * 1024;
+
+/// Lines read on the caller's thread, to be parsed on a worker.
+#[derive(Default)]
+struct Chunk {
+    bytes: Vec<u8>,
+    lines: Vec<ChunkLine>,
+}
+
+enum ChunkLine {
+    /// A line's bytes: `bytes[start..end]`.
+    Text { line: u64, start: usize, end: usize },
+    /// A line longer than the bound (its bytes were not kept).
+    TooLong { line: u64 },
+}
+
+/// What a worker made of one line, applied on the caller's thread in the
+/// order of the lines.
+enum Outcome {
+    Item(ItemResult),
+    /// A record that is not plainly an item (a header line, an items array,
+    /// an empty id): mapped on the caller's thread, which owns the header.
+    Other {
+        line: u64,
+        members: Vec<(String, Value)>,
+    },
+    Finding {
+        line: u64,
+        message: String,
+    },
+}
+
+/// Parses a chunk's lines. The caller's thread applies the outcomes.
+fn parse_chunk(chunk: &Chunk, keys: &mut KeyCache, max: usize) -> Vec<Outcome> {
+    let mut outcomes = Vec::with_capacity(chunk.lines.len());
+    for entry in &chunk.lines {
+        let (line, start, end) = match *entry {
+            ChunkLine::Text { line, start, end } => (line, start, end),
+            ChunkLine::TooLong { line } => {
+                outcomes.push(Outcome::Finding {
+                    line,
+                    message: format!("the line is longer than {max} bytes; skipped"),
+                });
+                continue;
+            }
+        };
+        let text = trim_ascii(&chunk.bytes[start..end]);
+        if text.is_empty() {
+            continue;
+        }
+        match parse_line(text, keys) {
+            Ok(members) => {
+                let is_item = members
+                    .iter()
+                    .any(|(_, kind, value)| *kind == Some(ItemField::Id) && value.has_text());
+                if is_item {
+                    // The header is untouched when the record has an id.
+                    let mut unused = ReportHeader::default();
+                    if let Mapped::Item(item) = fields::map_classified(members, line, &mut unused) {
+                        outcomes.push(Outcome::Item(item));
+                        continue;
+                    }
+                    // Unreachable (`has_text` said the id is there); nothing
+                    // is dropped either way.
+                    outcomes.push(Outcome::Finding {
+                        line,
+                        message: "an item record whose id is empty".to_owned(),
+                    });
+                } else {
+                    let members = members
+                        .into_iter()
+                        .map(|(key, _, value)| (key.into_owned(), value.into_json()))
+                        .collect();
+                    outcomes.push(Outcome::Other { line, members });
+                }
+            }
+            Err(error) => outcomes.push(Outcome::Finding {
+                line,
+                message: format!(
+                    "not a JSON object: {error} (the line starts {})",
+                    shorten(&String::from_utf8_lossy(text))
+                ),
+            }),
+        }
+    }
+    outcomes
+}
+
+/// Reads lines into `chunk` up to [`CHUNK_BYTES`]; `Ok(false)` at the end.
+fn fill_chunk<R: BufRead>(
+    reader: &mut R,
+    chunk: &mut Chunk,
+    line: &mut u64,
+    max: usize,
+) -> std::io::Result<bool> {
+    chunk.bytes.clear();
+    chunk.lines.clear();
+    while chunk.bytes.len() < CHUNK_BYTES {
+        *line += 1;
+        let start = chunk.bytes.len();
+        let read = read_line_bounded(reader, &mut chunk.bytes, max);
+        match read {
+            Ok(LineRead::End) => {
+                *line -= 1;
+                return Ok(!chunk.lines.is_empty());
+            }
+            Ok(LineRead::TooLong) => {
+                chunk.lines.push(ChunkLine::TooLong { line: *line });
+            }
+            Ok(LineRead::Line) => chunk.lines.push(ChunkLine::Text {
+                line: *line,
+                start,
+                end: chunk.bytes.len(),
+            }),
+            Err(error) => {
+                *line -= 1;
+                return Err(error);
+            }
+        }
+    }
+    Ok(true)
+}
+
+/// Applies a chunk's outcomes, in order.
+fn apply(
+    outcomes: Vec<Outcome>,
+    readable: &mut u64,
+    ctx: &mut Context,
+    header: &mut ReportHeader,
+    on_item: &mut dyn FnMut(&ItemResult),
+) {
+    for outcome in outcomes {
+        match outcome {
+            Outcome::Item(item) => {
+                *readable += 1;
+                ctx.item(&item, on_item);
+            }
+            Outcome::Other { line, members } => {
+                *readable += 1;
+                let members = members
+                    .into_iter()
+                    .map(|(key, value)| (Cow::Owned(key), value))
+                    .collect();
+                json_object(members, line, ctx, header, on_item);
+            }
+            Outcome::Finding { line, message } => ctx.finding(line, message),
+        }
+    }
+}
+
+/// Applies the oldest chunk in flight once its worker is done with it.
+fn apply_next(
+    pending: &mut VecDeque<mpsc::Receiver<Vec<Outcome>>>,
+    line: u64,
+    readable: &mut u64,
+    ctx: &mut Context,
+    header: &mut ReportHeader,
+    on_item: &mut dyn FnMut(&ItemResult),
+) {
+    if let Some(reply) = pending.pop_front() {
+        match reply.recv() {
+            Ok(outcomes) => apply(outcomes, readable, ctx, header, on_item),
+            // A worker that stopped without answering (it cannot: parsing
+            // returns outcomes) leaves its chunk unread; say so.
+            Err(_) => ctx.finding(line, "a parsing worker stopped; lines were skipped"),
+        }
+    }
+}
+
+/// How many threads parse JSON Lines: the cores there are, at most 4; with
+/// one core the caller's thread parses.
+fn parse_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
+}
+
 /// Reads JSON Lines, one object a line; a bad line is a finding.
+///
+/// The caller's thread reads lines into chunks of [`CHUNK_BYTES`]; workers
+/// (one per core) parse them; the caller's thread applies each chunk's
+/// outcomes in order, so items, findings and the header come out exactly
+/// as if one thread had read the report. At most two chunks a worker are in
+/// flight: memory stays flat whatever the report's size.
 pub(crate) fn json_lines<R: BufRead>(
     mut reader: R,
     ctx: &mut Context,
@@ -140,46 +409,81 @@ pub(crate) fn json_lines<R: BufRead>(
     on_item: &mut dyn FnMut(&ItemResult),
 ) -> Result<Readability, ReportError> {
     let max = ctx.options().max_line_bytes;
-    let mut buf = Vec::with_capacity(4096);
     let mut line = 0u64;
-    let mut readable_lines = 0u64;
-    loop {
-        buf.clear();
-        line += 1;
-        match read_line_bounded(&mut reader, &mut buf, max) {
-            Ok(LineRead::End) => break,
-            Ok(LineRead::TooLong) => {
-                ctx.finding(
-                    line,
-                    format!("the line is longer than {max} bytes; skipped"),
-                );
-                continue;
-            }
-            Ok(LineRead::Line) => {}
-            Err(error) => {
-                ctx.input_error(error, line)?;
-                break;
+    let mut readable = 0u64;
+    let workers = parse_workers();
+    let failed: Option<std::io::Error> = if workers <= 1 {
+        let mut keys = KeyCache::default();
+        let mut chunk = Chunk::default();
+        loop {
+            match fill_chunk(&mut reader, &mut chunk, &mut line, max) {
+                Ok(true) => {
+                    let outcomes = parse_chunk(&chunk, &mut keys, max);
+                    apply(outcomes, &mut readable, ctx, header, on_item);
+                }
+                Ok(false) => break None,
+                Err(error) => {
+                    let outcomes = parse_chunk(&chunk, &mut keys, max);
+                    apply(outcomes, &mut readable, ctx, header, on_item);
+                    break Some(error);
+                }
             }
         }
-        let text = trim_ascii(&buf);
-        if text.is_empty() {
-            continue;
-        }
-        match serde_json::from_slice::<Members<'_>>(text) {
-            Ok(Members(members)) => {
-                readable_lines += 1;
-                json_object(members, line, ctx, header, on_item);
+    } else {
+        std::thread::scope(|scope| {
+            type Job = (Chunk, mpsc::SyncSender<Vec<Outcome>>);
+            let (jobs, queue) = mpsc::sync_channel::<Job>(workers);
+            let queue = Arc::new(Mutex::new(queue));
+            for _ in 0..workers {
+                let queue = Arc::clone(&queue);
+                scope.spawn(move || {
+                    let mut keys = KeyCache::default();
+                    loop {
+                        // A poisoned lock means another worker panicked;
+                        // this one stops and the caller sees the closed
+                        // channel.
+                        let job = match queue.lock() {
+                            Ok(queue) => queue.recv(),
+                            Err(_) => return,
+                        };
+                        let Ok((chunk, reply)) = job else { return };
+                        if reply.send(parse_chunk(&chunk, &mut keys, max)).is_err() {
+                            return;
+                        }
+                    }
+                });
             }
-            Err(error) => ctx.finding(
-                line,
-                format!(
-                    "not a JSON object: {error} (the line starts {})",
-                    shorten(&String::from_utf8_lossy(text))
-                ),
-            ),
-        }
+            let mut pending = VecDeque::new();
+            let result = loop {
+                let mut chunk = Chunk::default();
+                let read = fill_chunk(&mut reader, &mut chunk, &mut line, max);
+                if !chunk.lines.is_empty() {
+                    let (reply, answer) = mpsc::sync_channel(1);
+                    if jobs.send((chunk, reply)).is_err() {
+                        break None;
+                    }
+                    pending.push_back(answer);
+                }
+                while pending.len() > 2 * workers {
+                    apply_next(&mut pending, line, &mut readable, ctx, header, on_item);
+                }
+                match read {
+                    Ok(true) => {}
+                    Ok(false) => break None,
+                    Err(error) => break Some(error),
+                }
+            };
+            drop(jobs);
+            while !pending.is_empty() {
+                apply_next(&mut pending, line, &mut readable, ctx, header, on_item);
+            }
+            result
+        })
+    };
+    if let Some(error) = failed {
+        ctx.input_error(error, line + 1)?;
     }
-    if readable_lines == 0 {
+    if readable == 0 {
         return Ok(Readability::Unrecognised {
             reason: "looked like JSON Lines but no line is a JSON object".to_owned(),
         });
@@ -193,13 +497,15 @@ enum LineRead {
     End,
 }
 
-/// `read_until(b'\n')` that stops keeping bytes past `max` (the rest of the
-/// line is read and dropped, so memory stays bounded).
+/// `read_until(b'\n')` appending to `buf` that stops keeping bytes past
+/// `max` (the rest of the line is read and dropped, so memory stays
+/// bounded; `buf` is left as it was).
 fn read_line_bounded<R: BufRead>(
     reader: &mut R,
     buf: &mut Vec<u8>,
     max: usize,
 ) -> std::io::Result<LineRead> {
+    let base = buf.len();
     let mut too_long = false;
     let mut any = false;
     loop {
@@ -218,9 +524,9 @@ fn read_line_bounded<R: BufRead>(
         };
         let used = chunk.len();
         if !too_long {
-            if buf.len() + used > max + 1 {
+            if buf.len() - base + used > max + 1 {
                 too_long = true;
-                buf.clear();
+                buf.truncate(base);
             } else {
                 buf.extend_from_slice(chunk);
             }
@@ -354,7 +660,7 @@ pub(crate) fn csv<R: BufRead>(
             if name.is_empty() && text.trim().is_empty() {
                 continue;
             }
-            values.push((name, Value::String(text.to_owned())));
+            values.push((name, FieldValue::Text(Cow::Borrowed(text))));
         }
         if bad {
             continue;
@@ -469,6 +775,51 @@ mod tests {
         let parsed = parse_report(&text[..], &options, &mut |i| items.push(i.clone())).unwrap();
         assert_eq!(items.len(), 2);
         assert_eq!(parsed.findings[0].line, 2);
+    }
+
+    #[test]
+    fn a_report_of_many_chunks_comes_out_in_order_as_one_thread_reads_it() {
+        // ~4 MB: more chunks than workers can hold in flight, with bad,
+        // blank, too-long and header lines spread through it.
+        let options = ParseOptions {
+            max_line_bytes: 2000,
+            ..ParseOptions::default()
+        };
+        let mut text = Vec::new();
+        let mut expected_findings = Vec::new();
+        let mut expected_items = Vec::new();
+        for line in 1..=40_000u64 {
+            if line == 20_001 {
+                text.extend_from_slice(b"{\"reportId\":\"MIDDLE\",\"status\":\"DONE\"}\n");
+            } else if line % 997 == 0 {
+                text.extend_from_slice(b"{\"itemId\": broken\n");
+                expected_findings.push(line);
+            } else if line % 1999 == 0 {
+                text.extend_from_slice(b"{\"itemId\":\"");
+                text.extend(std::iter::repeat_n(b'y', 3000));
+                text.extend_from_slice(b"\"}\n");
+                expected_findings.push(line);
+            } else if line % 501 == 0 {
+                text.extend_from_slice(b"   \n");
+            } else {
+                text.extend_from_slice(
+                    format!("{{\"itemId\":\"I{line}\",\"status\":\"Rejected\",\"code\":\"E\\u0031\",\"x\":[{line}]}}\n")
+                        .as_bytes(),
+                );
+                expected_items.push(line);
+            }
+        }
+        let mut items = Vec::new();
+        let parsed = parse_report(&text[..], &options, &mut |i| items.push(i.clone())).unwrap();
+        assert_eq!(parsed.header.report_id.as_deref(), Some("MIDDLE"));
+        assert_eq!(parsed.header.status.as_deref(), Some("DONE"));
+        let lines: Vec<u64> = items.iter().map(|i| i.line).collect();
+        assert_eq!(lines, expected_items);
+        assert!(items.iter().all(|i| i.item_id == format!("I{}", i.line)
+            && i.error_code.as_deref() == Some("E1")
+            && i.raw["x"][0] == i.line));
+        let finding_lines: Vec<u64> = parsed.findings.iter().map(|f| f.line).collect();
+        assert_eq!(finding_lines, expected_findings);
     }
 
     #[test]
