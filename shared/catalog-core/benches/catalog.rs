@@ -8,6 +8,9 @@
 //! - `build`: synthetic items → `CatalogWriter` → zstd level 3 → a file
 //!   (compression on the same thread; what one Lambda core does).
 //! - `build-mt`: the same with zstd's worker thread (compression overlapped).
+//! - `export`: what `catalogctl build` does without a state: a JSON Lines
+//!   export (written before the clock starts) → `SourceLoader` (parse and
+//!   check every row) → `CatalogWriter` → zstd with its worker thread.
 //! - `validate`: that file → zstd decode → `CatalogReader` (every rule).
 //! - `gate`: `validate` with the catalog state of every item as the known
 //!   items, as the manifest writer reads a full catalog: each item is looked
@@ -20,7 +23,7 @@
 mod support;
 
 use std::fs::File;
-use std::io::BufWriter;
+use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
@@ -29,6 +32,7 @@ use catalog_core::diff::content_hash;
 use catalog_core::ids::KnownItems;
 use catalog_core::model::{Action, CatalogHeader};
 use catalog_core::reader::{CatalogReader, ReadOptions};
+use catalog_core::source::{LoadOptions, SourceFormat, SourceLoader, SourceRecord};
 use catalog_core::state::{CatalogState, ItemState, Status};
 use catalog_core::synthetic::Synthetic;
 use catalog_core::writer::CatalogWriter;
@@ -50,11 +54,18 @@ fn main() {
     let dir = std::env::temp_dir().join("catalog-bench");
     std::fs::create_dir_all(&dir).expect("temp dir");
     println!(
-        "scenario    items      xml MB   file MB  ratio   seconds  XML MB/s  items/s    peak RSS MB"
+        "scenario    items      xml MB   file MB  ratio   seconds  XML MB/s  items/s    peak RSS MB CPU s"
     );
     for items in sizes {
         let file = dir.join(format!("synthetic-{items}.xml.zst"));
-        for scenario in ["build", "build-mt", "validate", "gate", "parse-only"] {
+        for scenario in [
+            "build",
+            "build-mt",
+            "export",
+            "validate",
+            "gate",
+            "parse-only",
+        ] {
             let exe = std::env::current_exe().expect("current exe");
             let status = Command::new(exe)
                 .args(["--child", scenario, &items.to_string()])
@@ -69,19 +80,23 @@ fn main() {
 
 fn child(scenario: &str, items: u64, file: &Path) {
     let state = (scenario == "gate").then(|| sent_state(items));
+    let export = (scenario == "export").then(|| write_export(items, file));
     let started = Instant::now();
+    let cpu_before = support::cpu_seconds();
     let (xml_bytes, count) = match scenario {
         "build" | "build-mt" => build(items, file, scenario == "build-mt"),
+        "export" => build_from_export(export.as_deref().expect("export"), file),
         "validate" => validate(file, None),
         "gate" => validate(file, state.as_ref()),
         "parse-only" => parse_only(file),
         other => panic!("unknown scenario {other}"),
     };
     let seconds = started.elapsed().as_secs_f64();
+    let cpu = support::cpu_seconds() - cpu_before;
     let file_bytes = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
     let mb = xml_bytes as f64 / 1e6;
     println!(
-        "{scenario:<11} {count:<10} {mb:<8.1} {:<8.1} {:<7.1} {seconds:<8.2} {:<9.0} {:<10.0} {:.1}",
+        "{scenario:<11} {count:<10} {mb:<8.1} {:<8.1} {:<7.1} {seconds:<8.2} {:<9.0} {:<10.0} {:<11.1} {cpu:.2}",
         file_bytes as f64 / 1e6,
         xml_bytes as f64 / file_bytes.max(1) as f64,
         mb / seconds,
@@ -111,6 +126,47 @@ fn build(items: u64, file: &Path, multithread: bool) -> (u64, u64) {
         .expect("zstd finish")
         .into_inner()
         .expect("flush");
+    (summary.xml_bytes, summary.total_items())
+}
+
+/// The synthetic items as a source export, next to `file`.
+fn write_export(items: u64, file: &Path) -> std::path::PathBuf {
+    let path = file.with_extension("export.jsonl");
+    let mut out = BufWriter::with_capacity(1 << 20, File::create(&path).expect("create"));
+    for item in Synthetic::new(items, 42) {
+        serde_json::to_writer(&mut out, &SourceRecord::from(&item)).expect("write");
+        out.write_all(b"\n").expect("write");
+    }
+    out.flush().expect("flush");
+    path
+}
+
+fn build_from_export(export: &Path, file: &Path) -> (u64, u64) {
+    let out = BufWriter::with_capacity(1 << 20, File::create(file).expect("create"));
+    let mut encoder = zstd::Encoder::new(out, 3).expect("encoder");
+    encoder.multithread(1).expect("zstdmt");
+    let header = CatalogHeader {
+        id: "BENCH".into(),
+        version: 1,
+        action: Action::Upsert,
+    };
+    let mut loader = SourceLoader::new(
+        File::open(export).expect("open"),
+        SourceFormat::JsonLines,
+        LoadOptions::default(),
+    )
+    .expect("loader");
+    let mut writer = CatalogWriter::new(encoder, &header).expect("writer");
+    while let Some(item) = loader.next_item().expect("read") {
+        writer.write_item(&item).expect("write");
+    }
+    let (encoder, summary) = writer.finish().expect("finish");
+    encoder
+        .finish()
+        .expect("zstd finish")
+        .into_inner()
+        .expect("flush");
+    let _ = std::fs::remove_file(export);
     (summary.xml_bytes, summary.total_items())
 }
 

@@ -36,7 +36,7 @@ fn main() {
         }
     };
     let mut builder = SummaryBuilder::new(20);
-    let cpu_before = cpu_seconds();
+    let cpu_before = support::cpu_seconds();
     let before = support::peak_rss_mb();
     let started = Instant::now();
     let parsed = match parse_report(report, &ParseOptions::default(), &mut |item| {
@@ -49,7 +49,7 @@ fn main() {
         }
     };
     let seconds = started.elapsed().as_secs_f64();
-    let cpu = cpu_seconds() - cpu_before;
+    let cpu = support::cpu_seconds() - cpu_before;
     let _ = std::fs::remove_file(&path);
     let counts = builder.counts();
     println!(
@@ -63,21 +63,4 @@ fn main() {
         support::peak_rss_mb(),
         before,
     );
-}
-
-/// User + system CPU time of this process, in seconds (`/proc/self/stat`,
-/// at the usual 100 ticks a second): on a shared machine the wall clock
-/// counts other processes' time too.
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let after_name = stat.rsplit(')').next().unwrap_or("");
-    let fields: Vec<&str> = after_name.split_whitespace().collect();
-    let ticks = |at: usize| {
-        fields
-            .get(at)
-            .and_then(|f| f.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    // utime and stime are fields 14 and 15; `fields` starts at field 3.
-    (ticks(11) + ticks(12)) / 100.0
 }

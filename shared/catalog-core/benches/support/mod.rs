@@ -34,3 +34,20 @@ fn status_field_mb(field: &str) -> f64 {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
+
+/// User + system CPU time of this process, in seconds (`/proc/self/stat`,
+/// at the usual 100 ticks a second): on a shared machine the wall clock
+/// counts other processes' time too.
+pub fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after_name = stat.rsplit(')').next().unwrap_or("");
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks = |at: usize| {
+        fields
+            .get(at)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15; `fields` starts at field 3.
+    (ticks(11) + ticks(12)) / 100.0
+}
