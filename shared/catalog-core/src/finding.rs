@@ -127,6 +127,9 @@ pub enum Rule {
     StateUpgraded,
     /// A source text field held a JSON number; it was taken as text.
     SourceNumberAsText,
+    /// A movie, series or episode of the export has no IMDb id, which
+    /// Amazon asks for (EMBER.md §5, S6); the row still loads.
+    SourceImdbMissing,
     /// Buy with Prime: a product export row is not one JSON object, or a
     /// CSV row cannot be read against its header.
     BwpSyntax,
@@ -214,6 +217,7 @@ impl Rule {
             Rule::NotSent => "ember.not-sent",
             Rule::StateUpgraded => "state.upgraded",
             Rule::SourceNumberAsText => "source.number-as-text",
+            Rule::SourceImdbMissing => "source.imdb-missing",
             Rule::BwpSyntax => "bwp.syntax",
             Rule::BwpEncoding => "bwp.encoding",
             Rule::BwpRowTooLarge => "bwp.row-too-large",
@@ -347,6 +351,9 @@ impl Rule {
             Rule::OfferRequired => "give each <ProgramOffers> at least one <ProgramOffer>",
             Rule::SourceNumberAsText => {
                 "write the field as a JSON string (\"1776\") so nothing is guessed; the row was loaded"
+            }
+            Rule::SourceImdbMissing => {
+                "add the title's IMDb id to external_ids as {\"scheme\":\"imdb\",\"id\":\"tt0113277\"} (CSV: the imdb_id column); Amazon matches titles by it"
             }
             Rule::StateUpgraded => {
                 "nothing to do: the next state is saved in the new format; keep it for the next build"

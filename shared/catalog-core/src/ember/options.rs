@@ -81,8 +81,14 @@ impl Omit {
         if self.omits(Inferred::Genres) {
             meta.genres.clear();
         }
+        if self.omits(Inferred::Keywords) {
+            meta.keywords.clear();
+        }
         if self.omits(Inferred::Ratings) {
             meta.rating = None;
+        }
+        if self.omits(Inferred::Studios) {
+            meta.studios.clear();
         }
         if self.omits(Inferred::Credits) {
             meta.credits.clear();
@@ -91,7 +97,7 @@ impl Omit {
             meta.runtime_minutes = None;
         }
         if self.omits(Inferred::ReleaseDates) {
-            meta.release_date = None;
+            meta.release_dates.clear();
         }
         if self.omits(Inferred::LaunchTargets) {
             meta.deep_link = None;

@@ -35,8 +35,12 @@ pub enum Inferred {
     Relationships,
     /// `Genres/Genre` with the genre as text.
     Genres,
+    /// `Keywords/Keyword` with the keyword as text.
+    Keywords,
     /// `Ratings/Rating@system` with the rating as text.
     Ratings,
+    /// `Studios/Studio` with the studio's name as text.
+    Studios,
     /// `Credits/Credit@role` with the name as text.
     Credits,
     /// `RunLengths/RunLength` with an ISO 8601 duration (`PT117M`).
@@ -53,10 +57,12 @@ pub enum Inferred {
 
 impl Inferred {
     /// Every switch, in the order the README lists them.
-    pub const ALL: [Inferred; 9] = [
+    pub const ALL: [Inferred; 11] = [
         Inferred::Relationships,
         Inferred::Genres,
+        Inferred::Keywords,
         Inferred::Ratings,
+        Inferred::Studios,
         Inferred::Credits,
         Inferred::RunLengths,
         Inferred::ReleaseDates,
@@ -70,7 +76,9 @@ impl Inferred {
         match self {
             Inferred::Relationships => "Relationships",
             Inferred::Genres => "Genres",
+            Inferred::Keywords => "Keywords",
             Inferred::Ratings => "Ratings",
+            Inferred::Studios => "Studios",
             Inferred::Credits => "Credits",
             Inferred::RunLengths => "RunLengths",
             Inferred::ReleaseDates => "ReleaseDates",
@@ -218,17 +226,23 @@ pub const PROGRAM_CHILDREN: &[Child] = &[
         "position [doc S5]; the genre as the text of <Genre> is inferred (EMBER.md §5: content NOT FOUND)",
         Inferred::Genres,
     ),
-    documented("Keywords", Some("Keyword"), "EMBER.md §4.2 #7 [doc S5]"),
+    inferred(
+        "Keywords",
+        Some("Keyword"),
+        "wrapper, item name and position [doc S5] (EMBER.md §4.2 #7); the keyword as the text of <Keyword> is inferred like Genre's (EMBER.md §5: content NOT FOUND)",
+        Inferred::Keywords,
+    ),
     inferred(
         "Ratings",
         Some("Rating"),
         "position [doc S5]; <Rating system=\"MPAA\">PG-13</Rating> is inferred from CDF's Rating (EMBER.md §5, S7)",
         Inferred::Ratings,
     ),
-    documented(
+    inferred(
         "Studios",
-        None,
-        "EMBER.md §4.2 #9 [doc S5]; item name NOT FOUND",
+        Some("Studio"),
+        "wrapper and position [doc S5] (EMBER.md §4.2 #9); the item name NOT FOUND: <Studio> with the name as text follows the plural-wrapper/singular-item pattern of every documented list (ExternalIds/ExternalId, Titles/Title, Genres/Genre, Keywords/Keyword, ReleaseDates/ReleaseDate; EMBER.md §5)",
+        Inferred::Studios,
     ),
     inferred(
         "Credits",
