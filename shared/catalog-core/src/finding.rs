@@ -550,6 +550,21 @@ impl Findings {
         }
     }
 
+    /// Records the finding `make` builds, or only counts one of `severity`
+    /// when no more are kept, so a warning many rows earn (a missing IMDb
+    /// id on every row of a million) costs a count past the cap, not a
+    /// message.
+    pub fn push_with(&mut self, severity: Severity, make: impl FnOnce() -> Finding) {
+        if self.kept.len() < self.cap {
+            self.push(make());
+        } else {
+            match severity {
+                Severity::Error => self.errors += 1,
+                Severity::Warning => self.warnings += 1,
+            }
+        }
+    }
+
     /// The findings kept, in the order found.
     pub fn iter(&self) -> std::slice::Iter<'_, Finding> {
         self.kept.iter()
@@ -625,6 +640,22 @@ mod tests {
         assert_eq!(findings.warning_count(), 1);
         assert_eq!(findings.dropped(), 4);
         assert!(!findings.is_clean());
+    }
+
+    #[test]
+    fn push_with_builds_a_finding_only_while_one_is_kept() {
+        let mut findings = Findings::with_cap(1);
+        let mut built = 0;
+        for _ in 0..3 {
+            findings.push_with(Severity::Warning, || {
+                built += 1;
+                Finding::warning(Rule::SourceImdbMissing, Position::default(), "w")
+            });
+        }
+        assert_eq!(built, 1);
+        assert_eq!(findings.iter().count(), 1);
+        assert_eq!(findings.warning_count(), 3);
+        assert_eq!(findings.dropped(), 2);
     }
 
     #[test]

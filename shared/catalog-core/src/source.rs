@@ -37,7 +37,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::finding::{Finding, Findings, Position, Rule};
+use crate::finding::{Finding, Findings, Position, Rule, Severity};
 use crate::ids::{IdHashMap, IdSet, id_hash};
 use crate::input::{self, Compression, LimitExceeded, Limits, Tracked};
 use crate::model::{
@@ -851,14 +851,14 @@ impl<'a> SourceLoader<'a> {
             ItemKind::Movie | ItemKind::Episode { .. } => {}
         }
         if kind != KindTag::Season && !item.meta.external_ids.iter().any(ExternalId::is_imdb) {
-            self.findings.push(
+            self.findings.push_with(Severity::Warning, || {
                 Finding::warning(
                     Rule::SourceImdbMissing,
                     position,
                     format!("the {kind} has no IMDb id in external_ids; the row was loaded"),
                 )
-                .for_item(&id),
-            );
+                .for_item(&id)
+            });
         }
         Some(item)
     }

@@ -149,6 +149,22 @@ mod tests {
     }
 
     #[test]
+    fn strip_clears_keywords_and_studios_only_when_they_are_omitted() {
+        let mut item = crate::synthetic::Synthetic::new(1, 1).next().unwrap();
+        item.meta.keywords = vec!["heist".into()];
+        item.meta.studios = vec!["Acme".into()];
+        let kept = item.clone();
+        Omit::NONE.with(Inferred::Genres).strip(&mut item);
+        assert_eq!(item.meta.keywords, kept.meta.keywords);
+        assert_eq!(item.meta.studios, kept.meta.studios);
+        Omit::parse("Keywords,studios").unwrap().strip(&mut item);
+        assert!(item.meta.keywords.is_empty() && item.meta.studios.is_empty());
+        assert_eq!(item.meta.genres, Vec::<String>::new());
+        assert_eq!(item.meta.title, kept.meta.title);
+        assert_eq!(item.meta.external_ids, kept.meta.external_ids);
+    }
+
+    #[test]
     fn offer_catalog_id_defaults_to_the_program_catalog_id_plus_offers() {
         let options = EmberOptions::default();
         assert_eq!(options.offer_catalog_id("ACME"), "ACME-offers");

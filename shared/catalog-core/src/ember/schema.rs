@@ -197,28 +197,30 @@ pub const PROGRAM_CHILDREN: &[Child] = &[
     documented(
         "ExternalIds",
         Some("ExternalId"),
-        "EMBER.md §4.2 #1 [doc S2, S5]",
+        "EMBER.md §4.2 #1 [doc S2, S5]; <ExternalId scheme=\"imdb\"> with the id as text [doc S7; ex S6, S8] (EMBER.md §5)",
     ),
     Child {
         wrapper: "Titles",
         item: Some("Title"),
         required: true,
-        evidence: Evidence::Documented("EMBER.md §4.2 #2, the only required child [doc S2, S5]"),
+        evidence: Evidence::Documented(
+            "EMBER.md §4.2 #2, the only required child [doc S2, S5]; <Title language default territories> [doc S7; ex S6, S8] (EMBER.md §5). Inferred, not switchable: the default title is written first and has no territories",
+        ),
     },
     documented(
         "Descriptions",
         Some("Description"),
-        "EMBER.md §4.2 #3 [doc S2, S5]",
+        "EMBER.md §4.2 #3 [doc S2, S5]; <Description language default> [ex S6, S8]. Inferred, not switchable: the default one is in the default title's language; territories (themselves inferred on Description, EMBER.md §5) are never written",
     ),
     documented(
         "Synopses",
         Some("Synopsis"),
-        "EMBER.md §4.2 #4 [doc S2, S5; ex S6]",
+        "EMBER.md §4.2 #4 [doc S2, S5; ex S6]; <Synopsis language default> [ex S6]. Inferred, not switchable: the default one is in the default title's language",
     ),
     documented(
         "Images",
         Some("Image"),
-        "EMBER.md §4.2 #5 [doc S2, S5; ex S6]",
+        "EMBER.md §4.2 #5 [doc S2, S5; ex S6]; <Image category aspectRatio mimeType resolution> with the URL as text [ex S6] (EMBER.md §5)",
     ),
     inferred(
         "Genres",
@@ -265,7 +267,7 @@ pub const PROGRAM_CHILDREN: &[Child] = &[
     inferred(
         "ReleaseDates",
         Some("ReleaseDate"),
-        "ReleaseDate text and @releaseType [ex S8]; its position after RunLengths from S1's order (EMBER.md §4.2 #14)",
+        "ReleaseDate text (YYYY-MM-DD) and @releaseType [ex S8] (EMBER.md §5); its position after RunLengths from S1's order (EMBER.md §4.2 #14)",
         Inferred::ReleaseDates,
     ),
     inferred(
