@@ -31,8 +31,13 @@
 //! ([`rules::check_item_version`], [`rules::check_delete_version`]; a
 //! `Delete`'s version must be above the last one sent, stricter than
 //! EMBER's "greater than or equal"). What the docs leave open (other
-//! catalogs and program types, `Studios`, `Keywords`, other entitlement
-//! types, `ProgramOffer`'s child order) is accepted as it is.
+//! catalogs and program types, the inside of `Studios`, the content of a
+//! `Keyword`, other entitlement types, `ProgramOffer`'s child order) is
+//! accepted as it is; where it has the shape the writer writes
+//! (`<Studio>` or `<Keyword>` with text) it is taken into the model, as
+//! are external ids, every title, description and synopsis, release dates
+//! with their type and image attributes, so an item read back hashes as
+//! the item written.
 //!
 //! A catalog split into parts (several documents, each with its own root)
 //! is checked as one logical catalog by [`BatchValidation`] (or
@@ -3230,6 +3235,48 @@ mod tests {
                 id: "EXPIRED_MOVIE".into(),
                 version: 10
             })
+        );
+    }
+
+    /// Shapes another writer may use for what the docs leave open are
+    /// accepted; the writer's shapes are taken into the model.
+    #[test]
+    fn open_content_is_accepted_and_the_default_title_is_found_anywhere() {
+        let xml = format!(
+            "{DECL}<DataCollections><ProgramCatalog id=\"C\" version=\"1\">\n\
+             <Movie id=\"m1\" version=\"1\"><ExternalIds><ExternalId scheme=\"imdb\">tt0113277</ExternalId></ExternalIds>\
+             <Titles><Title language=\"fr\">Un</Title><Title language=\"en\" default=\"true\">One</Title><Title language=\"de\" territories=\"DE\">Eins</Title></Titles>\
+             <Descriptions><Description language=\"fr\">Court</Description></Descriptions>\
+             <Keywords><Keyword>plain</Keyword><Keyword><Term>nested</Term></Keyword></Keywords>\
+             <Studios kind=\"x\"><Studio>Acme</Studio><Company><Name>Other</Name></Company><Studio><Name>Deep</Name></Studio></Studios>\
+             <ReleaseDates><ReleaseDate releaseType=\"streaming\" region=\"US\">2024-02-29</ReleaseDate></ReleaseDates></Movie>\n\
+             </ProgramCatalog></DataCollections>\n"
+        );
+        let (entries, report) = read_all(&xml);
+        assert!(report.is_valid(), "{:?}", report.findings);
+        let Entry::Item(item) = &entries[0] else {
+            panic!("{entries:?}")
+        };
+        let meta = &item.meta;
+        assert_eq!(
+            (meta.title.locale.as_str(), meta.title.text.as_str()),
+            ("en", "One")
+        );
+        let others: Vec<_> = meta
+            .other_titles
+            .iter()
+            .map(|t| (t.locale.as_str(), t.text.as_str(), t.territories.as_str()))
+            .collect();
+        assert_eq!(others, [("fr", "Un", ""), ("de", "Eins", "DE")]);
+        // Not marked default: another description, not the default one.
+        assert_eq!(meta.description, None);
+        assert_eq!(meta.other_descriptions[0].text, "Court");
+        assert_eq!(meta.keywords, ["plain"]);
+        assert_eq!(meta.studios, ["Acme"]);
+        assert_eq!(meta.external_ids[0].id, "tt0113277");
+        assert_eq!(
+            meta.release_dates[0].release_type.as_deref(),
+            Some("streaming")
         );
     }
 
