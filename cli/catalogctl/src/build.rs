@@ -99,8 +99,8 @@ pub struct BuildArgs {
     /// Inferred EMBER elements not to send (their evidence is in the
     /// README's EMBER section), e.g. when Amazon's staging report refuses
     /// one: --omit-inferred Credits,RunLengths. Names: Relationships, Genres,
-    /// Ratings, Credits, RunLengths, ReleaseDates, GeoRestrictions,
-    /// LaunchTargets, OfferWindow.
+    /// Keywords, Ratings, Studios, Credits, RunLengths, ReleaseDates,
+    /// GeoRestrictions, LaunchTargets, OfferWindow.
     #[arg(long, value_name = "NAME[,NAME]", value_parser = crate::validate::parse_omit, default_value = "")]
     pub omit_inferred: Omit,
 

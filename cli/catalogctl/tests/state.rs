@@ -249,3 +249,58 @@ fn build_with_state_sends_changes_then_nothing() {
     assert!(String::from_utf8_lossy(&day3.stdout).contains("nothing to do"));
     assert!(files(&out3, ".xml.zst").is_empty());
 }
+
+/// The content hash gained the fields of issue 16 (external ids, several
+/// titles, descriptions, …) without a state format bump: an item without
+/// them hashes as before. A state saved by the code before that change,
+/// for the example export of that time, finds the same export unchanged,
+/// so nothing is resent; the export with the new fields changes every item
+/// that has them, which go out at version 2.
+#[test]
+fn a_state_saved_before_the_new_fields_finds_the_same_export_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let build = |source: &str| {
+        catalogctl(&[
+            "build",
+            "--source",
+            source,
+            "--out",
+            out.to_str().unwrap(),
+            "--state",
+            "tests/fixtures/state/before-issue-16.state.jsonl.zst",
+            "--now",
+            "2026-01-02T00:00:00Z",
+            "-q",
+        ])
+    };
+    let same = build("tests/fixtures/state/before-issue-16.jsonl");
+    assert!(
+        same.status.success(),
+        "{}",
+        String::from_utf8_lossy(&same.stderr)
+    );
+    let summaries = files(&out, ".summary.json");
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&summaries[0]).unwrap()).unwrap();
+    assert_eq!(summary["status"], "nothing-to-do", "{summary:#}");
+    assert!(files(&out, ".xml.zst").is_empty());
+
+    std::fs::remove_dir_all(&out).unwrap();
+    let richer = build("examples/provider-export.jsonl");
+    assert!(
+        richer.status.success(),
+        "{}",
+        String::from_utf8_lossy(&richer.stderr)
+    );
+    let catalogs = files(&out, ".xml.zst");
+    assert_eq!(catalogs.len(), 1, "{catalogs:?}");
+    let xml =
+        String::from_utf8(zstd::decode_all(std::fs::File::open(&catalogs[0]).unwrap()).unwrap())
+            .unwrap();
+    assert!(
+        xml.contains(r#"<Movie id="mv-heat-1995" version="2">"#)
+            && xml.contains(r#"<ExternalId scheme="imdb">tt0113277</ExternalId>"#),
+        "{xml}"
+    );
+}

@@ -685,7 +685,19 @@ pub fn program_hash(item: &Item) -> u64 {
         text(h, &meta.title.locale);
         text(h, &meta.title.text);
         opt(h, &meta.synopsis);
-        opt(h, &meta.release_date);
+        // One date without a type is what the format before issue 16 could
+        // hold, and hashes as it did; any other list goes in the extension.
+        let legacy_date = match meta.release_dates.as_slice() {
+            [only] if only.release_type.is_none() => Some(&only.date),
+            _ => None,
+        };
+        match legacy_date {
+            Some(date) => {
+                h.extend_from_slice(&[1]);
+                text(h, date);
+            }
+            None => h.extend_from_slice(&[0]),
+        }
         match meta.runtime_minutes {
             Some(m) => {
                 h.extend_from_slice(&[1]);
@@ -715,6 +727,7 @@ pub fn program_hash(item: &Item) -> u64 {
             text(h, &i.kind);
             text(h, &i.url);
         }
+        hash_extension(h, meta, legacy_date.is_none());
         let hash = xxhash_rust::xxh3::xxh3_64(h);
         if h.capacity() > 1 << 16 {
             // An item with kilobytes of text does not keep its buffer.
@@ -722,6 +735,86 @@ pub fn program_hash(item: &Item) -> u64 {
         }
         hash
     })
+}
+
+/// The fields the source format gained with issue 16, after the encoding
+/// above: each only when present, behind its own tag, in tag order. An item
+/// without them hashes exactly as before, so the hashes in saved states
+/// stay valid (no state format bump); an item with them cannot hash like
+/// one without, because the encoding above is self-delimiting.
+fn hash_extension(h: &mut Vec<u8>, meta: &crate::model::Metadata, dates_not_legacy: bool) {
+    let text = |h: &mut Vec<u8>, s: &str| {
+        h.extend_from_slice(&(s.len() as u64).to_le_bytes());
+        h.extend_from_slice(s.as_bytes());
+    };
+    let opt = |h: &mut Vec<u8>, s: Option<&str>| match s {
+        Some(s) => {
+            h.push(1);
+            text(h, s);
+        }
+        None => h.push(0),
+    };
+    let count = |h: &mut Vec<u8>, tag: u8, n: usize| {
+        h.push(tag);
+        h.extend_from_slice(&(n as u64).to_le_bytes());
+    };
+    if !meta.external_ids.is_empty() {
+        count(h, 0xE1, meta.external_ids.len());
+        for e in &meta.external_ids {
+            text(h, &e.scheme);
+            text(h, &e.id);
+        }
+    }
+    if !meta.other_titles.is_empty() {
+        count(h, 0xE2, meta.other_titles.len());
+        for t in &meta.other_titles {
+            text(h, &t.locale);
+            text(h, &t.text);
+            text(h, &t.territories);
+        }
+    }
+    if let Some(description) = &meta.description {
+        h.push(0xE3);
+        text(h, description);
+    }
+    for (tag, list) in [
+        (0xE4, &meta.other_descriptions),
+        (0xE5, &meta.other_synopses),
+    ] {
+        if !list.is_empty() {
+            count(h, tag, list.len());
+            for l in list {
+                text(h, &l.locale);
+                text(h, &l.text);
+            }
+        }
+    }
+    let attributes = |i: &crate::model::Image| {
+        i.aspect_ratio.is_some() || i.mime_type.is_some() || i.resolution.is_some()
+    };
+    if meta.images.iter().any(attributes) {
+        h.push(0xE6);
+        for i in &meta.images {
+            opt(h, i.aspect_ratio.as_deref());
+            opt(h, i.mime_type.as_deref());
+            opt(h, i.resolution.as_deref());
+        }
+    }
+    if dates_not_legacy && !meta.release_dates.is_empty() {
+        count(h, 0xE7, meta.release_dates.len());
+        for d in &meta.release_dates {
+            text(h, &d.date);
+            opt(h, d.release_type.as_deref());
+        }
+    }
+    for (tag, list) in [(0xE8, &meta.keywords), (0xE9, &meta.studios)] {
+        if !list.is_empty() {
+            count(h, tag, list.len());
+            for s in list {
+                text(h, s);
+            }
+        }
+    }
 }
 
 #[cfg(test)]

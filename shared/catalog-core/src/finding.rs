@@ -127,6 +127,9 @@ pub enum Rule {
     StateUpgraded,
     /// A source text field held a JSON number; it was taken as text.
     SourceNumberAsText,
+    /// A movie, series or episode of the export has no IMDb id, which
+    /// Amazon asks for (EMBER.md §5, S6); the row still loads.
+    SourceImdbMissing,
     /// Buy with Prime: a product export row is not one JSON object, or a
     /// CSV row cannot be read against its header.
     BwpSyntax,
@@ -214,6 +217,7 @@ impl Rule {
             Rule::NotSent => "ember.not-sent",
             Rule::StateUpgraded => "state.upgraded",
             Rule::SourceNumberAsText => "source.number-as-text",
+            Rule::SourceImdbMissing => "source.imdb-missing",
             Rule::BwpSyntax => "bwp.syntax",
             Rule::BwpEncoding => "bwp.encoding",
             Rule::BwpRowTooLarge => "bwp.row-too-large",
@@ -347,6 +351,9 @@ impl Rule {
             Rule::OfferRequired => "give each <ProgramOffers> at least one <ProgramOffer>",
             Rule::SourceNumberAsText => {
                 "write the field as a JSON string (\"1776\") so nothing is guessed; the row was loaded"
+            }
+            Rule::SourceImdbMissing => {
+                "add the title's IMDb id to external_ids as {\"scheme\":\"imdb\",\"id\":\"tt0113277\"} (CSV: the imdb_id column); Amazon matches titles by it"
             }
             Rule::StateUpgraded => {
                 "nothing to do: the next state is saved in the new format; keep it for the next build"
@@ -543,6 +550,21 @@ impl Findings {
         }
     }
 
+    /// Records the finding `make` builds, or only counts one of `severity`
+    /// when no more are kept, so a warning many rows earn (a missing IMDb
+    /// id on every row of a million) costs a count past the cap, not a
+    /// message.
+    pub fn push_with(&mut self, severity: Severity, make: impl FnOnce() -> Finding) {
+        if self.kept.len() < self.cap {
+            self.push(make());
+        } else {
+            match severity {
+                Severity::Error => self.errors += 1,
+                Severity::Warning => self.warnings += 1,
+            }
+        }
+    }
+
     /// The findings kept, in the order found.
     pub fn iter(&self) -> std::slice::Iter<'_, Finding> {
         self.kept.iter()
@@ -618,6 +640,22 @@ mod tests {
         assert_eq!(findings.warning_count(), 1);
         assert_eq!(findings.dropped(), 4);
         assert!(!findings.is_clean());
+    }
+
+    #[test]
+    fn push_with_builds_a_finding_only_while_one_is_kept() {
+        let mut findings = Findings::with_cap(1);
+        let mut built = 0;
+        for _ in 0..3 {
+            findings.push_with(Severity::Warning, || {
+                built += 1;
+                Finding::warning(Rule::SourceImdbMissing, Position::default(), "w")
+            });
+        }
+        assert_eq!(built, 1);
+        assert_eq!(findings.iter().count(), 1);
+        assert_eq!(findings.warning_count(), 3);
+        assert_eq!(findings.dropped(), 2);
     }
 
     #[test]

@@ -256,24 +256,43 @@ impl fmt::Display for KindTag {
 ///
 /// Where each field lands in EMBER is the schema table's business
 /// ([`crate::ember::schema`]); offers and the deep link go to the
-/// `OfferCatalog`, not inside the program.
+/// `OfferCatalog`, not inside the program. Every list is written in the
+/// order given.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Metadata {
-    /// `<Titles><Title language="…" default="true">`.
+    /// `<ExternalIds><ExternalId scheme="…">`: the item's ids in other
+    /// systems (IMDb above all: Amazon asks for it).
+    pub external_ids: Vec<ExternalId>,
+    /// The default title: `<Titles><Title language="…" default="true">`,
+    /// written first. It applies everywhere, so it has no territories.
     pub title: LocalizedText,
-    /// `<Synopses><Synopsis language="…" default="true">`.
+    /// Further titles, in other languages or for some territories only:
+    /// `<Title language="…" territories="…">` after the default one.
+    pub other_titles: Vec<Title>,
+    /// The default short description: `<Descriptions><Description
+    /// language="<title's>" default="true">`.
+    pub description: Option<String>,
+    /// Further short descriptions, in other languages: `<Description language="…">`.
+    pub other_descriptions: Vec<LocalizedText>,
+    /// The default long synopsis: `<Synopses><Synopsis language="<title's>" default="true">`.
     pub synopsis: Option<String>,
-    /// `<ReleaseDates><ReleaseDate>`: an ISO-8601 calendar date, `YYYY-MM-DD`.
-    pub release_date: Option<String>,
+    /// Further synopses, in other languages: `<Synopsis language="…">`.
+    pub other_synopses: Vec<LocalizedText>,
+    /// `<ReleaseDates><ReleaseDate releaseType="…">YYYY-MM-DD` (position inferred).
+    pub release_dates: Vec<ReleaseDate>,
     /// `<RunLengths><RunLength>PT…M` (inferred).
     pub runtime_minutes: Option<u32>,
     /// `<Genres><Genre>…` (content inferred).
     pub genres: Vec<String>,
+    /// `<Keywords><Keyword>…` (content inferred).
+    pub keywords: Vec<String>,
     /// `<Ratings><Rating system="…">value` (inferred).
     pub rating: Option<Rating>,
+    /// `<Studios><Studio>…` (the item's name inferred).
+    pub studios: Vec<String>,
     /// `<Credits><Credit role="…">name` (inferred).
     pub credits: Vec<Credit>,
-    /// `<Images><Image category="…">url`.
+    /// `<Images><Image category="…" aspectRatio mimeType resolution>url`.
     pub images: Vec<Image>,
     /// One `<ProgramOffers>` per tier (entitlement type) in the `OfferCatalog`.
     pub offers: Vec<Offer>,
@@ -289,6 +308,46 @@ pub struct LocalizedText {
     pub locale: String,
     /// The text itself.
     pub text: String,
+}
+
+/// A title other than the default one: a language, and where it applies.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Title {
+    /// A BCP-47 language tag.
+    pub locale: String,
+    /// The title itself.
+    pub text: String,
+    /// EMBER's `TerritoriesType`: comma-separated region codes (`US,CA`)
+    /// or `GLOBAL`; empty when the title is not limited to territories.
+    pub territories: String,
+}
+
+/// An id of the item in another system: `<ExternalId scheme="imdb">tt0113277`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ExternalId {
+    /// The system, e.g. `imdb` [doc S7, ex S6].
+    pub scheme: String,
+    /// The id in that system.
+    pub id: String,
+}
+
+impl ExternalId {
+    /// The scheme Amazon asks for [doc S6].
+    pub const IMDB: &'static str = "imdb";
+
+    /// Whether this is an IMDb id (the scheme compared without case).
+    pub fn is_imdb(&self) -> bool {
+        self.scheme.eq_ignore_ascii_case(ExternalId::IMDB)
+    }
+}
+
+/// A release date and its type: `<ReleaseDate releaseType="streaming">2024-02-29`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ReleaseDate {
+    /// An ISO-8601 calendar date, `YYYY-MM-DD`, kept as given.
+    pub date: String,
+    /// `releaseType`, e.g. `streaming` [ex S8], `theatrical`; none when not given.
+    pub release_type: Option<String>,
 }
 
 /// A content rating such as MPAA `PG-13`.
@@ -309,13 +368,19 @@ pub struct Credit {
     pub name: String,
 }
 
-/// An artwork reference.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An artwork reference and what it is [ex S6].
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Image {
-    /// e.g. `poster`, `boxart`, `hero`.
+    /// `category`: e.g. `cover`, `background`, `poster`, `hero`.
     pub kind: String,
     /// An absolute http(s) URL.
     pub url: String,
+    /// `aspectRatio`, e.g. `16:9`.
+    pub aspect_ratio: Option<String>,
+    /// `mimeType`, e.g. `image/jpeg`.
+    pub mime_type: Option<String>,
+    /// `resolution`, e.g. `4K`, `1920x1080`.
+    pub resolution: Option<String>,
 }
 
 /// How and where an item can be watched.

@@ -31,8 +31,13 @@
 //! ([`rules::check_item_version`], [`rules::check_delete_version`]; a
 //! `Delete`'s version must be above the last one sent, stricter than
 //! EMBER's "greater than or equal"). What the docs leave open (other
-//! catalogs and program types, `Studios`, `Keywords`, other entitlement
-//! types, `ProgramOffer`'s child order) is accepted as it is.
+//! catalogs and program types, the inside of `Studios`, the content of a
+//! `Keyword`, other entitlement types, `ProgramOffer`'s child order) is
+//! accepted as it is; where it has the shape the writer writes
+//! (`<Studio>` or `<Keyword>` with text) it is taken into the model, as
+//! are external ids, every title, description and synopsis, release dates
+//! with their type and image attributes, so an item read back hashes as
+//! the item written.
 //!
 //! A catalog split into parts (several documents, each with its own root)
 //! is checked as one logical catalog by [`BatchValidation`] (or
@@ -65,8 +70,8 @@ use crate::finding::{Finding, Findings, Position, Rule};
 use crate::ids::{IdHashMap, IdSet, KnownItems, id_hash};
 use crate::input::{self, Compression, LimitExceeded, Limits};
 use crate::model::{
-    Action, CatalogHeader, Credit, Delete, Entry, Image, Item, ItemKind, KindTag, LocalizedText,
-    Metadata, Offer, OfferKind, Rating,
+    Action, CatalogHeader, Credit, Delete, Entry, ExternalId, Image, Item, ItemKind, KindTag,
+    LocalizedText, Metadata, Offer, OfferKind, Rating, ReleaseDate, Title,
 };
 use crate::rules;
 use crate::xml_events::{EventStream, Failure, XmlFailure};
@@ -1333,7 +1338,7 @@ impl<'a> CatalogReader<'a> {
             }
             return Ok(None);
         }
-        let (Some(version), Some(item_kind), Some((locale, text, _))) =
+        let (Some(version), Some(item_kind), Some((locale, text, _, _))) =
             (version, item_kind, parts.title.take())
         else {
             self.rejected += 1;
@@ -1345,12 +1350,19 @@ impl<'a> CatalogReader<'a> {
             version,
             kind: item_kind,
             meta: Metadata {
+                external_ids: parts.external_ids,
                 title,
-                synopsis: parts.synopsis.map(|(_, text, _)| text),
-                release_date: parts.release_date,
+                other_titles: parts.other_titles,
+                description: parts.description,
+                other_descriptions: parts.other_descriptions,
+                synopsis: parts.synopsis,
+                other_synopses: parts.other_synopses,
+                release_dates: parts.release_dates,
                 runtime_minutes: parts.runtime_minutes,
                 genres: parts.genres,
+                keywords: parts.keywords,
                 rating: parts.rating,
+                studios: parts.studios,
                 credits: parts.credits,
                 images: parts.images,
                 offers: Vec::new(),
@@ -1667,15 +1679,20 @@ impl<'a> CatalogReader<'a> {
             if name == "Relationships" {
                 parts.relationships_seen = true;
             }
-            let parsed = !matches!(name, "Studios" | "PictureColor");
-            if parsed {
+            // Inside not documented: accepted as it is (Studio elements
+            // with text are taken into the model).
+            let open = matches!(name, "Studios" | "PictureColor");
+            if !open {
                 self.no_attributes(&start, position, id, child.wrapper);
             }
             if empty {
                 continue;
             }
             match child.item {
-                Some(member) if parsed => self.read_list(buf, child.wrapper, member, id, parts)?,
+                Some(member) if name == "Studios" => {
+                    self.read_open_list(buf, member, id, &mut parts.studios)?
+                }
+                Some(member) if !open => self.read_list(buf, child.wrapper, member, id, parts)?,
                 // Inner structure not documented: accepted as it is.
                 _ => self.skip_subtree(buf, 4)?,
             }
@@ -1730,44 +1747,105 @@ impl<'a> CatalogReader<'a> {
             }
             // Attributes first, then the content (the start tag lives in `buf`).
             match member {
-                "Title" | "Synopsis" | "Description" => {
-                    let (language, default) =
+                "Title" => {
+                    let (language, default, territories) =
                         self.localized_attributes(&start, position, id, member, parts);
                     let text = self.leaf_text(buf, empty, id, member)?;
-                    let slot = match member {
-                        "Title" => &mut parts.title,
-                        "Synopsis" => &mut parts.synopsis,
-                        _ => continue,
-                    };
-                    // The default one wins; else the first.
-                    let replace =
-                        slot.is_none() || (default && !slot.as_ref().is_some_and(|s| s.2));
-                    if replace {
-                        *slot = Some((language.unwrap_or_default(), text, default));
+                    let language = language.unwrap_or_default();
+                    let territories = territories.unwrap_or_default();
+                    // The first one marked default is the default title;
+                    // when none is, the first one. The rest in order.
+                    match parts.title.take() {
+                        None => parts.title = Some((language, text, territories, default)),
+                        Some(first) if default && !first.3 => {
+                            let (locale, text_before, territories_before, _) = first;
+                            parts.other_titles.insert(
+                                0,
+                                Title {
+                                    locale,
+                                    text: text_before,
+                                    territories: territories_before,
+                                },
+                            );
+                            parts.title = Some((language, text, territories, default));
+                        }
+                        Some(kept) => {
+                            parts.title = Some(kept);
+                            parts.other_titles.push(Title {
+                                locale: language,
+                                text,
+                                territories,
+                            });
+                        }
                     }
+                }
+                "Description" | "Synopsis" => {
+                    let (language, default, _) =
+                        self.localized_attributes(&start, position, id, member, parts);
+                    let text = self.leaf_text(buf, empty, id, member)?;
+                    let (slot, others) = if member == "Synopsis" {
+                        (&mut parts.synopsis, &mut parts.other_synopses)
+                    } else {
+                        (&mut parts.description, &mut parts.other_descriptions)
+                    };
+                    // The first one marked default is the default one (the
+                    // writer puts it in the title's language); the rest in order.
+                    if default && slot.is_none() {
+                        *slot = Some(text);
+                    } else {
+                        others.push(LocalizedText {
+                            locale: language.unwrap_or_default(),
+                            text,
+                        });
+                    }
+                }
+                "ExternalId" => {
+                    let mut scheme = None;
+                    let mut attributes = Attributes::default();
+                    self.attributes(&start, position, member, &mut attributes);
+                    for (key, value) in &mut attributes {
+                        // scheme [doc S7, ex S6]; others are not documented: accepted.
+                        if key == "scheme" {
+                            scheme = Some(self.own(value));
+                        }
+                    }
+                    let text = self.leaf_text(buf, empty, id, member)?;
+                    parts.external_ids.push(ExternalId {
+                        scheme: scheme.unwrap_or_default(),
+                        id: text,
+                    });
                 }
                 "Image" => {
                     let mut category = None;
                     let mut attributes = Attributes::default();
                     self.attributes(&start, position, member, &mut attributes);
+                    let mut image = Image::default();
                     for (key, value) in &mut attributes {
                         match key {
                             "category" => category = Some(self.own(value)),
                             "default" => self.check_boolean(position, id, member, &value, parts),
-                            // language, aspectRatio, mimeType, resolution [ex S6]
-                            // and others: the full list is not published.
+                            "aspectRatio" => image.aspect_ratio = Some(self.own(value)),
+                            "mimeType" => image.mime_type = Some(self.own(value)),
+                            "resolution" => image.resolution = Some(self.own(value)),
+                            // language [ex S6] and others: the full list is not published.
                             _ => {}
                         }
                     }
                     let url = self.leaf_text(buf, empty, id, member)?;
-                    parts.images.push(Image {
-                        kind: category.unwrap_or_default(),
-                        url: url.trim().to_owned(),
-                    });
+                    image.kind = category.unwrap_or_default();
+                    image.url = url.trim().to_owned();
+                    parts.images.push(image);
                 }
                 "Genre" => {
                     let text = self.leaf_text(buf, empty, id, member)?;
                     parts.genres.push(text);
+                }
+                "Keyword" => {
+                    // Content not documented: text is taken, anything else accepted.
+                    if self.read_leaf_in(buf, empty, id, member, true)? {
+                        let text = self.text.as_str().to_owned();
+                        parts.keywords.push(text);
+                    }
                 }
                 "Rating" | "Credit" => {
                     let wanted = if member == "Rating" { "system" } else { "role" };
@@ -1811,10 +1889,20 @@ impl<'a> CatalogReader<'a> {
                     }
                 }
                 "ReleaseDate" => {
-                    let text = self.leaf_text(buf, empty, id, member)?;
-                    if parts.release_date.is_none() {
-                        parts.release_date = Some(text.trim().to_owned());
+                    let mut release_type = None;
+                    let mut attributes = Attributes::default();
+                    self.attributes(&start, position, member, &mut attributes);
+                    for (key, value) in &mut attributes {
+                        // releaseType [ex S8]; others are not documented: accepted.
+                        if key == "releaseType" {
+                            release_type = Some(self.own(value));
+                        }
                     }
+                    let text = self.leaf_text(buf, empty, id, member)?;
+                    parts.release_dates.push(ReleaseDate {
+                        date: text.trim().to_owned(),
+                        release_type,
+                    });
                 }
                 "Relationship" => {
                     let mut kind = None;
@@ -1857,12 +1945,42 @@ impl<'a> CatalogReader<'a> {
                         _ => {}
                     }
                 }
-                // ExternalId, Keyword, Tag: content not used by the model.
+                // Tag: content not used by the model.
                 _ => {
                     if !empty {
                         self.skip_subtree(buf, 5)?;
                     }
                 }
+            }
+        }
+    }
+
+    /// Reads a list whose inside the docs leave open (`Studios`): the text
+    /// of each `member` holding text only is taken; anything else is
+    /// accepted as it is.
+    fn read_open_list(
+        &mut self,
+        buf: &mut EventStream<'a>,
+        member: &'static str,
+        id: Option<&str>,
+        into: &mut Vec<String>,
+    ) -> Result<(), Stop> {
+        loop {
+            let position = self.position();
+            let event = self.read_event(buf)?;
+            let (name_is_member, empty) = match &event {
+                Event::End(_) => return Ok(()),
+                Event::Start(start) => (start.name().0 == member, false),
+                Event::Empty(start) => (start.name().0 == member, true),
+                Event::Eof => return self.truncated(position),
+                _ => continue,
+            };
+            if name_is_member {
+                if self.read_leaf_in(buf, empty, id, member, true)? {
+                    into.push(self.text.as_str().to_owned());
+                }
+            } else if !empty {
+                self.skip_subtree(buf, 5)?;
             }
         }
     }
@@ -1877,9 +1995,10 @@ impl<'a> CatalogReader<'a> {
         id: Option<&str>,
         element: &str,
         parts: &mut ItemParts,
-    ) -> (Option<String>, bool) {
+    ) -> (Option<String>, bool, Option<String>) {
         let mut language = None;
         let mut default = false;
+        let mut territories = None;
         let mut attributes = Attributes::default();
         self.attributes(start, position, element, &mut attributes);
         for (key, value) in &mut attributes {
@@ -1890,6 +2009,7 @@ impl<'a> CatalogReader<'a> {
                     default = matches!(value.trim(), "true" | "1");
                 }
                 "territories" => {
+                    territories = Some(self.own(value.clone()));
                     if !rules::is_territories(&value) {
                         self.error(
                             Rule::BadValue,
@@ -1906,7 +2026,7 @@ impl<'a> CatalogReader<'a> {
                 }
             }
         }
-        (language, default)
+        (language, default, territories)
     }
 
     fn check_boolean(
@@ -2373,9 +2493,25 @@ impl<'a> CatalogReader<'a> {
         id: Option<&str>,
         element: &str,
     ) -> Result<(), Stop> {
+        self.read_leaf_in(buf, empty, id, element, false)?;
+        Ok(())
+    }
+
+    /// [`read_leaf`](Self::read_leaf), or for an element whose content the
+    /// docs leave `open`, the same without reporting child elements (they
+    /// are skipped). Returns whether the content was text only.
+    fn read_leaf_in(
+        &mut self,
+        buf: &mut EventStream<'a>,
+        empty: bool,
+        id: Option<&str>,
+        element: &str,
+        open: bool,
+    ) -> Result<bool, Stop> {
         self.text.clear();
+        let mut text_only = true;
         if empty {
-            return Ok(());
+            return Ok(true);
         }
         loop {
             let at = self.position();
@@ -2403,13 +2539,16 @@ impl<'a> CatalogReader<'a> {
                     break;
                 }
                 Event::Start(s) | Event::Empty(s) => {
-                    let name = s.name().0;
-                    self.error(
-                        Rule::UnknownElement,
-                        at,
-                        id,
-                        format!("<{element}> holds text only, not <{name}>"),
-                    );
+                    text_only = false;
+                    if !open {
+                        let name = s.name().0;
+                        self.error(
+                            Rule::UnknownElement,
+                            at,
+                            id,
+                            format!("<{element}> holds text only, not <{name}>"),
+                        );
+                    }
                     if nested {
                         self.skip_subtree(buf, 5)?;
                     }
@@ -2424,7 +2563,7 @@ impl<'a> CatalogReader<'a> {
                 }
             }
         }
-        Ok(())
+        Ok(text_only)
     }
 
     /// Adds a piece of a leaf element's text to `self.text`, holding the
@@ -2898,8 +3037,8 @@ impl Spare {
         }
         let Metadata {
             title,
+            description,
             synopsis,
-            release_date,
             mut genres,
             rating,
             mut credits,
@@ -2910,7 +3049,7 @@ impl Spare {
         } = meta;
         self.string(title.locale);
         self.string(title.text);
-        for text in [synopsis, release_date, deep_link].into_iter().flatten() {
+        for text in [description, synopsis, deep_link].into_iter().flatten() {
             self.string(text);
         }
         if let Some(rating) = rating {
@@ -2996,12 +3135,19 @@ impl<'x> Iterator for Attributes<'x> {
 /// The children of an item as read, before the item is built.
 #[derive(Default)]
 struct ItemParts {
-    /// (language, text, marked default)
-    title: Option<(String, String, bool)>,
-    synopsis: Option<(String, String, bool)>,
-    release_date: Option<String>,
+    external_ids: Vec<ExternalId>,
+    /// The default title: (language, text, territories, marked default).
+    title: Option<(String, String, String, bool)>,
+    other_titles: Vec<Title>,
+    description: Option<String>,
+    other_descriptions: Vec<LocalizedText>,
+    synopsis: Option<String>,
+    other_synopses: Vec<LocalizedText>,
+    release_dates: Vec<ReleaseDate>,
     runtime_minutes: Option<u32>,
     genres: Vec<String>,
+    keywords: Vec<String>,
+    studios: Vec<String>,
     rating: Option<Rating>,
     credits: Vec<Credit>,
     images: Vec<Image>,
@@ -3089,6 +3235,48 @@ mod tests {
                 id: "EXPIRED_MOVIE".into(),
                 version: 10
             })
+        );
+    }
+
+    /// Shapes another writer may use for what the docs leave open are
+    /// accepted; the writer's shapes are taken into the model.
+    #[test]
+    fn open_content_is_accepted_and_the_default_title_is_found_anywhere() {
+        let xml = format!(
+            "{DECL}<DataCollections><ProgramCatalog id=\"C\" version=\"1\">\n\
+             <Movie id=\"m1\" version=\"1\"><ExternalIds><ExternalId scheme=\"imdb\">tt0113277</ExternalId></ExternalIds>\
+             <Titles><Title language=\"fr\">Un</Title><Title language=\"en\" default=\"true\">One</Title><Title language=\"de\" territories=\"DE\">Eins</Title></Titles>\
+             <Descriptions><Description language=\"fr\">Court</Description></Descriptions>\
+             <Keywords><Keyword>plain</Keyword><Keyword><Term>nested</Term></Keyword></Keywords>\
+             <Studios kind=\"x\"><Studio>Acme</Studio><Company><Name>Other</Name></Company><Studio><Name>Deep</Name></Studio></Studios>\
+             <ReleaseDates><ReleaseDate releaseType=\"streaming\" region=\"US\">2024-02-29</ReleaseDate></ReleaseDates></Movie>\n\
+             </ProgramCatalog></DataCollections>\n"
+        );
+        let (entries, report) = read_all(&xml);
+        assert!(report.is_valid(), "{:?}", report.findings);
+        let Entry::Item(item) = &entries[0] else {
+            panic!("{entries:?}")
+        };
+        let meta = &item.meta;
+        assert_eq!(
+            (meta.title.locale.as_str(), meta.title.text.as_str()),
+            ("en", "One")
+        );
+        let others: Vec<_> = meta
+            .other_titles
+            .iter()
+            .map(|t| (t.locale.as_str(), t.text.as_str(), t.territories.as_str()))
+            .collect();
+        assert_eq!(others, [("fr", "Un", ""), ("de", "Eins", "DE")]);
+        // Not marked default: another description, not the default one.
+        assert_eq!(meta.description, None);
+        assert_eq!(meta.other_descriptions[0].text, "Court");
+        assert_eq!(meta.keywords, ["plain"]);
+        assert_eq!(meta.studios, ["Acme"]);
+        assert_eq!(meta.external_ids[0].id, "tt0113277");
+        assert_eq!(
+            meta.release_dates[0].release_type.as_deref(),
+            Some("streaming")
         );
     }
 

@@ -161,13 +161,51 @@ fn check_metadata(meta: &Metadata, report: &mut dyn FnMut(Rule, String)) {
             ),
         );
     }
-    if let Some(date) = &meta.release_date
-        && parse_date(date).is_none()
-    {
-        report(
-            Rule::BadValue,
-            format!("release date {date:?} is not a calendar date YYYY-MM-DD"),
-        );
+    for title in &meta.other_titles {
+        if title.text.trim().is_empty() {
+            report(
+                Rule::RequiredChild,
+                format!("the {} <Title> is empty", title.locale),
+            );
+        }
+        if !is_locale(&title.locale) {
+            report(
+                Rule::BadValue,
+                format!(
+                    "title language {:?} is not a language tag like fr-CA",
+                    title.locale
+                ),
+            );
+        }
+        // Territories are checked where they are read: the reader checks
+        // the attribute of every localized element, the loader each region.
+    }
+    for (element, list) in [
+        ("Description", &meta.other_descriptions),
+        ("Synopsis", &meta.other_synopses),
+    ] {
+        for text in list {
+            if !is_locale(&text.locale) {
+                report(
+                    Rule::BadValue,
+                    format!(
+                        "{element} language {:?} is not a language tag like fr-CA",
+                        text.locale
+                    ),
+                );
+            }
+        }
+    }
+    for release in &meta.release_dates {
+        if parse_date(&release.date).is_none() {
+            report(
+                Rule::BadValue,
+                format!(
+                    "release date {:?} is not a calendar date YYYY-MM-DD",
+                    release.date
+                ),
+            );
+        }
     }
     if meta.runtime_minutes == Some(0) {
         report(Rule::BadValue, "runtime of 0 minutes".into());
@@ -268,17 +306,43 @@ pub fn for_each_text(item: &Item, f: &mut dyn FnMut(&'static str, &str)) {
         }
     }
     let meta = &item.meta;
+    for e in &meta.external_ids {
+        f("ExternalId scheme", &e.scheme);
+        f("ExternalId", &e.id);
+    }
     f("Title", &meta.title.text);
     f("Title locale", &meta.title.locale);
+    for t in &meta.other_titles {
+        f("Title", &t.text);
+        f("Title locale", &t.locale);
+        f("Title territories", &t.territories);
+    }
+    if let Some(d) = &meta.description {
+        f("Description", d);
+    }
+    for d in &meta.other_descriptions {
+        f("Description", &d.text);
+        f("Description language", &d.locale);
+    }
     if let Some(s) = &meta.synopsis {
         f("Synopsis", s);
+    }
+    for s in &meta.other_synopses {
+        f("Synopsis", &s.text);
+        f("Synopsis language", &s.locale);
     }
     for g in &meta.genres {
         f("Genre", g);
     }
+    for k in &meta.keywords {
+        f("Keyword", k);
+    }
     if let Some(r) = &meta.rating {
         f("Rating system", &r.system);
         f("Rating", &r.value);
+    }
+    for s in &meta.studios {
+        f("Studio", s);
     }
     for c in &meta.credits {
         f("Credit role", &c.role);
@@ -287,6 +351,15 @@ pub fn for_each_text(item: &Item, f: &mut dyn FnMut(&'static str, &str)) {
     for i in &meta.images {
         f("Image type", &i.kind);
         f("Image url", &i.url);
+        for (name, value) in [
+            ("Image aspectRatio", &i.aspect_ratio),
+            ("Image mimeType", &i.mime_type),
+            ("Image resolution", &i.resolution),
+        ] {
+            if let Some(value) = value {
+                f(name, value);
+            }
+        }
     }
     if let Some(d) = &meta.deep_link {
         f("DeepLink", d);
@@ -300,8 +373,11 @@ pub fn for_each_text(item: &Item, f: &mut dyn FnMut(&'static str, &str)) {
 /// them too.
 fn for_each_formatted_text(item: &Item, f: &mut dyn FnMut(&'static str, &str)) {
     let meta = &item.meta;
-    if let Some(date) = &meta.release_date {
-        f("ReleaseDate", date);
+    for release in &meta.release_dates {
+        f("ReleaseDate", &release.date);
+        if let Some(kind) = &release.release_type {
+            f("ReleaseDate releaseType", kind);
+        }
     }
     for offer in &meta.offers {
         f("Offer region", &offer.region);

@@ -16,8 +16,20 @@
 //! line number and is left out; good rows still go through. Text XML cannot
 //! carry (control characters) is removed with a warning, never silently.
 //!
+//! Beyond a title, a row may carry what EMBER carries (`docs/source-format.md`
+//! says where each field lands): external ids by scheme (a movie, series or
+//! episode without an IMDb id loads with a warning), titles in several
+//! languages with territories (exactly one default: `title`, else the one
+//! `titles` entry marked default, else the only entry; the default has no
+//! territories), a short description and a long synopsis (the default ones
+//! in the default title's language, others by language), release dates
+//! with their type, keywords, studios, and images with aspect ratio, MIME
+//! type and resolution. A JSON number in any text field is taken as its
+//! text, with a warning naming the field's path and the line.
+//!
 //! The rules on values are [`rules::check_item`]'s, the same the XML reader
-//! applies.
+//! applies; what only a source row can get wrong (two default titles, an
+//! IMDb id's shape, an image's aspect ratio) is checked here.
 
 use std::io::{self, BufRead, Read};
 use std::path::Path;
@@ -25,13 +37,13 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::finding::{Finding, Findings, Position, Rule};
+use crate::finding::{Finding, Findings, Position, Rule, Severity};
 use crate::ids::{IdHashMap, IdSet, id_hash};
 use crate::input::{self, Compression, LimitExceeded, Limits, Tracked};
 use crate::json_rows::JsonRows;
 use crate::model::{
-    Credit, Image, Item, ItemKind, KindTag, LocalizedText, Metadata, Offer, OfferKind, Price,
-    Rating,
+    Credit, ExternalId, Image, Item, ItemKind, KindTag, LocalizedText, Metadata, Offer, OfferKind,
+    Price, Rating, ReleaseDate, Title,
 };
 use crate::rules::{self, is_xml_char};
 
@@ -123,27 +135,55 @@ pub struct SourceRecord {
     /// An explicit version; when absent, 1 (or what the catalog state assigns).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<u64>,
-    /// Required.
+    /// The item's ids in other systems: `[{"scheme": "imdb", "id": "tt0113277"}]`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub external_ids: Vec<SourceExternalId>,
+    /// The default title; required unless `titles` names one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
-    /// A language tag; the loader's default when absent.
+    /// The language of `title` (and of `description` and `synopsis`); the
+    /// loader's default when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub locale: Option<String>,
-    /// Free text.
+    /// Titles in several languages, some for some territories only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub titles: Vec<SourceTitle>,
+    /// The default short description, in the default title's language.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Short descriptions in other languages.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub descriptions: Vec<SourceText>,
+    /// The default long synopsis, in the default title's language.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub synopsis: Option<String>,
+    /// Synopses in other languages.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub synopses: Vec<SourceText>,
     /// `YYYY-MM-DD`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub release_date: Option<String>,
+    /// The type of `release_date` (`streaming`, `theatrical`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release_type: Option<String>,
+    /// More release dates, each with its type.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub release_dates: Vec<SourceReleaseDate>,
     /// Whole minutes, at least 1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runtime_minutes: Option<u32>,
     /// Genre names.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub genres: Vec<String>,
+    /// Keywords.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keywords: Vec<String>,
     /// `{"system": "MPAA", "value": "PG-13"}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rating: Option<SourceRating>,
+    /// Studio names.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub studios: Vec<String>,
     /// `[{"role": "director", "name": "…"}]`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub credits: Vec<SourceCredit>,
@@ -168,6 +208,60 @@ pub struct SourceRecord {
     /// Episodes: the episode's number within its season.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub episode_number: Option<u32>,
+}
+
+/// An id of the item in another system.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceExternalId {
+    /// The system: `imdb`, `tmdb`, `eidr`, …
+    #[serde(default)]
+    pub scheme: Option<String>,
+    /// The id in that system.
+    #[serde(default)]
+    pub id: Option<String>,
+}
+
+/// One title of a source row.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceTitle {
+    /// The title.
+    #[serde(default)]
+    pub text: Option<String>,
+    /// Its language tag.
+    #[serde(default)]
+    pub language: Option<String>,
+    /// Where it applies: two-letter region codes, or `["GLOBAL"]`; everywhere when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub territories: Vec<String>,
+    /// Whether this is the default title (exactly one is; see the module doc).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub default: bool,
+}
+
+/// A description or synopsis in one language.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceText {
+    /// The text.
+    #[serde(default)]
+    pub text: Option<String>,
+    /// Its language tag.
+    #[serde(default)]
+    pub language: Option<String>,
+}
+
+/// A release date with its type.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceReleaseDate {
+    /// `YYYY-MM-DD`.
+    #[serde(default)]
+    pub date: Option<String>,
+    /// `streaming`, `theatrical`, …; optional.
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub release_type: Option<String>,
 }
 
 /// A rating in a source row.
@@ -199,6 +293,15 @@ pub struct SourceImage {
     pub kind: String,
     /// An absolute http(s) URL.
     pub url: String,
+    /// e.g. `16:9`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aspect_ratio: Option<String>,
+    /// e.g. `image/jpeg`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mime_type: Option<String>,
+    /// e.g. `4K`, `1920x1080`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolution: Option<String>,
 }
 
 /// An offer in a source row. `regions` lists where it applies; each region
@@ -235,12 +338,33 @@ pub struct CsvMovie {
     /// Optional; the loader's default when empty.
     #[serde(default)]
     pub locale: String,
+    /// Optional: the short description.
+    #[serde(default)]
+    pub description: String,
     /// Optional.
     #[serde(default)]
     pub synopsis: String,
     /// Optional, `YYYY-MM-DD`.
     #[serde(default)]
     pub release_date: String,
+    /// Optional: the type of `release_date`.
+    #[serde(default)]
+    pub release_type: String,
+    /// The IMDb id, `tt0113277`.
+    #[serde(default)]
+    pub imdb_id: String,
+    /// Other ids: `scheme:id|scheme:id`, e.g. `tmdb:949|eidr:10.5240/…`.
+    #[serde(default)]
+    pub external_ids: String,
+    /// `Warner Bros.|Regency`.
+    #[serde(default)]
+    pub studios: String,
+    /// `heist|los angeles`.
+    #[serde(default)]
+    pub keywords: String,
+    /// `role:name|role:name`, e.g. `director:Michael Mann|actor:Al Pacino`.
+    #[serde(default)]
+    pub credits: String,
     /// Optional whole minutes.
     #[serde(default)]
     pub runtime_minutes: String,
@@ -256,6 +380,15 @@ pub struct CsvMovie {
     /// A poster image URL.
     #[serde(default)]
     pub poster_url: String,
+    /// The poster's aspect ratio, `2:3`.
+    #[serde(default)]
+    pub poster_aspect_ratio: String,
+    /// The poster's MIME type, `image/jpeg`.
+    #[serde(default)]
+    pub poster_mime_type: String,
+    /// The poster's resolution, `4K`.
+    #[serde(default)]
+    pub poster_resolution: String,
     /// The app deep link.
     #[serde(default)]
     pub deep_link: String,
@@ -339,7 +472,7 @@ type RawRow = (u64, Result<SourceRecord, Unparsed>);
 /// [`JsonRows`]): the row, and the text fields that held JSON numbers.
 struct JsonRow {
     row: RawRow,
-    numbers_as_text: Vec<(&'static str, String)>,
+    numbers_as_text: Vec<(String, String)>,
 }
 
 /// Parses one non-blank line of a JSON Lines export.
@@ -398,8 +531,9 @@ pub struct SourceLoader<'a> {
     rejected: u64,
     rejected_ids: Vec<String>,
     unreadable: u64,
-    /// Text fields of the row just read that held JSON numbers, taken as text.
-    numbers_as_text: Vec<(&'static str, String)>,
+    /// Text fields of the row just read that held JSON numbers, taken as
+    /// text: (the field's path, the number).
+    numbers_as_text: Vec<(String, String)>,
 }
 
 impl std::fmt::Debug for SourceLoader<'_> {
@@ -688,15 +822,8 @@ impl<'a> SourceLoader<'a> {
             Some(k) => k,
             None => return self.reject(problems, &id),
         };
-        let Some(title) = record.title.take().filter(|t| !t.trim().is_empty()) else {
-            problems.push(error(
-                Rule::RequiredChild,
-                format!("the {kind} has no title"),
-            ));
-            return self.reject(problems, &id);
-        };
         let version = record.version.unwrap_or(1);
-        let meta = match self.metadata(title, record, &mut problems, &error) {
+        let meta = match self.metadata(kind, record, &mut problems, &error) {
             Some(meta) => meta,
             None => return self.reject(problems, &id),
         };
@@ -732,6 +859,16 @@ impl<'a> SourceLoader<'a> {
                 self.seasons.insert(id_hash(&item.id), series_id.clone());
             }
             ItemKind::Movie | ItemKind::Episode { .. } => {}
+        }
+        if kind != KindTag::Season && !item.meta.external_ids.iter().any(ExternalId::is_imdb) {
+            self.findings.push_with(Severity::Warning, || {
+                Finding::warning(
+                    Rule::SourceImdbMissing,
+                    position,
+                    format!("the {kind} has no IMDb id in external_ids; the row was loaded"),
+                )
+                .for_item(&id)
+            });
         }
         Some(item)
     }
@@ -831,44 +968,46 @@ impl<'a> SourceLoader<'a> {
 
     fn metadata(
         &self,
-        title: String,
-        record: SourceRecord,
+        kind: KindTag,
+        mut record: SourceRecord,
         problems: &mut Vec<Finding>,
         error: &dyn Fn(Rule, String) -> Finding,
     ) -> Option<Metadata> {
+        let mut report = |rule, message| problems.push(error(rule, message));
+        let titles = self.titles(kind, &mut record, &mut report);
         let mut offers = Vec::new();
         for offer in record.offers {
             let Some(kind) = OfferKind::parse(&offer.kind) else {
-                problems.push(error(
+                report(
                     Rule::BadValue,
                     format!(
                         "offer type {:?} is not subscription, free, purchase or rental",
                         offer.kind
                     ),
-                ));
+                );
                 continue;
             };
             if offer.regions.is_empty() {
-                problems.push(error(
+                report(
                     Rule::RequiredChild,
                     format!("the {} offer lists no regions", offer.kind),
-                ));
+                );
             }
             let price = match (offer.price, offer.currency) {
                 (Some(amount), Some(currency)) => Some(Price { amount, currency }),
                 (None, None) => None,
                 (Some(_), None) => {
-                    problems.push(error(
+                    report(
                         Rule::RequiredChild,
                         format!("the {} offer has a price but no currency", offer.kind),
-                    ));
+                    );
                     None
                 }
                 (None, Some(_)) => {
-                    problems.push(error(
+                    report(
                         Rule::RequiredChild,
                         format!("the {} offer has a currency but no price", offer.kind),
-                    ));
+                    );
                     None
                 }
             };
@@ -882,24 +1021,39 @@ impl<'a> SourceLoader<'a> {
                 });
             }
         }
+        let external_ids = external_ids(record.external_ids, &mut report);
+        let other_descriptions = other_texts("descriptions", record.descriptions, &mut report);
+        let other_synopses = other_texts("synopses", record.synopses, &mut report);
+        let release_dates = release_dates(
+            record.release_date,
+            record.release_type,
+            record.release_dates,
+            &mut report,
+        );
+        let keywords = names("keywords", record.keywords, &mut report);
+        let studios = names("studios", record.studios, &mut report);
+        let images = images(record.images, &mut report);
+        let (title, other_titles) = titles?;
         if !problems.is_empty() {
             return None;
         }
         Some(Metadata {
-            title: LocalizedText {
-                locale: record
-                    .locale
-                    .unwrap_or_else(|| self.options.default_locale.clone()),
-                text: title,
-            },
+            external_ids,
+            title,
+            other_titles,
+            description: record.description,
+            other_descriptions,
             synopsis: record.synopsis,
-            release_date: record.release_date,
+            other_synopses,
+            release_dates,
             runtime_minutes: record.runtime_minutes,
             genres: record.genres,
+            keywords,
             rating: record.rating.map(|r| Rating {
                 system: r.system,
                 value: r.value,
             }),
+            studios,
             credits: record
                 .credits
                 .into_iter()
@@ -908,18 +1062,372 @@ impl<'a> SourceLoader<'a> {
                     name: c.name,
                 })
                 .collect(),
-            images: record
-                .images
-                .into_iter()
-                .map(|i| Image {
-                    kind: i.kind,
-                    url: i.url,
-                })
-                .collect(),
+            images,
             offers,
             deep_link: record.deep_link,
         })
     }
+
+    /// The default title and the others. Exactly one title is the default:
+    /// `title` when the row gives it (then no `titles` entry may be marked
+    /// default), else the one `titles` entry marked `"default": true`, or
+    /// the only entry. The default title applies everywhere (no territories).
+    fn titles(
+        &self,
+        kind: KindTag,
+        record: &mut SourceRecord,
+        report: &mut dyn FnMut(Rule, String),
+    ) -> Option<(LocalizedText, Vec<Title>)> {
+        let given = record.title.take().filter(|t| !t.trim().is_empty());
+        let marked: Vec<usize> = (0..record.titles.len())
+            .filter(|&i| record.titles[i].default)
+            .collect();
+        let default_entry = match (&given, marked.as_slice()) {
+            (Some(_), []) => None,
+            (Some(_), [i, ..]) => {
+                report(
+                    Rule::BadValue,
+                    format!(
+                        "titles[{i}] is marked default, but title is the default title; exactly one title is the default, so drop the mark or the title field"
+                    ),
+                );
+                return None;
+            }
+            (None, [i]) => Some(*i),
+            (None, [i, j, ..]) => {
+                report(
+                    Rule::BadValue,
+                    format!(
+                        "titles[{i}] and titles[{j}] are both marked default; exactly one title is the default"
+                    ),
+                );
+                return None;
+            }
+            (None, []) if record.titles.len() == 1 => Some(0),
+            (None, []) if record.titles.is_empty() => {
+                report(Rule::RequiredChild, format!("the {kind} has no title"));
+                return None;
+            }
+            (None, []) => {
+                report(
+                    Rule::RequiredChild,
+                    format!(
+                        "none of the {} titles is marked default; mark exactly one with \"default\": true (or give the title field)",
+                        record.titles.len()
+                    ),
+                );
+                return None;
+            }
+        };
+        let mut ok = true;
+        let mut entries: Vec<(String, String, String)> = Vec::with_capacity(record.titles.len());
+        for (i, entry) in record.titles.iter().enumerate() {
+            let text = entry.text.clone().filter(|t| !t.trim().is_empty());
+            let Some(text) = text else {
+                report(Rule::RequiredChild, format!("titles[{i}] has no text"));
+                ok = false;
+                continue;
+            };
+            let Some(language) = entry.language.clone() else {
+                report(
+                    Rule::RequiredChild,
+                    format!("titles[{i}] has no language (a tag like fr-CA)"),
+                );
+                ok = false;
+                continue;
+            };
+            let territories = match territories(&entry.territories) {
+                Ok(territories) => territories,
+                Err(bad) => {
+                    report(
+                        Rule::BadValue,
+                        format!(
+                            "titles[{i}].territories holds {bad:?}; use two-letter codes like US, or GLOBAL alone"
+                        ),
+                    );
+                    ok = false;
+                    continue;
+                }
+            };
+            if default_entry == Some(i) && !territories.is_empty() {
+                report(
+                    Rule::BadValue,
+                    format!(
+                        "titles[{i}] is the default title, which applies everywhere; give territories only to the other titles"
+                    ),
+                );
+                ok = false;
+                continue;
+            }
+            entries.push((language, text, territories));
+        }
+        if !ok {
+            return None;
+        }
+        let (title, skip) = match (given, default_entry) {
+            (Some(text), _) => {
+                let locale = record
+                    .locale
+                    .take()
+                    .unwrap_or_else(|| self.options.default_locale.clone());
+                (LocalizedText { locale, text }, None)
+            }
+            (None, Some(i)) => {
+                let (language, text, _) = entries[i].clone();
+                if let Some(locale) = &record.locale
+                    && *locale != language
+                {
+                    report(
+                        Rule::BadValue,
+                        format!(
+                            "locale {locale:?} is the language of the title field, but the default title is titles[{i}] in {language:?}; drop locale or make them agree"
+                        ),
+                    );
+                    return None;
+                }
+                (
+                    LocalizedText {
+                        locale: language,
+                        text,
+                    },
+                    Some(i),
+                )
+            }
+            (None, None) => return None,
+        };
+        let mut others: Vec<Title> = Vec::with_capacity(entries.len());
+        for (i, (locale, text, territories)) in entries.into_iter().enumerate() {
+            if Some(i) == skip {
+                continue;
+            }
+            let repeats = (territories.is_empty() && locale == title.locale)
+                || others
+                    .iter()
+                    .any(|o| o.locale == locale && o.territories == territories);
+            if repeats {
+                report(
+                    Rule::BadValue,
+                    format!(
+                        "titles[{i}] repeats the language {locale:?} and territories of another title; give each language and territories one title"
+                    ),
+                );
+                return None;
+            }
+            others.push(Title {
+                locale,
+                text,
+                territories,
+            });
+        }
+        Some((title, others))
+    }
+}
+
+/// EMBER's `TerritoriesType` from a list of region codes (`["US","CA"]` →
+/// `US,CA`; `["GLOBAL"]` → `GLOBAL`), or the first code that is not one.
+fn territories(codes: &[String]) -> Result<String, String> {
+    if let [only] = codes
+        && only == "GLOBAL"
+    {
+        return Ok(only.clone());
+    }
+    if let Some(bad) = codes.iter().find(|c| !rules::is_region(c)) {
+        return Err(bad.clone());
+    }
+    Ok(codes.join(","))
+}
+
+/// Whether `text` is blank or holds whitespace, which a name-like value must not.
+fn is_blank_or_spaced(text: &str) -> bool {
+    text.trim().is_empty() || text.chars().any(char::is_whitespace)
+}
+
+fn external_ids(
+    entries: Vec<SourceExternalId>,
+    report: &mut dyn FnMut(Rule, String),
+) -> Vec<ExternalId> {
+    let mut ids = Vec::with_capacity(entries.len());
+    for (i, entry) in entries.into_iter().enumerate() {
+        let scheme = entry.scheme.unwrap_or_default();
+        let id = entry.id.unwrap_or_default();
+        if is_blank_or_spaced(&scheme) {
+            report(
+                Rule::BadValue,
+                format!("external_ids[{i}].scheme {scheme:?} is not a name like imdb (no spaces)"),
+            );
+            continue;
+        }
+        if id.trim().is_empty() {
+            report(Rule::RequiredChild, format!("external_ids[{i}] has no id"));
+            continue;
+        }
+        let external = ExternalId { scheme, id };
+        if external.is_imdb() && !is_imdb_title_id(&external.id) {
+            report(
+                Rule::BadValue,
+                format!(
+                    "external_ids[{i}]: IMDb id {:?} is not tt followed by at least 7 digits, like tt0113277",
+                    external.id
+                ),
+            );
+            continue;
+        }
+        ids.push(external);
+    }
+    ids
+}
+
+/// An IMDb title id: `tt` and at least seven digits.
+fn is_imdb_title_id(id: &str) -> bool {
+    id.strip_prefix("tt")
+        .is_some_and(|digits| digits.len() >= 7 && digits.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Descriptions or synopses in other languages.
+fn other_texts(
+    field: &str,
+    entries: Vec<SourceText>,
+    report: &mut dyn FnMut(Rule, String),
+) -> Vec<LocalizedText> {
+    let mut texts = Vec::with_capacity(entries.len());
+    for (i, entry) in entries.into_iter().enumerate() {
+        match (entry.text, entry.language) {
+            (Some(text), Some(locale)) if !text.trim().is_empty() => {
+                texts.push(LocalizedText { locale, text });
+            }
+            (_, None) => report(
+                Rule::RequiredChild,
+                format!("{field}[{i}] has no language (a tag like fr-CA)"),
+            ),
+            _ => report(Rule::RequiredChild, format!("{field}[{i}] has no text")),
+        }
+    }
+    texts
+}
+
+fn release_dates(
+    date: Option<String>,
+    release_type: Option<String>,
+    entries: Vec<SourceReleaseDate>,
+    report: &mut dyn FnMut(Rule, String),
+) -> Vec<ReleaseDate> {
+    let mut dates = Vec::with_capacity(entries.len() + 1);
+    let check_type = |field: &dyn Fn() -> String,
+                      kind: &Option<String>,
+                      report: &mut dyn FnMut(Rule, String)| {
+        if let Some(kind) = kind
+            && is_blank_or_spaced(kind)
+        {
+            report(
+                Rule::BadValue,
+                format!(
+                    "{} {kind:?} is not a word like streaming or theatrical",
+                    field()
+                ),
+            );
+        }
+    };
+    check_type(&|| "release_type".into(), &release_type, report);
+    match date {
+        Some(date) => dates.push(ReleaseDate { date, release_type }),
+        None if release_type.is_some() => report(
+            Rule::RequiredChild,
+            "release_type is the type of release_date, which the row does not give".into(),
+        ),
+        None => {}
+    }
+    for (i, entry) in entries.into_iter().enumerate() {
+        check_type(
+            &|| format!("release_dates[{i}].type"),
+            &entry.release_type,
+            report,
+        );
+        match entry.date {
+            Some(date) => dates.push(ReleaseDate {
+                date,
+                release_type: entry.release_type,
+            }),
+            None => report(
+                Rule::RequiredChild,
+                format!("release_dates[{i}] has no date"),
+            ),
+        }
+    }
+    dates
+}
+
+/// Keywords or studios: blank names are refused.
+fn names(field: &str, names: Vec<String>, report: &mut dyn FnMut(Rule, String)) -> Vec<String> {
+    if let Some(i) = names.iter().position(|n| n.trim().is_empty()) {
+        report(Rule::BadValue, format!("{field}[{i}] is empty"));
+    }
+    names
+}
+
+fn images(entries: Vec<SourceImage>, report: &mut dyn FnMut(Rule, String)) -> Vec<Image> {
+    let mut images = Vec::with_capacity(entries.len());
+    for (i, entry) in entries.into_iter().enumerate() {
+        if let Some(ratio) = &entry.aspect_ratio
+            && !is_aspect_ratio(ratio)
+        {
+            report(
+                Rule::BadValue,
+                format!("images[{i}].aspect_ratio {ratio:?} is not width:height like 16:9"),
+            );
+        }
+        if let Some(mime) = &entry.mime_type
+            && !is_image_mime_type(mime)
+        {
+            report(
+                Rule::BadValue,
+                format!("images[{i}].mime_type {mime:?} is not an image type like image/jpeg"),
+            );
+        }
+        if let Some(resolution) = &entry.resolution
+            && is_blank_or_spaced(resolution)
+        {
+            report(
+                Rule::BadValue,
+                format!(
+                    "images[{i}].resolution {resolution:?} is not a value like 4K or 1920x1080"
+                ),
+            );
+        }
+        images.push(Image {
+            kind: entry.kind,
+            url: entry.url,
+            aspect_ratio: entry.aspect_ratio,
+            mime_type: entry.mime_type,
+            resolution: entry.resolution,
+        });
+    }
+    images
+}
+
+/// `16:9`, `2.39:1`: two positive numbers around a colon.
+fn is_aspect_ratio(text: &str) -> bool {
+    let number = |n: &str| {
+        let (whole, fraction) = n.split_once('.').unwrap_or((n, "0"));
+        !whole.is_empty()
+            && !fraction.is_empty()
+            && whole
+                .bytes()
+                .chain(fraction.bytes())
+                .all(|b| b.is_ascii_digit())
+            && n.bytes().any(|b| (b'1'..=b'9').contains(&b))
+    };
+    text.split_once(':')
+        .is_some_and(|(w, h)| number(w) && number(h))
+}
+
+/// `image/jpeg`, `image/png`, `image/svg+xml`.
+fn is_image_mime_type(text: &str) -> bool {
+    text.strip_prefix("image/").is_some_and(|subtype| {
+        !subtype.is_empty()
+            && subtype
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'+' | b'-'))
+    })
 }
 
 /// The `id` of a row that did not parse as a record, if it is JSON at all.
@@ -1048,6 +1556,41 @@ fn csv_to_record(row: CsvMovie) -> Result<SourceRecord, String> {
         (None, None) => None,
         _ => return Err("rating_system and rating go together; give both or neither".into()),
     };
+    let pairs = |column: &str, text: &str| -> Result<Vec<(String, String)>, String> {
+        list(text)
+            .into_iter()
+            .map(|entry| match entry.split_once(':') {
+                Some((key, value)) if !key.trim().is_empty() && !value.trim().is_empty() => {
+                    Ok((key.trim().to_owned(), value.trim().to_owned()))
+                }
+                _ => Err(format!(
+                    "{column} entry {entry:?} is not key:value (e.g. {})",
+                    if column == "credits" {
+                        "director:Michael Mann"
+                    } else {
+                        "tmdb:949"
+                    }
+                )),
+            })
+            .collect()
+    };
+    let mut external_ids: Vec<SourceExternalId> = some(row.imdb_id)
+        .map(|id| SourceExternalId {
+            scheme: Some(ExternalId::IMDB.into()),
+            id: Some(id.trim().to_owned()),
+        })
+        .into_iter()
+        .collect();
+    for (scheme, id) in pairs("external_ids", &row.external_ids)? {
+        external_ids.push(SourceExternalId {
+            scheme: Some(scheme),
+            id: Some(id),
+        });
+    }
+    let credits = pairs("credits", &row.credits)?
+        .into_iter()
+        .map(|(role, name)| SourceCredit { role, name })
+        .collect();
     let offers = match some(row.offer_type) {
         Some(kind) => vec![SourceOffer {
             kind,
@@ -1059,22 +1602,36 @@ fn csv_to_record(row: CsvMovie) -> Result<SourceRecord, String> {
         }],
         None => Vec::new(),
     };
+    let (aspect_ratio, mime_type, resolution) = (
+        some(row.poster_aspect_ratio),
+        some(row.poster_mime_type),
+        some(row.poster_resolution),
+    );
     Ok(SourceRecord {
         kind: "movie".into(),
         id: row.id,
         version,
+        external_ids,
         title: some(row.title),
         locale: some(row.locale),
+        description: some(row.description),
         synopsis: some(row.synopsis),
         release_date: some(row.release_date),
+        release_type: some(row.release_type),
         runtime_minutes,
         genres: list(&row.genres),
+        keywords: list(&row.keywords),
         rating,
+        studios: list(&row.studios),
+        credits,
         images: some(row.poster_url)
             .map(|url| {
                 vec![SourceImage {
                     kind: "poster".into(),
                     url,
+                    aspect_ratio,
+                    mime_type,
+                    resolution,
                 }]
             })
             .unwrap_or_default(),
@@ -1084,12 +1641,14 @@ fn csv_to_record(row: CsvMovie) -> Result<SourceRecord, String> {
     })
 }
 
-/// Removes characters XML cannot carry from every text field, returning
-/// which field held which character.
+/// Removes characters XML cannot carry from every free-text field,
+/// returning which field held which character. Values with a format (dates,
+/// times, regions, territories, URLs, image attributes) keep them: their
+/// rules refuse the row, naming the character.
 fn strip_control_characters(record: &mut SourceRecord) -> Vec<(&'static str, char)> {
     let mut removed = Vec::new();
     let mut clean = |field: &'static str, text: &mut String| {
-        if let Some(c) = crate::rules::first_non_xml_char(text) {
+        if let Some(c) = rules::first_non_xml_char(text) {
             removed.push((field, c));
             text.retain(is_xml_char);
         }
@@ -1103,12 +1662,40 @@ fn strip_control_characters(record: &mut SourceRecord) -> Vec<(&'static str, cha
     clean("id", &mut record.id);
     opt("title", &mut record.title, &mut clean);
     opt("locale", &mut record.locale, &mut clean);
+    opt("description", &mut record.description, &mut clean);
     opt("synopsis", &mut record.synopsis, &mut clean);
+    opt("release_type", &mut record.release_type, &mut clean);
     opt("deep_link", &mut record.deep_link, &mut clean);
     opt("series_id", &mut record.series_id, &mut clean);
     opt("season_id", &mut record.season_id, &mut clean);
-    for genre in &mut record.genres {
-        clean("genres", genre);
+    for external in &mut record.external_ids {
+        opt("external_ids", &mut external.scheme, &mut clean);
+        opt("external_ids", &mut external.id, &mut clean);
+    }
+    for title in &mut record.titles {
+        opt("titles", &mut title.text, &mut clean);
+        opt("titles", &mut title.language, &mut clean);
+    }
+    for (field, list) in [
+        ("descriptions", &mut record.descriptions),
+        ("synopses", &mut record.synopses),
+    ] {
+        for text in list {
+            opt(field, &mut text.text, &mut clean);
+            opt(field, &mut text.language, &mut clean);
+        }
+    }
+    for release in &mut record.release_dates {
+        opt("release_dates", &mut release.release_type, &mut clean);
+    }
+    for (field, list) in [
+        ("genres", &mut record.genres),
+        ("keywords", &mut record.keywords),
+        ("studios", &mut record.studios),
+    ] {
+        for name in list {
+            clean(field, name);
+        }
     }
     if let Some(rating) = &mut record.rating {
         clean("rating", &mut rating.value);
@@ -1146,12 +1733,48 @@ impl From<&Item> for SourceRecord {
             kind: item.kind.tag().source_name().into(),
             id: item.id.clone(),
             version: None,
+            external_ids: meta
+                .external_ids
+                .iter()
+                .map(|e| SourceExternalId {
+                    scheme: Some(e.scheme.clone()),
+                    id: Some(e.id.clone()),
+                })
+                .collect(),
             title: Some(meta.title.text.clone()),
             locale: Some(meta.title.locale.clone()),
+            titles: meta
+                .other_titles
+                .iter()
+                .map(|t| SourceTitle {
+                    text: Some(t.text.clone()),
+                    language: Some(t.locale.clone()),
+                    territories: if t.territories.is_empty() {
+                        Vec::new()
+                    } else {
+                        t.territories.split(',').map(str::to_owned).collect()
+                    },
+                    default: false,
+                })
+                .collect(),
+            description: meta.description.clone(),
+            descriptions: source_texts(&meta.other_descriptions),
             synopsis: meta.synopsis.clone(),
-            release_date: meta.release_date.clone(),
+            synopses: source_texts(&meta.other_synopses),
+            release_date: None,
+            release_type: None,
+            release_dates: meta
+                .release_dates
+                .iter()
+                .map(|r| SourceReleaseDate {
+                    date: Some(r.date.clone()),
+                    release_type: r.release_type.clone(),
+                })
+                .collect(),
             runtime_minutes: meta.runtime_minutes,
             genres: meta.genres.clone(),
+            keywords: meta.keywords.clone(),
+            studios: meta.studios.clone(),
             rating: meta.rating.as_ref().map(|r| SourceRating {
                 system: r.system.clone(),
                 value: r.value.clone(),
@@ -1170,6 +1793,9 @@ impl From<&Item> for SourceRecord {
                 .map(|i| SourceImage {
                     kind: i.kind.clone(),
                     url: i.url.clone(),
+                    aspect_ratio: i.aspect_ratio.clone(),
+                    mime_type: i.mime_type.clone(),
+                    resolution: i.resolution.clone(),
                 })
                 .collect(),
             offers: meta
@@ -1193,53 +1819,91 @@ impl From<&Item> for SourceRecord {
     }
 }
 
-/// Text fields a provider's export may hold as JSON numbers.
-const TEXT_FIELDS: [&str; 6] = [
-    "id",
-    "title",
-    "synopsis",
-    "series_id",
-    "season_id",
-    "locale",
+fn source_texts(texts: &[LocalizedText]) -> Vec<SourceText> {
+    texts
+        .iter()
+        .map(|t| SourceText {
+            text: Some(t.text.clone()),
+            language: Some(t.locale.clone()),
+        })
+        .collect()
+}
+
+/// Where a JSON Lines row holds text: a provider's export may hold any of
+/// these as a JSON number (titles like `1776`, ids, prices), taken as text.
+#[derive(Debug, Clone, Copy)]
+enum TextShape {
+    /// A string.
+    Text,
+    /// An array of strings.
+    Texts,
+    /// An object with these text fields.
+    Object(&'static [(&'static str, TextShape)]),
+    /// An array of such objects.
+    Objects(&'static [(&'static str, TextShape)]),
+}
+
+use TextShape::{Object, Objects, Text, Texts};
+
+/// Every text field of [`SourceRecord`], in the order warnings name them.
+const RECORD_TEXT: &[(&str, TextShape)] = &[
+    ("id", Text),
+    ("title", Text),
+    ("locale", Text),
+    ("description", Text),
+    ("synopsis", Text),
+    ("release_date", Text),
+    ("release_type", Text),
+    ("deep_link", Text),
+    ("series_id", Text),
+    ("season_id", Text),
+    ("external_ids", Objects(&[("scheme", Text), ("id", Text)])),
+    (
+        "titles",
+        Objects(&[("text", Text), ("language", Text), ("territories", Texts)]),
+    ),
+    (
+        "descriptions",
+        Objects(&[("text", Text), ("language", Text)]),
+    ),
+    ("synopses", Objects(&[("text", Text), ("language", Text)])),
+    ("release_dates", Objects(&[("date", Text), ("type", Text)])),
+    ("genres", Texts),
+    ("keywords", Texts),
+    ("rating", Object(&[("system", Text), ("value", Text)])),
+    ("studios", Texts),
+    ("credits", Objects(&[("role", Text), ("name", Text)])),
+    (
+        "images",
+        Objects(&[
+            ("type", Text),
+            ("url", Text),
+            ("aspect_ratio", Text),
+            ("mime_type", Text),
+            ("resolution", Text),
+        ]),
+    ),
+    (
+        "offers",
+        Objects(&[
+            ("type", Text),
+            ("regions", Texts),
+            ("start", Text),
+            ("end", Text),
+            ("price", Text),
+            ("currency", Text),
+        ]),
+    ),
 ];
 
-/// Parses a row whose text fields (and genre names, credit names, rating
-/// values) hold JSON numbers, taking each number as its text; records the
-/// fields so the loader warns. `None` when the row is wrong in another way.
-fn numbers_as_text(text: &str, fields: &mut Vec<(&'static str, String)>) -> Option<SourceRecord> {
+/// Parses a row whose text fields ([`RECORD_TEXT`]) hold JSON numbers,
+/// taking each number as its text; records each field by its path
+/// (`titles[1].text`) so the loader warns. `None` when the row is wrong
+/// in another way.
+fn numbers_as_text(text: &str, fields: &mut Vec<(String, String)>) -> Option<SourceRecord> {
     let mut value: serde_json::Value = serde_json::from_str(text).ok()?;
     let object = value.as_object_mut()?;
-    let mut to_text = |field: &'static str, v: &mut serde_json::Value| {
-        if let serde_json::Value::Number(n) = v {
-            let number = n.to_string();
-            fields.push((field, number.clone()));
-            *v = serde_json::Value::String(number);
-        }
-    };
-    for field in TEXT_FIELDS {
-        if let Some(v) = object.get_mut(field) {
-            to_text(field, v);
-        }
-    }
-    if let Some(serde_json::Value::Array(genres)) = object.get_mut("genres") {
-        for genre in genres {
-            to_text("genres", genre);
-        }
-    }
-    if let Some(serde_json::Value::Array(credits)) = object.get_mut("credits") {
-        for credit in credits.iter_mut().filter_map(|c| c.as_object_mut()) {
-            if let Some(name) = credit.get_mut("name") {
-                to_text("credits.name", name);
-            }
-        }
-    }
-    if let Some(value) = object
-        .get_mut("rating")
-        .and_then(|r| r.as_object_mut())
-        .and_then(|r| r.get_mut("value"))
-    {
-        to_text("rating.value", value);
-    }
+    numbers_in_object(object, RECORD_TEXT, "", fields);
     if fields.is_empty() {
         return None;
     }
@@ -1249,6 +1913,51 @@ fn numbers_as_text(text: &str, fields: &mut Vec<(&'static str, String)>) -> Opti
             fields.clear();
             None
         }
+    }
+}
+
+fn numbers_in_object(
+    object: &mut serde_json::Map<String, serde_json::Value>,
+    shape: &[(&str, TextShape)],
+    prefix: &str,
+    fields: &mut Vec<(String, String)>,
+) {
+    for &(name, shape) in shape {
+        if let Some(value) = object.get_mut(name) {
+            numbers_in(value, shape, &format!("{prefix}{name}"), fields);
+        }
+    }
+}
+
+fn numbers_in(
+    value: &mut serde_json::Value,
+    shape: TextShape,
+    path: &str,
+    fields: &mut Vec<(String, String)>,
+) {
+    use serde_json::Value;
+    match (shape, value) {
+        (Text, value @ Value::Number(_)) => {
+            let number = value.to_string();
+            fields.push((path.to_owned(), number.clone()));
+            *value = Value::String(number);
+        }
+        (Texts, Value::Array(items)) => {
+            for (i, item) in items.iter_mut().enumerate() {
+                numbers_in(item, Text, &format!("{path}[{i}]"), fields);
+            }
+        }
+        (Object(inner), Value::Object(object)) => {
+            numbers_in_object(object, inner, &format!("{path}."), fields);
+        }
+        (Objects(inner), Value::Array(items)) => {
+            for (i, item) in items.iter_mut().enumerate() {
+                if let Value::Object(object) = item {
+                    numbers_in_object(object, inner, &format!("{path}[{i}]."), fields);
+                }
+            }
+        }
+        _ => {}
     }
 }
 
@@ -1266,12 +1975,470 @@ mod tests {
         (items, loader.finish())
     }
 
+    /// The findings as (line, code), leaving out the missing-IMDb warning
+    /// that most rows of these tests earn (its own tests look for it).
     fn found(report: &LoadReport) -> Vec<(u64, &'static str)> {
         report
             .findings
             .iter()
+            .filter(|f| f.rule != Rule::SourceImdbMissing)
             .map(|f| (f.position.line, f.rule.code()))
             .collect()
+    }
+
+    /// Every finding as (line, code, item id, message).
+    fn messages(report: &LoadReport) -> Vec<(u64, &'static str, String, String)> {
+        report
+            .findings
+            .iter()
+            .map(|f| {
+                (
+                    f.position.line,
+                    f.rule.code(),
+                    f.item_id.clone().unwrap_or_default(),
+                    f.message.clone(),
+                )
+            })
+            .collect()
+    }
+
+    const IMDB: &str = r#""external_ids":[{"scheme":"imdb","id":"tt0113277"}]"#;
+
+    #[test]
+    fn external_ids_by_scheme_and_a_missing_imdb_id_is_a_warning() {
+        let text = String::from(
+            "{\"type\":\"movie\",\"id\":\"m1\",\"title\":\"Heat\",\"external_ids\":[{\"scheme\":\"imdb\",\"id\":\"tt0113277\"},{\"scheme\":\"tmdb\",\"id\":\"949\"}]}\n\
+             {\"type\":\"series\",\"id\":\"s1\",\"title\":\"Show\"}\n\
+             {\"type\":\"season\",\"id\":\"s1-1\",\"series_id\":\"s1\",\"season_number\":1,\"title\":\"S1\"}\n\
+             {\"type\":\"episode\",\"id\":\"e1\",\"season_id\":\"s1-1\",\"episode_number\":1,\"title\":\"Pilot\"}\n\
+             {\"type\":\"movie\",\"id\":\"m2\",\"title\":\"Bad\",\"external_ids\":[{\"scheme\":\"imdb\",\"id\":\"113277\"}]}\n\
+             {\"type\":\"movie\",\"id\":\"m3\",\"title\":\"No id\",\"external_ids\":[{\"scheme\":\"eidr\"}]}\n\
+             {\"type\":\"movie\",\"id\":\"m4\",\"title\":\"Spaced\",\"external_ids\":[{\"scheme\":\"my db\",\"id\":\"1\"}]}\n",
+        );
+        let (items, report) = load(&text, SourceFormat::JsonLines);
+        let ids: Vec<_> = items.iter().map(|i| i.id.as_str()).collect();
+        assert_eq!(ids, ["m1", "s1", "s1-1", "e1"]);
+        assert_eq!(
+            items[0].meta.external_ids,
+            [
+                ExternalId {
+                    scheme: "imdb".into(),
+                    id: "tt0113277".into()
+                },
+                ExternalId {
+                    scheme: "tmdb".into(),
+                    id: "949".into()
+                }
+            ]
+        );
+        let all = messages(&report);
+        // The series and the episode lack an IMDb id: warnings, the rows
+        // load; the season is not asked for one.
+        let warnings: Vec<_> = all
+            .iter()
+            .filter(|f| f.1 == "source.imdb-missing")
+            .map(|f| (f.0, f.2.as_str(), f.3.as_str()))
+            .collect();
+        assert_eq!(
+            warnings,
+            [
+                (
+                    2,
+                    "s1",
+                    "the series has no IMDb id in external_ids; the row was loaded"
+                ),
+                (
+                    4,
+                    "e1",
+                    "the episode has no IMDb id in external_ids; the row was loaded"
+                ),
+            ]
+        );
+        assert!(
+            report
+                .findings
+                .iter()
+                .filter(|f| f.rule == Rule::SourceImdbMissing)
+                .all(|f| f.severity == crate::finding::Severity::Warning)
+        );
+        let errors: Vec<_> = all
+            .iter()
+            .filter(|f| f.1 != "source.imdb-missing")
+            .map(|f| (f.0, f.1, f.2.as_str(), f.3.as_str()))
+            .collect();
+        assert_eq!(
+            errors,
+            [
+                (
+                    5,
+                    "item.bad-value",
+                    "m2",
+                    "external_ids[0]: IMDb id \"113277\" is not tt followed by at least 7 digits, like tt0113277"
+                ),
+                (6, "item.required-child", "m3", "external_ids[0] has no id"),
+                (
+                    7,
+                    "item.bad-value",
+                    "m4",
+                    "external_ids[0].scheme \"my db\" is not a name like imdb (no spaces)"
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn several_titles_with_exactly_one_default_and_territories() {
+        let text = format!(
+            "{{\"type\":\"movie\",\"id\":\"m1\",{IMDB},\"title\":\"Heat\",\"locale\":\"en-US\",\"titles\":[{{\"text\":\"Heat (UK)\",\"language\":\"en-GB\",\"territories\":[\"GB\",\"IE\"]}},{{\"text\":\"ヒート\",\"language\":\"ja-JP\"}}]}}\n\
+             {{\"type\":\"movie\",\"id\":\"m2\",{IMDB},\"titles\":[{{\"text\":\"Amélie\",\"language\":\"fr-FR\",\"default\":true}},{{\"text\":\"Amelie\",\"language\":\"en-US\",\"territories\":[\"GLOBAL\"]}}]}}\n\
+             {{\"type\":\"movie\",\"id\":\"m3\",{IMDB},\"titles\":[{{\"text\":\"Only\",\"language\":\"de\"}}]}}\n\
+             {{\"type\":\"movie\",\"id\":\"m4\",{IMDB},\"title\":\"Two\",\"titles\":[{{\"text\":\"Zwei\",\"language\":\"de\",\"default\":true}}]}}\n\
+             {{\"type\":\"movie\",\"id\":\"m5\",{IMDB},\"titles\":[{{\"text\":\"A\",\"language\":\"de\",\"default\":true}},{{\"text\":\"B\",\"language\":\"fr\",\"default\":true}}]}}\n\
+             {{\"type\":\"movie\",\"id\":\"m6\",{IMDB},\"titles\":[{{\"text\":\"A\",\"language\":\"de\"}},{{\"text\":\"B\",\"language\":\"fr\"}}]}}\n\
+             {{\"type\":\"movie\",\"id\":\"m7\",{IMDB},\"title\":\"T\",\"titles\":[{{\"text\":\"U\",\"language\":\"en-GB\",\"territories\":[\"uk\"]}}]}}\n\
+             {{\"type\":\"movie\",\"id\":\"m8\",{IMDB},\"titles\":[{{\"text\":\"A\",\"language\":\"de\",\"default\":true,\"territories\":[\"DE\"]}}]}}\n\
+             {{\"type\":\"movie\",\"id\":\"m9\",{IMDB},\"title\":\"T\",\"locale\":\"de\",\"titles\":[{{\"text\":\"U\",\"language\":\"de\"}}]}}\n\
+             {{\"type\":\"movie\",\"id\":\"m10\",{IMDB},\"titles\":[{{\"text\":\"  \",\"language\":\"de\"}}]}}\n\
+             {{\"type\":\"movie\",\"id\":\"m11\",{IMDB},\"title\":\"T\",\"titles\":[{{\"text\":\"U\"}}]}}\n\
+             {{\"type\":\"movie\",\"id\":\"m12\",{IMDB},\"locale\":\"en-US\",\"titles\":[{{\"text\":\"U\",\"language\":\"de\"}}]}}\n"
+        );
+        let (items, report) = load(&text, SourceFormat::JsonLines);
+        let ids: Vec<_> = items.iter().map(|i| i.id.as_str()).collect();
+        assert_eq!(ids, ["m1", "m2", "m3"]);
+        let m1 = &items[0].meta;
+        assert_eq!(
+            (m1.title.locale.as_str(), m1.title.text.as_str()),
+            ("en-US", "Heat")
+        );
+        assert_eq!(
+            m1.other_titles,
+            [
+                Title {
+                    locale: "en-GB".into(),
+                    text: "Heat (UK)".into(),
+                    territories: "GB,IE".into()
+                },
+                Title {
+                    locale: "ja-JP".into(),
+                    text: "ヒート".into(),
+                    territories: String::new()
+                }
+            ]
+        );
+        let m2 = &items[1].meta;
+        assert_eq!(
+            (m2.title.locale.as_str(), m2.title.text.as_str()),
+            ("fr-FR", "Amélie")
+        );
+        assert_eq!(m2.other_titles.len(), 1);
+        assert_eq!(m2.other_titles[0].territories, "GLOBAL");
+        assert_eq!(items[2].meta.title.text, "Only");
+        assert!(items[2].meta.other_titles.is_empty());
+        let errors: Vec<_> = messages(&report).into_iter().collect();
+        let expect = [
+            (
+                4,
+                "item.bad-value",
+                "m4",
+                "titles[0] is marked default, but title is the default title; exactly one title is the default, so drop the mark or the title field",
+            ),
+            (
+                5,
+                "item.bad-value",
+                "m5",
+                "titles[0] and titles[1] are both marked default; exactly one title is the default",
+            ),
+            (
+                6,
+                "item.required-child",
+                "m6",
+                "none of the 2 titles is marked default; mark exactly one with \"default\": true (or give the title field)",
+            ),
+            (
+                7,
+                "item.bad-value",
+                "m7",
+                "titles[0].territories holds \"uk\"; use two-letter codes like US, or GLOBAL alone",
+            ),
+            (
+                8,
+                "item.bad-value",
+                "m8",
+                "titles[0] is the default title, which applies everywhere; give territories only to the other titles",
+            ),
+            (
+                9,
+                "item.bad-value",
+                "m9",
+                "titles[0] repeats the language \"de\" and territories of another title; give each language and territories one title",
+            ),
+            (10, "item.required-child", "m10", "titles[0] has no text"),
+            (
+                11,
+                "item.required-child",
+                "m11",
+                "titles[0] has no language (a tag like fr-CA)",
+            ),
+            (
+                12,
+                "item.bad-value",
+                "m12",
+                "locale \"en-US\" is the language of the title field, but the default title is titles[0] in \"de\"; drop locale or make them agree",
+            ),
+        ];
+        assert_eq!(errors.len(), expect.len(), "{errors:#?}");
+        for (got, want) in errors.iter().zip(expect) {
+            assert_eq!(
+                (got.0, got.1, got.2.as_str(), got.3.as_str()),
+                want,
+                "{errors:#?}"
+            );
+        }
+    }
+
+    #[test]
+    fn descriptions_synopses_release_dates_keywords_studios_and_image_attributes() {
+        let text = format!(
+            "{{\"type\":\"movie\",\"id\":\"m1\",{IMDB},\"title\":\"Heat\",\"locale\":\"en-US\",\"description\":\"Cops & robbers.\",\"descriptions\":[{{\"text\":\"Flics et voleurs.\",\"language\":\"fr-FR\"}}],\"synopsis\":\"Long.\",\"synopses\":[{{\"text\":\"Lang.\",\"language\":\"de\"}}],\"release_date\":\"1995-12-15\",\"release_type\":\"theatrical\",\"release_dates\":[{{\"date\":\"2020-01-01\",\"type\":\"streaming\"}},{{\"date\":\"2021-01-01\"}}],\"keywords\":[\"heist\",\"los angeles\"],\"studios\":[\"Warner Bros.\",\"Regency\"],\"images\":[{{\"type\":\"cover\",\"url\":\"https://img.example.com/c.jpg\",\"aspect_ratio\":\"2:3\",\"mime_type\":\"image/jpeg\",\"resolution\":\"4K\"}},{{\"type\":\"background\",\"url\":\"https://img.example.com/b.jpg\",\"aspect_ratio\":\"2.39:1\"}}]}}\n\
+             {{\"type\":\"movie\",\"id\":\"m2\",{IMDB},\"title\":\"T\",\"images\":[{{\"type\":\"cover\",\"url\":\"https://img.example.com/c.jpg\",\"aspect_ratio\":\"wide\",\"mime_type\":\"jpeg\",\"resolution\":\"very big\"}}]}}\n\
+             {{\"type\":\"movie\",\"id\":\"m3\",{IMDB},\"title\":\"T\",\"release_type\":\"streaming\",\"release_dates\":[{{\"type\":\"dvd\"}}]}}\n\
+             {{\"type\":\"movie\",\"id\":\"m4\",{IMDB},\"title\":\"T\",\"descriptions\":[{{\"text\":\"x\"}}],\"synopses\":[{{\"language\":\"de\"}}],\"keywords\":[\"\"]}}\n\
+             {{\"type\":\"movie\",\"id\":\"m5\",{IMDB},\"title\":\"T\",\"release_dates\":[{{\"date\":\"2021-01-30\",\"type\":\"home video\"}}]}}\n\
+             {{\"type\":\"movie\",\"id\":\"m6\",{IMDB},\"title\":\"T\",\"release_dates\":[{{\"date\":\"2021-02-30\",\"type\":\"dvd\"}}]}}\n"
+        );
+        let (items, report) = load(&text, SourceFormat::JsonLines);
+        assert_eq!(items.len(), 1, "{:#?}", messages(&report));
+        let meta = &items[0].meta;
+        assert_eq!(meta.description.as_deref(), Some("Cops & robbers."));
+        assert_eq!(
+            meta.other_descriptions,
+            [LocalizedText {
+                locale: "fr-FR".into(),
+                text: "Flics et voleurs.".into()
+            }]
+        );
+        assert_eq!(meta.synopsis.as_deref(), Some("Long."));
+        assert_eq!(meta.other_synopses[0].locale, "de");
+        let release = |date: &str, kind: Option<&str>| ReleaseDate {
+            date: date.into(),
+            release_type: kind.map(Into::into),
+        };
+        assert_eq!(
+            meta.release_dates,
+            [
+                release("1995-12-15", Some("theatrical")),
+                release("2020-01-01", Some("streaming")),
+                release("2021-01-01", None)
+            ]
+        );
+        assert_eq!(meta.keywords, ["heist", "los angeles"]);
+        assert_eq!(meta.studios, ["Warner Bros.", "Regency"]);
+        assert_eq!(
+            meta.images[0],
+            Image {
+                kind: "cover".into(),
+                url: "https://img.example.com/c.jpg".into(),
+                aspect_ratio: Some("2:3".into()),
+                mime_type: Some("image/jpeg".into()),
+                resolution: Some("4K".into()),
+            }
+        );
+        assert_eq!(meta.images[1].aspect_ratio.as_deref(), Some("2.39:1"));
+        let errors: Vec<_> = messages(&report)
+            .into_iter()
+            .map(|(line, code, _, message)| (line, code, message))
+            .collect();
+        let expect = [
+            (
+                2,
+                "item.bad-value",
+                "images[0].aspect_ratio \"wide\" is not width:height like 16:9",
+            ),
+            (
+                2,
+                "item.bad-value",
+                "images[0].mime_type \"jpeg\" is not an image type like image/jpeg",
+            ),
+            (
+                2,
+                "item.bad-value",
+                "images[0].resolution \"very big\" is not a value like 4K or 1920x1080",
+            ),
+            (
+                3,
+                "item.required-child",
+                "release_type is the type of release_date, which the row does not give",
+            ),
+            (3, "item.required-child", "release_dates[0] has no date"),
+            (
+                4,
+                "item.required-child",
+                "descriptions[0] has no language (a tag like fr-CA)",
+            ),
+            (4, "item.required-child", "synopses[0] has no text"),
+            (4, "item.bad-value", "keywords[0] is empty"),
+            (
+                5,
+                "item.bad-value",
+                "release_dates[0].type \"home video\" is not a word like streaming or theatrical",
+            ),
+        ];
+        assert_eq!(errors.len(), expect.len() + 1, "{errors:#?}");
+        for (got, want) in errors.iter().zip(expect) {
+            assert_eq!((got.0, got.1, got.2.as_str()), want, "{errors:#?}");
+        }
+        // The impossible date is the value rules' finding.
+        assert_eq!(
+            (errors[9].0, errors[9].2.as_str()),
+            (
+                6,
+                "release date \"2021-02-30\" is not a calendar date YYYY-MM-DD"
+            )
+        );
+    }
+
+    #[test]
+    fn every_text_field_may_hold_a_json_number_taken_as_text_with_a_warning() {
+        let text = "{\"type\":\"movie\",\"id\":\"m1\",\"title\":300,\"titles\":[{\"text\":1776,\"language\":\"fr-FR\"}],\"description\":42,\"external_ids\":[{\"scheme\":\"imdb\",\"id\":\"tt0416449\"},{\"scheme\":\"tmdb\",\"id\":1271}],\"keywords\":[\"sparta\",480],\"studios\":[20],\"credits\":[{\"role\":\"actor\",\"name\":7}],\"release_dates\":[{\"date\":\"2007-03-09\",\"type\":3}],\"images\":[{\"type\":\"cover\",\"url\":\"https://img.example.com/c.jpg\",\"resolution\":1080}],\"offers\":[{\"type\":\"rental\",\"regions\":[\"US\"],\"price\":3.99,\"currency\":\"USD\"}]}\n\
+                    {\"type\":\"movie\",\"id\":\"m2\",\"title\":\"T\",\"runtime_minutes\":\"long\"}\n";
+        let (items, report) = load(text, SourceFormat::JsonLines);
+        assert_eq!(items.len(), 1);
+        let meta = &items[0].meta;
+        assert_eq!(meta.title.text, "300");
+        assert_eq!(meta.other_titles[0].text, "1776");
+        assert_eq!(meta.description.as_deref(), Some("42"));
+        assert_eq!(meta.external_ids[1].id, "1271");
+        assert_eq!(meta.keywords, ["sparta", "480"]);
+        assert_eq!(meta.studios, ["20"]);
+        assert_eq!(meta.credits[0].name, "7");
+        assert_eq!(meta.release_dates[0].release_type.as_deref(), Some("3"));
+        assert_eq!(meta.images[0].resolution.as_deref(), Some("1080"));
+        assert_eq!(
+            meta.offers[0].price.as_ref().map(|p| p.amount.as_str()),
+            Some("3.99")
+        );
+        let found = messages(&report);
+        let warnings: Vec<_> = found
+            .iter()
+            .filter(|f| f.1 == "source.number-as-text")
+            .map(|f| (f.0, f.2.as_str(), f.3.as_str()))
+            .collect();
+        let named = |field: &str, number: &str| {
+            format!("{field} is the JSON number {number}; it is taken as the text \"{number}\"")
+        };
+        let expect = [
+            named("title", "300"),
+            named("description", "42"),
+            named("external_ids[1].id", "1271"),
+            named("titles[0].text", "1776"),
+            named("release_dates[0].type", "3"),
+            named("keywords[1]", "480"),
+            named("studios[0]", "20"),
+            named("credits[0].name", "7"),
+            named("images[0].resolution", "1080"),
+            named("offers[0].price", "3.99"),
+        ];
+        assert_eq!(
+            warnings,
+            expect
+                .iter()
+                .map(|m| (1, "m1", m.as_str()))
+                .collect::<Vec<_>>()
+        );
+        // A number where text is expected is fixed; text where a number is
+        // expected is still a syntax error, on its line.
+        assert!(
+            found
+                .iter()
+                .any(|f| f.0 == 2 && f.1 == "source.syntax" && f.2 == "m2"),
+            "{found:#?}"
+        );
+    }
+
+    #[test]
+    fn csv_carries_the_new_columns() {
+        let text = "id,title,description,imdb_id,external_ids,studios,keywords,credits,release_date,release_type,poster_url,poster_aspect_ratio,poster_mime_type,poster_resolution\n\
+                    m1,Heat,Cops & robbers.,tt0113277,tmdb:949|eidr:10.5240/1,Warner Bros.|Regency,heist|la,director:Michael Mann|actor:Al Pacino,1995-12-15,theatrical,https://img.example.com/p.jpg,2:3,image/jpeg,4K\n\
+                    m2,Ronin,,,tmdb,,,,,,,,,\n\
+                    m3,Other,,,,,,Michael Mann,,,,,,\n\
+                    m4,No IMDb,,,,,,,,,,,,\n";
+        let (items, report) = load(text, SourceFormat::Csv);
+        let ids: Vec<_> = items.iter().map(|i| i.id.as_str()).collect();
+        assert_eq!(ids, ["m1", "m4"]);
+        let meta = &items[0].meta;
+        assert_eq!(meta.description.as_deref(), Some("Cops & robbers."));
+        let schemes: Vec<_> = meta
+            .external_ids
+            .iter()
+            .map(|e| (e.scheme.as_str(), e.id.as_str()))
+            .collect();
+        assert_eq!(
+            schemes,
+            [
+                ("imdb", "tt0113277"),
+                ("tmdb", "949"),
+                ("eidr", "10.5240/1")
+            ]
+        );
+        assert_eq!(meta.studios, ["Warner Bros.", "Regency"]);
+        assert_eq!(meta.keywords, ["heist", "la"]);
+        assert_eq!(meta.credits.len(), 2);
+        assert_eq!(meta.credits[1].name, "Al Pacino");
+        assert_eq!(
+            meta.release_dates[0].release_type.as_deref(),
+            Some("theatrical")
+        );
+        assert_eq!(meta.images[0].mime_type.as_deref(), Some("image/jpeg"));
+        assert_eq!(meta.images[0].resolution.as_deref(), Some("4K"));
+        let found: Vec<_> = messages(&report).into_iter().collect();
+        assert_eq!(found.len(), 3, "{found:#?}");
+        assert_eq!(
+            (found[0].0, found[0].1, found[0].2.as_str()),
+            (3, "source.syntax", "m2")
+        );
+        assert!(
+            found[0]
+                .3
+                .contains("external_ids entry \"tmdb\" is not key:value (e.g. tmdb:949)"),
+            "{found:#?}"
+        );
+        assert_eq!((found[1].0, found[1].1), (4, "source.syntax"));
+        assert!(
+            found[1].3.contains("credits entry \"Michael Mann\""),
+            "{found:#?}"
+        );
+        assert_eq!(
+            (found[2].0, found[2].1, found[2].2.as_str()),
+            (5, "source.imdb-missing", "m4")
+        );
+    }
+
+    #[test]
+    fn an_item_turned_back_into_a_row_loads_as_the_same_item() {
+        for item in crate::synthetic::Synthetic::new(40, 5) {
+            let mut item = item;
+            item.meta.other_titles.push(Title {
+                locale: "fr-FR".into(),
+                text: "Titre".into(),
+                territories: "FR,BE".into(),
+            });
+            item.meta.description = Some("Short.".into());
+            item.meta.keywords = vec!["k".into()];
+            item.meta.studios = vec!["S".into()];
+            item.meta.release_dates[0].release_type = Some("streaming".into());
+            item.meta.images[0].aspect_ratio = Some("2:3".into());
+            let row = serde_json::to_string(&SourceRecord::from(&item)).unwrap();
+            // A season or episode needs its parents earlier in the export.
+            if item.kind.parent_id().is_some() {
+                continue;
+            }
+            let (items, report) = load(&format!("{row}\n"), SourceFormat::JsonLines);
+            assert_eq!(found(&report), [], "{row}");
+            let mut expected = item.clone();
+            expected.version = 1;
+            // Offers come back one per region, as they were.
+            assert_eq!(items, [expected], "{row}");
+        }
     }
 
     #[test]
@@ -1491,7 +2658,12 @@ not json
         assert_eq!(items.len(), 1);
         assert_eq!(found(&report), vec![(3, "source.row-too-large")]);
         assert!(report.unreadable_rows >= 1);
-        let message = &report.findings.iter().next().unwrap().message;
+        let message = &report
+            .findings
+            .iter()
+            .find(|f| f.rule == Rule::SourceRowTooLarge)
+            .unwrap()
+            .message;
         assert!(message.contains("1000 bytes"), "{message}");
     }
 
@@ -1524,6 +2696,7 @@ not json
         let found: Vec<_> = report
             .findings
             .iter()
+            .filter(|f| f.rule != Rule::SourceImdbMissing)
             .map(|f| (f.rule.code(), f.severity, f.message.clone()))
             .collect();
         assert_eq!(found.len(), 3, "{found:?}");

@@ -7,7 +7,8 @@
 //! that need escaping (`&`, `<`, quotes, accents, emoji).
 
 use crate::model::{
-    Credit, Image, Item, ItemKind, LocalizedText, Metadata, Offer, OfferKind, Price, Rating,
+    Credit, ExternalId, Image, Item, ItemKind, LocalizedText, Metadata, Offer, OfferKind, Price,
+    Rating, ReleaseDate,
 };
 
 /// A small, fast, seedable generator (SplitMix64); not for cryptography.
@@ -198,10 +199,12 @@ impl Synthetic {
             Image {
                 kind: "poster".into(),
                 url: format!("https://images.example.com/{id}/poster.jpg?w=1000&h=1500"),
+                ..Image::default()
             },
             Image {
                 kind: "hero".into(),
                 url: format!("https://images.example.com/{id}/hero.jpg?w=1920&h=1080"),
+                ..Image::default()
             },
         ];
         let mut offers = vec![Offer {
@@ -229,7 +232,10 @@ impl Synthetic {
                 text: title,
             },
             synopsis: Some(synopsis),
-            release_date: Some(format!("{year:04}-{month:02}-{day:02}")),
+            release_dates: vec![ReleaseDate {
+                date: format!("{year:04}-{month:02}-{day:02}"),
+                release_type: None,
+            }],
             runtime_minutes: runtime.then(|| self.rng.between(20, 180) as u32),
             genres,
             rating: Some(Rating {
@@ -240,11 +246,20 @@ impl Synthetic {
             images,
             offers,
             deep_link: Some(format!("myapp://title/{id}")),
+            ..Metadata::default()
         }
     }
 
     fn item(&mut self, id: String, kind: ItemKind, runtime: bool) -> Item {
-        let meta = self.metadata(&id, runtime);
+        let mut meta = self.metadata(&id, runtime);
+        // Amazon asks for IMDb ids (seasons have none); made from the
+        // serial, so the random draws, and every other field, stay as they were.
+        if !matches!(kind, ItemKind::Season { .. }) {
+            meta.external_ids.push(ExternalId {
+                scheme: ExternalId::IMDB.into(),
+                id: format!("tt{:08}", self.serial),
+            });
+        }
         Item {
             id,
             version: 1,

@@ -29,7 +29,8 @@ use thiserror::Error;
 use crate::ember::schema::{self, Inferred};
 use crate::ember::{EmberOptions, Omit};
 use crate::model::{
-    CatalogHeader, Delete, Item, ItemKind, KindTag, Offer, OfferKind, program_offers_id,
+    CatalogHeader, Delete, Item, ItemKind, KindTag, LocalizedText, Offer, OfferKind,
+    program_offers_id,
 };
 use crate::reader::MAX_VERSION;
 use crate::rules::first_non_xml_char;
@@ -407,24 +408,64 @@ fn write_item_xml(buf: &mut Vec<u8>, item: &Item, omit: Omit) {
             continue;
         }
         match child.wrapper {
+            "ExternalIds" if !meta.external_ids.is_empty() => {
+                buf.extend_from_slice(b"      <ExternalIds>");
+                for external in &meta.external_ids {
+                    buf.extend_from_slice(b"<ExternalId scheme=\"");
+                    escape_attr(buf, &external.scheme);
+                    buf.extend_from_slice(b"\">");
+                    escape_text(buf, &external.id);
+                    buf.extend_from_slice(b"</ExternalId>");
+                }
+                buf.extend_from_slice(b"</ExternalIds>\n");
+            }
             "Titles" => {
                 buf.extend_from_slice(b"      <Titles>");
-                localized(buf, "Title", language, &meta.title.text);
+                localized(buf, "Title", language, "", true, &meta.title.text);
+                for title in &meta.other_titles {
+                    localized(
+                        buf,
+                        "Title",
+                        &title.locale,
+                        &title.territories,
+                        false,
+                        &title.text,
+                    );
+                }
                 buf.extend_from_slice(b"</Titles>\n");
             }
-            "Synopses" => {
-                if let Some(synopsis) = &meta.synopsis {
-                    buf.extend_from_slice(b"      <Synopses>");
-                    localized(buf, "Synopsis", language, synopsis);
-                    buf.extend_from_slice(b"</Synopses>\n");
-                }
-            }
+            "Descriptions" => localized_list(
+                buf,
+                ("Descriptions", "Description"),
+                language,
+                meta.description.as_deref(),
+                &meta.other_descriptions,
+            ),
+            "Synopses" => localized_list(
+                buf,
+                ("Synopses", "Synopsis"),
+                language,
+                meta.synopsis.as_deref(),
+                &meta.other_synopses,
+            ),
             "Images" if !meta.images.is_empty() => {
                 buf.extend_from_slice(b"      <Images>");
                 for image in &meta.images {
                     buf.extend_from_slice(b"<Image category=\"");
                     escape_attr(buf, &image.kind);
-                    buf.extend_from_slice(b"\">");
+                    buf.push(b'"');
+                    for (name, value) in [
+                        (&b" aspectRatio=\""[..], &image.aspect_ratio),
+                        (b" mimeType=\"", &image.mime_type),
+                        (b" resolution=\"", &image.resolution),
+                    ] {
+                        if let Some(value) = value {
+                            buf.extend_from_slice(name);
+                            escape_attr(buf, value);
+                            buf.push(b'"');
+                        }
+                    }
+                    buf.push(b'>');
                     escape_text(buf, &image.url);
                     buf.extend_from_slice(b"</Image>");
                 }
@@ -437,6 +478,13 @@ fn write_item_xml(buf: &mut Vec<u8>, item: &Item, omit: Omit) {
                 }
                 buf.extend_from_slice(b"</Genres>\n");
             }
+            "Keywords" if !meta.keywords.is_empty() => {
+                buf.extend_from_slice(b"      <Keywords>");
+                for keyword in &meta.keywords {
+                    leaf(buf, "Keyword", keyword);
+                }
+                buf.extend_from_slice(b"</Keywords>\n");
+            }
             "Ratings" => {
                 if let Some(rating) = &meta.rating {
                     buf.extend_from_slice(b"      <Ratings><Rating system=\"");
@@ -445,6 +493,13 @@ fn write_item_xml(buf: &mut Vec<u8>, item: &Item, omit: Omit) {
                     escape_text(buf, &rating.value);
                     buf.extend_from_slice(b"</Rating></Ratings>\n");
                 }
+            }
+            "Studios" if !meta.studios.is_empty() => {
+                buf.extend_from_slice(b"      <Studios>");
+                for studio in &meta.studios {
+                    leaf(buf, "Studio", studio);
+                }
+                buf.extend_from_slice(b"</Studios>\n");
             }
             "Credits" if !meta.credits.is_empty() => {
                 buf.extend_from_slice(b"      <Credits>");
@@ -464,12 +519,20 @@ fn write_item_xml(buf: &mut Vec<u8>, item: &Item, omit: Omit) {
                     buf.extend_from_slice(b"M</RunLength></RunLengths>\n");
                 }
             }
-            "ReleaseDates" => {
-                if let Some(date) = &meta.release_date {
-                    buf.extend_from_slice(b"      <ReleaseDates>");
-                    leaf(buf, "ReleaseDate", date);
-                    buf.extend_from_slice(b"</ReleaseDates>\n");
+            "ReleaseDates" if !meta.release_dates.is_empty() => {
+                buf.extend_from_slice(b"      <ReleaseDates>");
+                for release in &meta.release_dates {
+                    buf.extend_from_slice(b"<ReleaseDate");
+                    if let Some(kind) = &release.release_type {
+                        buf.extend_from_slice(b" releaseType=\"");
+                        escape_attr(buf, kind);
+                        buf.push(b'"');
+                    }
+                    buf.push(b'>');
+                    escape_text(buf, &release.date);
+                    buf.extend_from_slice(b"</ReleaseDate>");
                 }
+                buf.extend_from_slice(b"</ReleaseDates>\n");
             }
             "Relationships" => match &item.kind {
                 ItemKind::Movie | ItemKind::Series => {}
@@ -511,16 +574,60 @@ fn write_item_xml(buf: &mut Vec<u8>, item: &Item, omit: Omit) {
     buf.extend_from_slice(b">\n");
 }
 
-fn localized(buf: &mut Vec<u8>, name: &str, language: &str, text: &str) {
+/// One `<Title>`, `<Description>` or `<Synopsis>`: `language`, then
+/// `territories` when given, then `default="true"` on the default one.
+fn localized(
+    buf: &mut Vec<u8>,
+    name: &str,
+    language: &str,
+    territories: &str,
+    default: bool,
+    text: &str,
+) {
     buf.push(b'<');
     buf.extend_from_slice(name.as_bytes());
     buf.extend_from_slice(b" language=\"");
     escape_attr(buf, language);
-    buf.extend_from_slice(b"\" default=\"true\">");
+    buf.push(b'"');
+    if !territories.is_empty() {
+        buf.extend_from_slice(b" territories=\"");
+        escape_attr(buf, territories);
+        buf.push(b'"');
+    }
+    if default {
+        buf.extend_from_slice(b" default=\"true\"");
+    }
+    buf.push(b'>');
     escape_text(buf, text);
     buf.extend_from_slice(b"</");
     buf.extend_from_slice(name.as_bytes());
     buf.push(b'>');
+}
+
+/// `<Descriptions>` or `<Synopses>`: the default one in the title's
+/// language, then the others; nothing when there is none.
+fn localized_list(
+    buf: &mut Vec<u8>,
+    (list, member): (&str, &str),
+    language: &str,
+    default: Option<&str>,
+    others: &[LocalizedText],
+) {
+    if default.is_none() && others.is_empty() {
+        return;
+    }
+    buf.extend_from_slice(b"      <");
+    buf.extend_from_slice(list.as_bytes());
+    buf.push(b'>');
+    if let Some(text) = default {
+        localized(buf, member, language, "", true, text);
+    }
+    for other in others {
+        localized(buf, member, &other.locale, "", false, &other.text);
+    }
+    buf.extend_from_slice(b"</");
+    buf.extend_from_slice(list.as_bytes());
+    buf.extend_from_slice(b">\n");
 }
 
 fn leaf(buf: &mut Vec<u8>, name: &str, text: &str) {

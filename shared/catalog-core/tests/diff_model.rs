@@ -1347,3 +1347,117 @@ fn removals_cannot_be_held_in_a_full() {
         plan.outcome
     );
 }
+
+// ---------------------------------------------------------------------------
+// The fields the source format gained with issue 16.
+// ---------------------------------------------------------------------------
+
+/// A movie with every field of issue 16 set.
+fn rich_movie(id: &str) -> Item {
+    use catalog_core::model::{ExternalId, Image, ReleaseDate, Title};
+    let mut item = movie(id, 0);
+    let meta = &mut item.meta;
+    meta.external_ids = vec![ExternalId {
+        scheme: "imdb".into(),
+        id: "tt0113277".into(),
+    }];
+    meta.other_titles = vec![Title {
+        locale: "de-DE".into(),
+        text: "Heat – Die Jagd".into(),
+        territories: "DE,AT".into(),
+    }];
+    meta.description = Some("Short & <sweet>".into());
+    meta.other_descriptions = vec![LocalizedText {
+        locale: "fr-FR".into(),
+        text: "Court".into(),
+    }];
+    meta.synopsis = Some("Long".into());
+    meta.other_synopses = vec![LocalizedText {
+        locale: "ja-JP".into(),
+        text: "長い".into(),
+    }];
+    meta.release_dates = vec![ReleaseDate {
+        date: "1995-12-15".into(),
+        release_type: Some("theatrical".into()),
+    }];
+    meta.keywords = vec!["heist".into()];
+    meta.studios = vec!["Warner Bros.".into()];
+    meta.images = vec![Image {
+        kind: "cover".into(),
+        url: "https://img.example.com/c.jpg".into(),
+        aspect_ratio: Some("2:3".into()),
+        mime_type: Some("image/jpeg".into()),
+        resolution: Some("4K".into()),
+    }];
+    item
+}
+
+/// A change to any field of issue 16 makes the item changed: it alone is
+/// resent, one version up; the catalog reads back valid against the state
+/// it was planned from, and against the state it leads to (the reader
+/// hashes what it reads as the planner hashed the export: the gate's
+/// "same version, other content" check cannot fire on it).
+#[test]
+fn a_change_to_any_new_field_resends_the_item_one_version_up() {
+    let export = vec![rich_movie("rich"), movie("plain", 1)];
+    let (state, _) = sent_in_full(&export);
+    let unchanged = run(&state, request(T0 + DAY, false, false), &export, &[]);
+    assert_eq!(unchanged.plan.outcome, Outcome::NothingToDo);
+
+    type Change = (&'static str, fn(&mut Metadata));
+    let changes: [Change; 16] = [
+        ("external id", |m| m.external_ids[0].id = "tt0113278".into()),
+        ("external id scheme", |m| {
+            m.external_ids[0].scheme = "tmdb".into()
+        }),
+        ("another title", |m| m.other_titles[0].text = "Heat".into()),
+        ("title territories", |m| {
+            m.other_titles[0].territories = "DE".into()
+        }),
+        ("title language", |m| {
+            m.other_titles[0].locale = "de-AT".into()
+        }),
+        ("description", |m| m.description = Some("Shorter".into())),
+        ("no description", |m| m.description = None),
+        ("other description", |m| {
+            m.other_descriptions[0].text = "Bref".into()
+        }),
+        ("other synopsis", |m| {
+            m.other_synopses[0].locale = "ja".into()
+        }),
+        ("release type", |m| m.release_dates[0].release_type = None),
+        ("another release date", |m| {
+            m.release_dates.push(catalog_core::model::ReleaseDate {
+                date: "2017-09-05".into(),
+                release_type: Some("streaming".into()),
+            })
+        }),
+        ("keyword", |m| m.keywords.push("los angeles".into())),
+        ("studio", |m| m.studios[0] = "Regency".into()),
+        ("aspect ratio", |m| {
+            m.images[0].aspect_ratio = Some("16:9".into())
+        }),
+        ("MIME type", |m| m.images[0].mime_type = None),
+        ("resolution", |m| m.images[0].resolution = Some("HD".into())),
+    ];
+    for (what, change) in changes {
+        let mut today = export.clone();
+        change(&mut today[0].meta);
+        let mut run = run(&state, request(T0 + DAY, false, false), &today, &[]);
+        assert_eq!(run.plan.outcome, Outcome::Send, "{what}");
+        assert_eq!(run.plan.kind, SubmissionType::Update, "{what}");
+        assert_valid(&run, what);
+        let sent: Vec<(&str, u64)> = run
+            .sent
+            .iter()
+            .map(|i| (i.id.as_str(), i.version))
+            .collect();
+        assert_eq!(sent, [("rich", 2)], "{what}");
+        let items = items_of(&run.entries);
+        assert_eq!(items.len(), 1, "{what}");
+        assert_eq!(content(items[0]), content(&today[0]), "{what}: read back");
+        let new_state = run.plan.new_state.take().unwrap();
+        let (_, again) = write_and_read(&new_state, &run.plan, &run.sent);
+        assert!(again.is_valid(), "{what}: {}", report_text(&again));
+    }
+}

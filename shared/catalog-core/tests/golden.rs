@@ -7,8 +7,8 @@
 mod common;
 
 use catalog_core::model::{
-    Action, CatalogHeader, Credit, Delete, Image, Item, ItemKind, KindTag, LocalizedText, Metadata,
-    Offer, OfferKind, Price, Rating,
+    Action, CatalogHeader, Credit, Delete, ExternalId, Image, Item, ItemKind, KindTag,
+    LocalizedText, Metadata, Offer, OfferKind, Price, Rating, ReleaseDate, Title,
 };
 use common::{Catalog, findings_text, read_all};
 
@@ -41,19 +41,55 @@ fn small() -> Catalog {
         version: 3,
         kind: ItemKind::Movie,
         meta: Metadata {
+            external_ids: vec![
+                ExternalId {
+                    scheme: "imdb".into(),
+                    id: "tt0000042".into(),
+                },
+                ExternalId {
+                    scheme: "tmdb".into(),
+                    id: "42&43".into(),
+                },
+            ],
             title: title("en-US", "Fish & Chips: <The Movie> ]]>"),
+            other_titles: vec![
+                Title {
+                    locale: "fr-FR".into(),
+                    text: "Poisson & Frites".into(),
+                    territories: String::new(),
+                },
+                Title {
+                    locale: "en-GB".into(),
+                    text: "Fish 'n' Chips".into(),
+                    territories: "GB,IE".into(),
+                },
+            ],
+            description: Some("Short & \"sweet\".".into()),
+            other_descriptions: vec![title("ja-JP", "短い説明")],
             synopsis: Some(
                 "A \"quoted\" tale of it's café, 東京 and 🎬 with a line break\n\
                  and a carriage return\r that stays."
                     .into(),
             ),
-            release_date: Some("2024-02-29".into()),
+            other_synopses: vec![title("fr-FR", "Une histoire <vraie>.")],
+            release_dates: vec![
+                ReleaseDate {
+                    date: "2024-02-29".into(),
+                    release_type: Some("theatrical".into()),
+                },
+                ReleaseDate {
+                    date: "2024-06-01".into(),
+                    release_type: Some("streaming".into()),
+                },
+            ],
             runtime_minutes: Some(117),
             genres: vec!["Comedy".into(), "Drama & Romance".into()],
+            keywords: vec!["fish".into(), "chips & peas".into()],
             rating: Some(Rating {
                 system: "MPAA".into(),
                 value: "PG-13".into(),
             }),
+            studios: vec!["Acme \"Pictures\"".into()],
             credits: vec![
                 Credit {
                     role: "director".into(),
@@ -68,10 +104,14 @@ fn small() -> Catalog {
                 Image {
                     kind: "poster".into(),
                     url: "https://images.example.com/movie-1/poster.jpg?w=1000&h=1500".into(),
+                    aspect_ratio: Some("2:3".into()),
+                    mime_type: Some("image/jpeg".into()),
+                    resolution: Some("1000x1500".into()),
                 },
                 Image {
                     kind: "hero".into(),
                     url: "https://images.example.com/movie-1/hero.jpg".into(),
+                    ..Image::default()
                 },
             ],
             offers: vec![
@@ -132,7 +172,10 @@ fn small() -> Catalog {
         },
         meta: Metadata {
             title: title("en-GB", "The Harbour, Season 1"),
-            release_date: Some("2023-09-01".into()),
+            release_dates: vec![ReleaseDate {
+                date: "2023-09-01".into(),
+                release_type: None,
+            }],
             ..Metadata::default()
         },
     };

@@ -201,16 +201,45 @@ fn text_fields_mut(item: &mut Item) -> Vec<(&'static str, &mut String)> {
         }
     }
     let meta = &mut item.meta;
+    for e in &mut meta.external_ids {
+        fields.push(("ExternalId scheme", &mut e.scheme));
+        fields.push(("ExternalId", &mut e.id));
+    }
     fields.push(("Title", &mut meta.title.text));
     fields.push(("Title locale", &mut meta.title.locale));
+    for t in &mut meta.other_titles {
+        fields.push(("Title", &mut t.text));
+        fields.push(("Title locale", &mut t.locale));
+        fields.push(("Title territories", &mut t.territories));
+    }
+    if let Some(d) = &mut meta.description {
+        fields.push(("Description", d));
+    }
+    for d in &mut meta.other_descriptions {
+        fields.push(("Description", &mut d.text));
+        fields.push(("Description language", &mut d.locale));
+    }
     if let Some(s) = &mut meta.synopsis {
         fields.push(("Synopsis", s));
     }
-    if let Some(d) = &mut meta.release_date {
-        fields.push(("ReleaseDate", d));
+    for s in &mut meta.other_synopses {
+        fields.push(("Synopsis", &mut s.text));
+        fields.push(("Synopsis language", &mut s.locale));
+    }
+    for d in &mut meta.release_dates {
+        fields.push(("ReleaseDate", &mut d.date));
+        if let Some(kind) = &mut d.release_type {
+            fields.push(("ReleaseDate releaseType", kind));
+        }
     }
     for g in &mut meta.genres {
         fields.push(("Genre", g));
+    }
+    for k in &mut meta.keywords {
+        fields.push(("Keyword", k));
+    }
+    for s in &mut meta.studios {
+        fields.push(("Studio", s));
     }
     if let Some(r) = &mut meta.rating {
         fields.push(("Rating system", &mut r.system));
@@ -223,6 +252,15 @@ fn text_fields_mut(item: &mut Item) -> Vec<(&'static str, &mut String)> {
     for i in &mut meta.images {
         fields.push(("Image type", &mut i.kind));
         fields.push(("Image url", &mut i.url));
+        for (name, value) in [
+            ("Image aspectRatio", &mut i.aspect_ratio),
+            ("Image mimeType", &mut i.mime_type),
+            ("Image resolution", &mut i.resolution),
+        ] {
+            if let Some(value) = value {
+                fields.push((name, value));
+            }
+        }
     }
     for o in &mut meta.offers {
         fields.push(("Offer region", &mut o.region));

@@ -81,8 +81,14 @@ impl Omit {
         if self.omits(Inferred::Genres) {
             meta.genres.clear();
         }
+        if self.omits(Inferred::Keywords) {
+            meta.keywords.clear();
+        }
         if self.omits(Inferred::Ratings) {
             meta.rating = None;
+        }
+        if self.omits(Inferred::Studios) {
+            meta.studios.clear();
         }
         if self.omits(Inferred::Credits) {
             meta.credits.clear();
@@ -91,7 +97,7 @@ impl Omit {
             meta.runtime_minutes = None;
         }
         if self.omits(Inferred::ReleaseDates) {
-            meta.release_date = None;
+            meta.release_dates.clear();
         }
         if self.omits(Inferred::LaunchTargets) {
             meta.deep_link = None;
@@ -140,6 +146,22 @@ mod tests {
         let err = Omit::parse("Credits,Titles").unwrap_err();
         assert_eq!(err.name, "Titles");
         assert!(err.to_string().contains("Relationships"));
+    }
+
+    #[test]
+    fn strip_clears_keywords_and_studios_only_when_they_are_omitted() {
+        let mut item = crate::synthetic::Synthetic::new(1, 1).next().unwrap();
+        item.meta.keywords = vec!["heist".into()];
+        item.meta.studios = vec!["Acme".into()];
+        let kept = item.clone();
+        Omit::NONE.with(Inferred::Genres).strip(&mut item);
+        assert_eq!(item.meta.keywords, kept.meta.keywords);
+        assert_eq!(item.meta.studios, kept.meta.studios);
+        Omit::parse("Keywords,studios").unwrap().strip(&mut item);
+        assert!(item.meta.keywords.is_empty() && item.meta.studios.is_empty());
+        assert_eq!(item.meta.genres, Vec::<String>::new());
+        assert_eq!(item.meta.title, kept.meta.title);
+        assert_eq!(item.meta.external_ids, kept.meta.external_ids);
     }
 
     #[test]

@@ -35,8 +35,12 @@ pub enum Inferred {
     Relationships,
     /// `Genres/Genre` with the genre as text.
     Genres,
+    /// `Keywords/Keyword` with the keyword as text.
+    Keywords,
     /// `Ratings/Rating@system` with the rating as text.
     Ratings,
+    /// `Studios/Studio` with the studio's name as text.
+    Studios,
     /// `Credits/Credit@role` with the name as text.
     Credits,
     /// `RunLengths/RunLength` with an ISO 8601 duration (`PT117M`).
@@ -53,10 +57,12 @@ pub enum Inferred {
 
 impl Inferred {
     /// Every switch, in the order the README lists them.
-    pub const ALL: [Inferred; 9] = [
+    pub const ALL: [Inferred; 11] = [
         Inferred::Relationships,
         Inferred::Genres,
+        Inferred::Keywords,
         Inferred::Ratings,
+        Inferred::Studios,
         Inferred::Credits,
         Inferred::RunLengths,
         Inferred::ReleaseDates,
@@ -70,7 +76,9 @@ impl Inferred {
         match self {
             Inferred::Relationships => "Relationships",
             Inferred::Genres => "Genres",
+            Inferred::Keywords => "Keywords",
             Inferred::Ratings => "Ratings",
+            Inferred::Studios => "Studios",
             Inferred::Credits => "Credits",
             Inferred::RunLengths => "RunLengths",
             Inferred::ReleaseDates => "ReleaseDates",
@@ -189,28 +197,30 @@ pub const PROGRAM_CHILDREN: &[Child] = &[
     documented(
         "ExternalIds",
         Some("ExternalId"),
-        "EMBER.md §4.2 #1 [doc S2, S5]",
+        "EMBER.md §4.2 #1 [doc S2, S5]; <ExternalId scheme=\"imdb\"> with the id as text [doc S7; ex S6, S8] (EMBER.md §5)",
     ),
     Child {
         wrapper: "Titles",
         item: Some("Title"),
         required: true,
-        evidence: Evidence::Documented("EMBER.md §4.2 #2, the only required child [doc S2, S5]"),
+        evidence: Evidence::Documented(
+            "EMBER.md §4.2 #2, the only required child [doc S2, S5]; <Title language default territories> [doc S7; ex S6, S8] (EMBER.md §5). Inferred, not switchable: the default title is written first and has no territories",
+        ),
     },
     documented(
         "Descriptions",
         Some("Description"),
-        "EMBER.md §4.2 #3 [doc S2, S5]",
+        "EMBER.md §4.2 #3 [doc S2, S5]; <Description language default> [ex S6, S8]. Inferred, not switchable: the default one is in the default title's language; territories (themselves inferred on Description, EMBER.md §5) are never written",
     ),
     documented(
         "Synopses",
         Some("Synopsis"),
-        "EMBER.md §4.2 #4 [doc S2, S5; ex S6]",
+        "EMBER.md §4.2 #4 [doc S2, S5; ex S6]; <Synopsis language default> [ex S6]. Inferred, not switchable: the default one is in the default title's language",
     ),
     documented(
         "Images",
         Some("Image"),
-        "EMBER.md §4.2 #5 [doc S2, S5; ex S6]",
+        "EMBER.md §4.2 #5 [doc S2, S5; ex S6]; <Image category aspectRatio mimeType resolution> with the URL as text [ex S6] (EMBER.md §5)",
     ),
     inferred(
         "Genres",
@@ -218,17 +228,23 @@ pub const PROGRAM_CHILDREN: &[Child] = &[
         "position [doc S5]; the genre as the text of <Genre> is inferred (EMBER.md §5: content NOT FOUND)",
         Inferred::Genres,
     ),
-    documented("Keywords", Some("Keyword"), "EMBER.md §4.2 #7 [doc S5]"),
+    inferred(
+        "Keywords",
+        Some("Keyword"),
+        "wrapper, item name and position [doc S5] (EMBER.md §4.2 #7); the keyword as the text of <Keyword> is inferred like Genre's (EMBER.md §5: content NOT FOUND)",
+        Inferred::Keywords,
+    ),
     inferred(
         "Ratings",
         Some("Rating"),
         "position [doc S5]; <Rating system=\"MPAA\">PG-13</Rating> is inferred from CDF's Rating (EMBER.md §5, S7)",
         Inferred::Ratings,
     ),
-    documented(
+    inferred(
         "Studios",
-        None,
-        "EMBER.md §4.2 #9 [doc S5]; item name NOT FOUND",
+        Some("Studio"),
+        "wrapper and position [doc S5] (EMBER.md §4.2 #9); the item name NOT FOUND: <Studio> with the name as text follows the plural-wrapper/singular-item pattern of every documented list (ExternalIds/ExternalId, Titles/Title, Genres/Genre, Keywords/Keyword, ReleaseDates/ReleaseDate; EMBER.md §5)",
+        Inferred::Studios,
     ),
     inferred(
         "Credits",
@@ -251,7 +267,7 @@ pub const PROGRAM_CHILDREN: &[Child] = &[
     inferred(
         "ReleaseDates",
         Some("ReleaseDate"),
-        "ReleaseDate text and @releaseType [ex S8]; its position after RunLengths from S1's order (EMBER.md §4.2 #14)",
+        "ReleaseDate text (YYYY-MM-DD) and @releaseType [ex S8] (EMBER.md §5); its position after RunLengths from S1's order (EMBER.md §4.2 #14)",
         Inferred::ReleaseDates,
     ),
     inferred(

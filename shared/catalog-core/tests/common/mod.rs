@@ -8,8 +8,8 @@
 use std::io::{self, Read, Write};
 
 use catalog_core::model::{
-    Action, CatalogHeader, Credit, Delete, Entry, Image, Item, ItemKind, KindTag, LocalizedText,
-    Metadata, Offer, OfferKind, Price, Rating,
+    Action, CatalogHeader, Credit, Delete, Entry, ExternalId, Image, Item, ItemKind, KindTag,
+    LocalizedText, Metadata, Offer, OfferKind, Price, Rating, ReleaseDate, Title,
 };
 use catalog_core::reader::{CatalogReader, ReadOptions, ReadReport};
 use catalog_core::writer::{CatalogWriter, WriteError, WriteSummary};
@@ -286,12 +286,87 @@ pub fn offer() -> impl Strategy<Value = Offer> {
         })
 }
 
+const SCHEMES: &[&str] = &["imdb", "tmdb", "eidr", "x&<\"'"];
+const TERRITORIES: &[&str] = &["", "US", "US,CA", "GLOBAL"];
+const RELEASE_TYPES: &[&str] = &["streaming", "theatrical", "dvd & <blu-ray>"];
+const ASPECT_RATIOS: &[&str] = &["16:9", "2:3", "2.39:1"];
+const MIME_TYPES: &[&str] = &["image/jpeg", "image/png", "image/svg+xml"];
+
+/// What the source format of issue 16 added to the metadata, with hostile
+/// text in every free-text field.
+#[allow(clippy::type_complexity)]
+fn extra_metadata() -> impl Strategy<
+    Value = (
+        Vec<ExternalId>,
+        Vec<Title>,
+        Option<String>,
+        Vec<LocalizedText>,
+        Vec<LocalizedText>,
+        Vec<ReleaseDate>,
+        Vec<String>,
+        Vec<String>,
+        Vec<(Option<&'static str>, Option<&'static str>, Option<String>)>,
+    ),
+> {
+    let localized = || {
+        prop::collection::vec(
+            (select(LOCALES), hostile_text()).prop_map(|(locale, text)| LocalizedText {
+                locale: locale.into(),
+                text,
+            }),
+            0..3,
+        )
+    };
+    (
+        prop::collection::vec(
+            (select(SCHEMES), non_blank_text()).prop_map(|(scheme, id)| ExternalId {
+                scheme: scheme.into(),
+                id,
+            }),
+            0..3,
+        ),
+        prop::collection::vec(
+            (select(LOCALES), non_blank_text(), select(TERRITORIES)).prop_map(
+                |(locale, text, territories)| Title {
+                    locale: locale.into(),
+                    text,
+                    territories: territories.into(),
+                },
+            ),
+            0..3,
+        ),
+        prop::option::of(hostile_text()),
+        localized(),
+        localized(),
+        prop::collection::vec(
+            (select(DATES), prop::option::of(select(RELEASE_TYPES))).prop_map(|(date, kind)| {
+                ReleaseDate {
+                    date: date.into(),
+                    release_type: kind.map(str::to_owned),
+                }
+            }),
+            0..3,
+        ),
+        prop::collection::vec(hostile_text(), 0..3),
+        prop::collection::vec(hostile_text(), 0..3),
+        // Attributes for the first images.
+        prop::collection::vec(
+            (
+                prop::option::of(select(ASPECT_RATIOS)),
+                prop::option::of(select(MIME_TYPES)),
+                prop::option::of(hostile_text()),
+            ),
+            0..3,
+        ),
+    )
+}
+
 /// Metadata the rules accept, with hostile text in every free-text field.
 pub fn metadata() -> impl Strategy<Value = Metadata> {
     (
+        extra_metadata(),
         (select(LOCALES), non_blank_text()),
         prop::option::of(hostile_text()),
-        prop::option::of(select(DATES)),
         prop::option::of(1..=u32::MAX),
         prop::collection::vec(hostile_text(), 0..3),
         prop::option::of((hostile_text(), hostile_text())),
@@ -302,9 +377,19 @@ pub fn metadata() -> impl Strategy<Value = Metadata> {
     )
         .prop_map(
             |(
+                (
+                    external_ids,
+                    other_titles,
+                    description,
+                    other_descriptions,
+                    other_synopses,
+                    release_dates,
+                    keywords,
+                    studios,
+                    image_attributes,
+                ),
                 (locale, title),
                 synopsis,
-                release_date,
                 runtime_minutes,
                 genres,
                 rating,
@@ -313,14 +398,21 @@ pub fn metadata() -> impl Strategy<Value = Metadata> {
                 offers,
                 deep_link,
             )| Metadata {
+                external_ids,
                 title: LocalizedText {
                     locale: locale.into(),
                     text: title,
                 },
+                other_titles,
+                description,
+                other_descriptions,
                 synopsis,
-                release_date: release_date.map(str::to_owned),
+                other_synopses,
+                release_dates,
                 runtime_minutes,
                 genres,
+                keywords,
+                studios,
                 rating: rating.map(|(system, value)| Rating { system, value }),
                 credits: credits
                     .into_iter()
@@ -328,9 +420,17 @@ pub fn metadata() -> impl Strategy<Value = Metadata> {
                     .collect(),
                 images: images
                     .into_iter()
-                    .map(|(kind, url)| Image {
-                        kind,
-                        url: url.into(),
+                    .enumerate()
+                    .map(|(n, (kind, url))| {
+                        let (aspect_ratio, mime_type, resolution) =
+                            image_attributes.get(n).cloned().unwrap_or_default();
+                        Image {
+                            kind,
+                            url: url.into(),
+                            aspect_ratio: aspect_ratio.map(str::to_owned),
+                            mime_type: mime_type.map(str::to_owned),
+                            resolution,
+                        }
                     })
                     .collect(),
                 offers,
