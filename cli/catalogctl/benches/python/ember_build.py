@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """The hand-written Python baseline of `catalogctl build` (issue 16's speed target).
 
-Reads a source export (JSON Lines, plain or .zst), writes the same EMBER
-1.0.0 elements `catalogctl build` writes for it (without any of its checks),
+Reads a source export (JSON Lines, plain or .zst) with the fields
+`catalogctl generate` writes, and writes the same EMBER 1.0.0 elements
+`catalogctl build` writes for it (without any of its checks),
 with lxml's incremental writer (`etree.xmlfile`) into a `zstandard` stream at
 level 3; offers go to a temporary zstd spill and are appended after the
 ProgramCatalog, as the Rust writer does. Used only by scripts/bench-ember.
@@ -52,6 +53,9 @@ def write_item(xf, row, default_locale):
     kind = row["type"]
     language = row.get("locale") or default_locale
     with xf.element(ELEMENT[kind], id=row["id"], version=str(row.get("version", 1))):
+        if row.get("external_ids"):
+            wrapped(xf, "ExternalIds", "ExternalId",
+                    [(e["scheme"], e["id"]) for e in row["external_ids"]], "scheme")
         with xf.element("Titles"):
             element(xf, "Title", row["title"], language=language, default="true")
         if row.get("synopsis") is not None:
@@ -69,9 +73,15 @@ def write_item(xf, row, default_locale):
         if row.get("runtime_minutes"):
             with xf.element("RunLengths"):
                 element(xf, "RunLength", "PT%dM" % row["runtime_minutes"])
-        if row.get("release_date"):
+        dates = row.get("release_dates") or (
+            [{"date": row["release_date"]}] if row.get("release_date") else [])
+        if dates:
             with xf.element("ReleaseDates"):
-                element(xf, "ReleaseDate", row["release_date"])
+                for date in dates:
+                    if date.get("type"):
+                        element(xf, "ReleaseDate", date["date"], releaseType=date["type"])
+                    else:
+                        element(xf, "ReleaseDate", date["date"])
         if kind == "season":
             SERIES_OF_SEASON[row["id"]] = row["series_id"]
             with xf.element("Relationships"):
