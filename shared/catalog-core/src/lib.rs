@@ -48,7 +48,6 @@ pub mod finding;
 pub mod gate;
 pub mod ids;
 pub mod input;
-mod json_rows;
 pub mod ledger;
 pub mod model;
 pub mod naming;

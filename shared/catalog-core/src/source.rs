@@ -40,7 +40,6 @@ use thiserror::Error;
 use crate::finding::{Finding, Findings, Position, Rule, Severity};
 use crate::ids::{IdHashMap, IdSet, id_hash};
 use crate::input::{self, Compression, LimitExceeded, Limits, Tracked};
-use crate::json_rows::JsonRows;
 use crate::model::{
     Credit, ExternalId, Image, Item, ItemKind, KindTag, LocalizedText, Metadata, Offer, OfferKind,
     Price, Rating, ReleaseDate, Title,
@@ -468,43 +467,12 @@ impl Unparsed {
 /// A row as read: its line, and the record or why it could not be parsed.
 type RawRow = (u64, Result<SourceRecord, Unparsed>);
 
-/// A JSON Lines row as parsed (on the parsing thread, see
-/// [`JsonRows`]): the row, and the text fields that held JSON numbers.
-struct JsonRow {
-    row: RawRow,
-    numbers_as_text: Vec<(String, String)>,
-}
-
-/// Parses one non-blank line of a JSON Lines export.
-fn parse_json_row(line_number: u64, line: &[u8]) -> JsonRow {
-    let mut numbers = Vec::new();
-    let parsed = match std::str::from_utf8(line) {
-        Ok(text) => serde_json::from_str::<SourceRecord>(text).or_else(|e| {
-            // Real exports hold titles like 1776 or 300 as JSON
-            // numbers: taken as text, with a warning. Only on
-            // this error path, so good rows pay nothing.
-            numbers_as_text(text, &mut numbers)
-                .ok_or_else(|| Unparsed::syntax(describe_json_error(e), id_of_json_row(text)))
-        }),
-        Err(error) => Err(Unparsed {
-            rule: Rule::SourceEncoding,
-            message: Some(format!(
-                "the line holds bytes that are not UTF-8 (at column {}); the row is left out",
-                error.valid_up_to() + 1
-            )),
-            // An id holding a replaced byte is not the item's.
-            id: id_of_json_row(&String::from_utf8_lossy(line))
-                .filter(|id| !id.contains(char::REPLACEMENT_CHARACTER)),
-        }),
-    };
-    JsonRow {
-        row: (line_number, parsed),
-        numbers_as_text: numbers,
-    }
-}
-
 enum Rows<'a> {
-    Json(Box<JsonRows<'a, JsonRow>>),
+    Json {
+        input: Tracked<Box<dyn BufRead + 'a>>,
+        line: Vec<u8>,
+        line_number: u64,
+    },
     Csv {
         reader: Box<csv::Reader<Tracked<Box<dyn BufRead + 'a>>>>,
         /// The header row, when it is usable.
@@ -556,29 +524,11 @@ impl<'a> SourceLoader<'a> {
         let tracked = Tracked::new(decoded, &options.limits);
         let mut findings = Findings::with_cap(options.max_findings);
         let rows = match format {
-            SourceFormat::JsonLines => {
-                let max_line = options.limits.max_token_bytes;
-                let too_long = move |line_number, start: &[u8]| {
-                    let message = format!(
-                        "the line is longer than the limit of {max_line} bytes; the row is left out"
-                    );
-                    let unparsed = Unparsed {
-                        rule: Rule::SourceRowTooLarge,
-                        message: Some(message),
-                        id: json_id_prefix(start),
-                    };
-                    JsonRow {
-                        row: (line_number, Err(unparsed)),
-                        numbers_as_text: Vec::new(),
-                    }
-                };
-                Rows::Json(Box::new(JsonRows::new(
-                    tracked,
-                    max_line,
-                    parse_json_row,
-                    Box::new(too_long),
-                )))
-            }
+            SourceFormat::JsonLines => Rows::Json {
+                input: tracked,
+                line: Vec::new(),
+                line_number: 0,
+            },
             SourceFormat::Csv => {
                 let mut reader = csv::ReaderBuilder::new()
                     .has_headers(true)
@@ -634,7 +584,7 @@ impl<'a> SourceLoader<'a> {
     /// Decompressed bytes read so far (for progress).
     pub fn bytes_read(&self) -> u64 {
         match &self.rows {
-            Rows::Json(rows) => rows.input().offset(),
+            Rows::Json { input, .. } => input.offset(),
             Rows::Csv { reader, .. } => reader.get_ref().offset(),
         }
     }
@@ -693,18 +643,58 @@ impl<'a> SourceLoader<'a> {
     /// Reads the next non-blank row as a record, or why it cannot be
     /// parsed. `Ok(None)` at the end of input.
     fn next_record(&mut self) -> Result<Option<RawRow>, LoadError> {
+        let max_line = self.options.limits.max_token_bytes;
         match &mut self.rows {
-            Rows::Json(rows) => {
-                let Some(JsonRow {
-                    row,
-                    numbers_as_text,
-                }) = rows.next_row().map_err(LoadError::from_io)?
+            Rows::Json {
+                input,
+                line,
+                line_number,
+            } => loop {
+                let Some(whole) = input
+                    .read_bounded_line(line, max_line)
+                    .map_err(LoadError::from_io)?
                 else {
                     return Ok(None);
                 };
-                self.numbers_as_text = numbers_as_text;
-                Ok(Some(row))
-            }
+                *line_number += 1;
+                if !whole {
+                    let message = format!(
+                        "the line is longer than the limit of {max_line} bytes; the row is left out"
+                    );
+                    let id = json_id_prefix(line);
+                    let unparsed = Unparsed {
+                        rule: Rule::SourceRowTooLarge,
+                        message: Some(message),
+                        id,
+                    };
+                    return Ok(Some((*line_number, Err(unparsed))));
+                }
+                if line.iter().all(u8::is_ascii_whitespace) {
+                    continue;
+                }
+                self.numbers_as_text.clear();
+                let parsed = match std::str::from_utf8(line) {
+                    Ok(text) => serde_json::from_str::<SourceRecord>(text).or_else(|e| {
+                        // Real exports hold titles like 1776 or 300 as JSON
+                        // numbers: taken as text, with a warning. Only on
+                        // this error path, so good rows pay nothing.
+                        numbers_as_text(text, &mut self.numbers_as_text).ok_or_else(|| {
+                            Unparsed::syntax(describe_json_error(e), id_of_json_row(text))
+                        })
+                    }),
+                    Err(error) => Err(Unparsed {
+                        rule: Rule::SourceEncoding,
+                        message: Some(format!(
+                            "the line holds bytes that are not UTF-8 (at column {}); the row is left out",
+                            error.valid_up_to() + 1
+                        )),
+                        // An id holding a replaced byte is not the item's.
+                        id: id_of_json_row(&String::from_utf8_lossy(line))
+                            .filter(|id| !id.contains(char::REPLACEMENT_CHARACTER)),
+                    }),
+                };
+                return Ok(Some((*line_number, parsed)));
+            },
             Rows::Csv {
                 reader,
                 headers,
