@@ -7,6 +7,7 @@
 pub mod alerts;
 pub mod aws;
 pub mod build_pass;
+pub mod bwp_pass;
 pub mod config;
 pub mod event_config;
 pub mod event_pass;
