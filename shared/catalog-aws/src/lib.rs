@@ -8,6 +8,7 @@ pub mod alerts;
 pub mod aws;
 pub mod build_pass;
 pub mod bwp_pass;
+pub mod bwp_results;
 pub mod config;
 pub mod event_config;
 pub mod event_pass;
