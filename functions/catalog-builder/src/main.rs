@@ -15,7 +15,7 @@ use serde_json::Value;
 async fn main() -> Result<(), Error> {
     let boot = Bootstrap::start().await?;
     let part_size = usize::try_from(boot.config.part_size_bytes()).unwrap_or(8 << 20);
-    let feeds = FeedDeps::from_env(&boot.sdk, part_size).await?;
+    let feeds = FeedDeps::from_env(&boot.sdk, boot.config.env.as_str(), part_size).await?;
     let deps = Deps {
         feeds,
         settings: Settings::from_config(&boot.config),

@@ -25,7 +25,7 @@ async fn main() -> Result<(), Error> {
         problems.join("\n")
     })?;
     let part_size = usize::try_from(boot.config.part_size_bytes()).unwrap_or(8 << 20);
-    let feeds = FeedDeps::from_env(&boot.sdk, part_size).await?;
+    let feeds = FeedDeps::from_env(&boot.sdk, boot.config.env.as_str(), part_size).await?;
     let deps = Deps {
         feeds,
         destination: boot.destination_reports().await,

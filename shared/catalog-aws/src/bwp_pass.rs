@@ -117,6 +117,8 @@ const MAX_ATTEMPTS: u32 = 4;
 /// What the feed passes need from the configuration.
 #[derive(Debug, Clone)]
 pub struct FeedSettings {
+    /// `staging` or `prod`: the `Env` dimension of the metrics.
+    pub env: String,
     /// Upload part size for feed files.
     pub part_size: usize,
     /// Download links asked for one result before giving up this run.
@@ -130,6 +132,7 @@ pub struct FeedSettings {
 impl Default for FeedSettings {
     fn default() -> FeedSettings {
         FeedSettings {
+            env: "staging".into(),
             part_size: 8 << 20,
             download_attempts: 3,
             examples_per_code: 5,
@@ -154,6 +157,7 @@ impl FeedDeps {
     /// `BWP_API_SECRET_ARN` is unset; the secret is read once.
     pub async fn from_env(
         sdk: &aws_config::SdkConfig,
+        env: &str,
         part_size: usize,
     ) -> Result<Option<FeedDeps>, Box<dyn std::error::Error + Send + Sync>> {
         let Some(config) = crate::event_config::feed_api_config(|name| std::env::var(name).ok())?
@@ -165,6 +169,7 @@ impl FeedDeps {
         Ok(Some(FeedDeps {
             api: std::sync::Arc::new(api),
             settings: FeedSettings {
+                env: env.to_owned(),
                 part_size,
                 ..FeedSettings::default()
             },
@@ -361,8 +366,8 @@ pub(crate) struct Counters {
 }
 
 impl Counters {
-    pub(crate) fn emit(&self, function: &str) {
-        EmfLine::new("CatalogRelay", [("Function", function)])
+    pub(crate) fn emit(&self, function: &str, env: &str) {
+        EmfLine::new("CatalogRelay", [("Function", function), ("Env", env)])
             .metric("BwpFeedsSubmitted", Unit::Count, self.submitted)
             .metric("BwpFeedWaits", Unit::Count, self.waits)
             .metric("BwpUploadRelinks", Unit::Count, self.relinks)
@@ -406,7 +411,7 @@ pub async fn submit_pass<S: ObjectStore + Clone>(
         Ok(SubmitReport { build, submission })
     }
     .await;
-    counters.emit("catalog-builder");
+    counters.emit("catalog-builder", &settings.env);
     result
 }
 

@@ -100,7 +100,7 @@ pub async fn results_pass<S: ObjectStore + Clone>(
     let records = match open_records(store).await {
         Ok(records) => records,
         Err(e) => {
-            counters.emit("report-parser");
+            counters.emit("report-parser", &settings.env);
             return Err(e);
         }
     };
@@ -125,7 +125,7 @@ pub async fn results_pass<S: ObjectStore + Clone>(
             }
         }
     }
-    counters.emit("report-parser");
+    counters.emit("report-parser", &settings.env);
     if problems.is_empty() {
         Ok(report)
     } else {
