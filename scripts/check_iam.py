@@ -29,6 +29,7 @@ FORBIDDEN_WRITES = [
     ("CatalogBuilderFunction", "products/x.jsonl"),
     ("ReportParserFunction", "bwp/feeds/x.csv"),
     ("ReportParserFunction", "products/x.jsonl"),
+    ("ReportParserFunction", "state/bwp/latest-products.json"),
     ("EventProcessorFunction", "state/bwp/listing.jsonl.zst"),
 ]
 # (function, key it must be able to write)

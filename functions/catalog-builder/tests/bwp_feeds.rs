@@ -510,6 +510,37 @@ async fn a_failed_feed_is_alerted_with_every_signal_and_its_products_go_again() 
     assert!(matches!(report.submission, Submission::Submitted { .. }));
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_late_drop_of_an_older_export_is_superseded_and_sends_nothing() {
+    let w = world("bwp-order").await;
+    let older = w.put("products/monday.jsonl", &products(2)).await;
+    let newer = ProductsRef {
+        dropped_ms: older.dropped_ms + 3_600_000,
+        ..w.put("products/tuesday.jsonl", &products(3)).await
+    };
+    let feeds = w.feeds();
+    let submit = |export: ProductsRef| {
+        submit_pass(
+            &w.store,
+            &feeds.api,
+            &w.deps.alerts,
+            &feeds.settings,
+            FeedTrigger::Products(export),
+            1_764_504_000,
+        )
+    };
+    let built = submit(newer.clone()).await.unwrap().build.unwrap();
+    assert_eq!((built.status, built.files.len()), ("built", 1));
+    let late = submit(older).await.unwrap().build.unwrap();
+    assert_eq!((late.status, late.files.len()), ("superseded", 0));
+    let again = submit(newer).await.unwrap().build.unwrap();
+    assert_eq!(
+        again.status, "nothing-to-do",
+        "a redelivery of the newest builds nothing new"
+    );
+    assert_eq!(all_records(&w.store).await.unwrap().len(), 1);
+}
+
 /// One full life of a small export: the drop (redelivered until it
 /// succeeds), then results passes and schedules until the record is done.
 async fn drive<S: ObjectStore + Clone>(

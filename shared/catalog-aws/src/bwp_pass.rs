@@ -12,6 +12,7 @@
 //! | `bwp/feeds/<stem>-NNNN.csv` | feed files, at most 15,000 products each | by the build, before the state commit |
 //! | `bwp/feeds/<stem>.summary.json` | the build's counts and findings | create-once |
 //! | `state/bwp/listing.jsonl.zst` | the listing state | compare-and-swap |
+//! | `state/bwp/latest-products.json` | the newest export built: only moves forward | compare-and-swap |
 //! | `state/bwp/feeds/<file>.json` | the feed ledger record of each file | create-once, then compare-and-swap |
 //! | `state/bwp/finished/<file>` | "this record is done": not read again | create-once |
 //! | `bwp/results/<file>.result.csv` | the result file, byte for byte | create-once |
@@ -20,7 +21,9 @@
 //!
 //! [`submit_pass`], in order:
 //!
-//! 1. [`build_from_export`] (a drop under `products/` only): the export
+//! 1. [`build_from_export`] (a drop under `products/` only): an export
+//!    older than the newest one built (by the notification's time, then key
+//!    and ETag) is superseded and builds nothing; otherwise it is
 //!    diffed against the listing state into feed files named after the
 //!    export and the state's ETag (a redelivery rebuilds the very same
 //!    bytes under the same names), then the state committed by
@@ -62,7 +65,9 @@ use tokio_util::io::SyncIoBridge;
 
 use crate::alerts::{AlertError, Alerts};
 use crate::metrics::{EmfLine, Unit};
+use crate::state_store::{Advance, ExportRef, StateStore, StateStoreError};
 use crate::store::{Metadata, ObjectInfo, ObjectStore, ObjectWriter, Precondition, StoreError};
+use catalog_core::outbox::ETag;
 
 /// Where merchants drop product exports in the work bucket.
 pub const PRODUCTS_PREFIX: &str = "products/";
@@ -72,6 +77,9 @@ pub const FEEDS_PREFIX: &str = "bwp/feeds/";
 pub const RESULTS_PREFIX: &str = "bwp/results/";
 /// The listing state.
 pub const LISTING_KEY: &str = "state/bwp/listing.jsonl.zst";
+/// The newest product export built: a late or repeated drop of an older
+/// one is superseded (it would send old product content again).
+pub const LATEST_PRODUCTS_KEY: &str = "state/bwp/latest-products.json";
 /// The feed ledger, one record per file.
 pub const LEDGER_PREFIX: &str = "state/bwp/feeds/";
 /// Markers of records whose outcome was dealt with.
@@ -296,7 +304,8 @@ pub struct BuildOutcome {
     pub source: String,
     /// The feed files' stem (`bwp-feed-<time>-<hash>`).
     pub stem: String,
-    /// `built`, `built-partial` (some rows left out) or `nothing-to-do`.
+    /// `built`, `built-partial` (some rows left out), `nothing-to-do`, or
+    /// `superseded` (a newer export was built already).
     pub status: &'static str,
     /// The files written.
     pub files: Vec<BuiltFile>,
@@ -714,6 +723,36 @@ pub async fn build_from_export<S: ObjectStore + Clone>(
     export: &ProductsRef,
     now: i64,
 ) -> Result<BuildOutcome, FeedPassError> {
+    let pointer = ExportRef {
+        key: export.key.clone(),
+        etag: ETag::new(export.etag.clone()),
+        dropped_ms: export.dropped_ms,
+    };
+    let advanced = StateStore::new(store.clone())
+        .advance_pointer(LATEST_PRODUCTS_KEY, &pointer)
+        .await
+        .map_err(|e| match e {
+            StateStoreError::Store(e) => FeedPassError::Store(e),
+            other => FeedPassError::Record {
+                location: store.location(LATEST_PRODUCTS_KEY),
+                message: other.to_string(),
+            },
+        })?;
+    if let Advance::Older(newer) = advanced {
+        tracing::info!(source = %export.key, newer = %newer.key, "an older product export than the newest built: superseded");
+        return Ok(BuildOutcome {
+            source: export.key.clone(),
+            stem: String::new(),
+            status: "superseded",
+            files: Vec::new(),
+            counts: FeedCounts::default(),
+            rows: 0,
+            rows_rejected: 0,
+            errors: 0,
+            findings: Vec::new(),
+            reconciled: Vec::new(),
+        });
+    }
     for attempt in 1..=MAX_ATTEMPTS {
         let (state, etag) = load_listing(store).await?;
         let stem = feed_stem(export, etag.as_deref());
