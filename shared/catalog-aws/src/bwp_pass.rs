@@ -777,8 +777,16 @@ pub async fn build_from_export<S: ObjectStore + Clone>(
         .map_err(|e| FeedPassError::Join(e.to_string()))?
         .map_err(|source| FeedPassError::Feed { location, source })?;
         let files = built.files.written;
+        // What the reconciliation needs, taken before the state is handed
+        // to the save (no second copy of a large state in memory).
+        let named: Vec<(String, u64)> = built
+            .state
+            .feeds_named()
+            .into_iter()
+            .filter(|(file, _)| built.state.feed_meta(file).id.is_none())
+            .collect();
         if built.counts.written() > 0 {
-            match save_listing(store, built.state.clone(), etag.as_deref()).await? {
+            match save_listing(store, built.state, etag.as_deref()).await? {
                 Ok(_) => {}
                 Err(Raced) => {
                     tracing::info!(attempt, "the listing state changed while building; again");
@@ -801,7 +809,7 @@ pub async fn build_from_export<S: ObjectStore + Clone>(
                 create_record(store, &record).await?;
             }
         }
-        let reconciled = reconcile(store, &built.state, now).await?;
+        let reconciled = reconcile(store, named, now).await?;
         let findings = &built.load.findings;
         let clean = findings.is_clean();
         let outcome = BuildOutcome {
@@ -839,15 +847,17 @@ pub async fn build_from_export<S: ObjectStore + Clone>(
 
 /// Records for feeds the committed state names but the ledger lacks (a
 /// crash between the commit and the records).
+/// `named`: the feeds the state names, with their products, that it
+/// records no feed id for.
 async fn reconcile<S: ObjectStore>(
     store: &S,
-    state: &ListingState,
+    named: Vec<(String, u64)>,
     now: i64,
 ) -> Result<Vec<String>, FeedPassError> {
     let known = ledger_files(store).await?;
     let mut created = Vec::new();
-    for (file, products) in state.feeds_named() {
-        if known.contains(&file) || state.feed_meta(&file).id.is_some() {
+    for (file, products) in named {
+        if known.contains(&file) {
             continue;
         }
         let key = feed_key(&file);
@@ -1047,6 +1057,13 @@ pub(crate) async fn submit_next<S: ObjectStore>(
                         // The uploaded file was refused (gone after 30 days?):
                         // start over from a new link next run.
                         let record = current.record.clone().restart();
+                        replace_record(store, record, &current.etag).await?.ok();
+                        return Err(e.into());
+                    }
+                    Err(e) if !e.may_have_been_done() => {
+                        // Refused before anything was done (the rate limit
+                        // outlasted the deadline, say): back to `uploaded`.
+                        let record = current.record.clone().not_created();
                         replace_record(store, record, &current.etag).await?.ok();
                         return Err(e.into());
                     }

@@ -293,6 +293,14 @@ impl FeedRecord {
         self
     }
 
+    /// The record after a `createCatalogFeed` that surely created nothing
+    /// (refused before it was carried out): back to `uploaded`, so the next
+    /// call is not counted as one after an unknown outcome.
+    pub fn not_created(mut self) -> FeedRecord {
+        self.step = Step::Uploaded;
+        self
+    }
+
     /// The record to start over from a new link (the uploaded file is
     /// gone or refused).
     pub fn restart(mut self) -> FeedRecord {
