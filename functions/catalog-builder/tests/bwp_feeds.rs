@@ -541,8 +541,56 @@ async fn a_late_drop_of_an_older_export_is_superseded_and_sends_nothing() {
     assert_eq!(all_records(&w.store).await.unwrap().len(), 1);
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_drop_while_the_api_is_down_is_built_and_queued_and_the_schedule_submits_it() {
+    let w = world("bwp-down").await;
+    let mut config = ClientConfig::new(w.fake.url(), CLIENT_ID, CLIENT_SECRET, TARGET_ID);
+    config.first_backoff = Duration::from_millis(10);
+    config.deadline = Duration::from_millis(300);
+    let api = Client::new(config).unwrap();
+    let export = w.put("products/a.jsonl", &products(3)).await;
+    let settings = FeedSettings::default();
+    w.fake.set_down(true);
+    let report = submit_pass(
+        &w.store,
+        &api,
+        &w.deps.alerts,
+        &settings,
+        FeedTrigger::Products(export),
+        1_764_504_000,
+    )
+    .await
+    .expect("the drop itself succeeds: its build is committed");
+    assert!(
+        matches!(report.submission, Submission::Deferred { .. }),
+        "{report:?}"
+    );
+    assert_eq!(
+        all_records(&w.store).await.unwrap()[0].record.step,
+        Step::Queued
+    );
+    // A schedule while still down fails (Lambda's Errors alarm sees it) …
+    let down = submit_pass(
+        &w.store,
+        &api,
+        &w.deps.alerts,
+        &settings,
+        FeedTrigger::Schedule,
+        1_764_504_000,
+    )
+    .await;
+    assert!(down.is_err());
+    // … and the next one, with the API back, submits the file.
+    w.fake.set_down(false);
+    let report = w.schedule().await;
+    assert_eq!(report["submission"]["status"], "submitted", "{report}");
+    assert_eq!(w.fake.feeds_created().len(), 1);
+}
+
 /// One full life of a small export: the drop (redelivered until it
-/// succeeds), then results passes and schedules until the record is done.
+/// succeeds: a crash while building fails it; one while submitting defers
+/// to the schedule), then results passes and `bwp-submit` schedules until
+/// the record is done.
 async fn drive<S: ObjectStore + Clone>(
     store: &S,
     w: &World,
@@ -595,7 +643,8 @@ async fn drive<S: ObjectStore + Clone>(
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_crash_at_every_write_then_a_redelivery_submits_nothing_twice_outside_the_window() {
+async fn a_crash_at_every_write_then_the_redelivery_or_the_schedule_submits_nothing_twice_outside_the_window()
+ {
     // A clean life first, to number its writes and find the window: the
     // ledger write right after createCatalogFeed answered.
     let baseline = world("bwp-crash-base").await;

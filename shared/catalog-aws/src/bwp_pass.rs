@@ -31,7 +31,7 @@
 //!    ledger record per file (create-once: the intent to submit). Feeds the
 //!    committed state names without a record (a crash between the commit and
 //!    the records) get theirs on the next drop.
-//! 2. [`submit_next`]: the first file not submitted yet, advanced from the
+//! 2. `submit_next`: the first file not submitted yet, advanced from the
 //!    step its record holds: `createUploadLink` → record the link → PUT →
 //!    record `uploaded` → record the intent `creating` → `createCatalogFeed`
 //!    → record the feed id. Every record write is a compare-and-swap on the
@@ -40,7 +40,9 @@
 //!    `SignatureDoesNotMatch` for a size mismatch, `AccessDenied` when
 //!    expired) gets a new link and one more PUT. "Only one ongoing catalog
 //!    feed" puts the file back to `uploaded`: it waits for a later run
-//!    (counted, not an error).
+//!    (counted, not an error). After a drop, a failure here does not fail
+//!    the drop (its build is committed, its files queued): the schedule
+//!    carries on.
 //!
 //! The one window: between `createCatalogFeed`'s answer and the write of
 //! `submitted` (or when the answer never came) the outcome is unknown. The
@@ -347,6 +349,13 @@ pub enum Submission {
         /// The file.
         file: String,
     },
+    /// After a drop whose build is committed, the submission failed (the
+    /// API or the bucket): the files are queued and the `bwp-submit`
+    /// schedule carries on, so the drop's message is not retried for it.
+    Deferred {
+        /// What failed.
+        error: String,
+    },
 }
 
 /// What one submission pass did.
@@ -416,7 +425,16 @@ pub async fn submit_pass<S: ObjectStore + Clone>(
             }
             FeedTrigger::Schedule => None,
         };
-        let submission = submit_next(store, api, now, &mut counters).await?;
+        let submission = match submit_next(store, api, now, &mut counters).await {
+            Ok(submission) => submission,
+            Err(error) if build.is_some() => {
+                tracing::error!(%error, "the export is built and its files queued; submitting failed and the bwp-submit schedule carries on");
+                Submission::Deferred {
+                    error: error.to_string(),
+                }
+            }
+            Err(error) => return Err(error),
+        };
         Ok(SubmitReport { build, submission })
     }
     .await;

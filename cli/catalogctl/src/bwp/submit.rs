@@ -74,7 +74,8 @@ fn now() -> i64 {
 }
 
 /// Runs `catalogctl bwp submit`: exit 0 when the pass ran (a file
-/// submitted, waiting, or none), 1 when the export had rows left out.
+/// submitted, waiting, or none), 1 when the export had rows left out, 2
+/// when it could not run or submitting failed after the build.
 pub fn run_submit(args: SubmitArgs) -> Result<u8> {
     let api = super::api_from_env(&args.api)?;
     std::fs::create_dir_all(&args.dir)
@@ -146,7 +147,14 @@ pub fn run_submit(args: SubmitArgs) -> Result<u8> {
                 "{file} waits: Buy with Prime is processing another catalog feed; run again later"
             )?,
             Submission::Busy { file } => writeln!(out, "{file}: another run is submitting it")?,
+            Submission::Deferred { error } => writeln!(
+                out,
+                "built and queued, but submitting failed: {error}; run `catalogctl bwp submit` again"
+            )?,
         }
+    }
+    if matches!(report.submission, Submission::Deferred { .. }) {
+        return Ok(exit::FAILURE);
     }
     let refused = report.build.as_ref().is_some_and(|b| b.rows_rejected > 0);
     Ok(if refused { exit::FINDINGS } else { exit::OK })
