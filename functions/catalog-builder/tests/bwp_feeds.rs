@@ -587,6 +587,62 @@ async fn a_drop_while_the_api_is_down_is_built_and_queued_and_the_schedule_submi
     assert_eq!(w.fake.feeds_created().len(), 1);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_runs_at_once_create_one_feed_the_other_stops() {
+    // LocalStore: its compare-and-swap is atomic under races (moto's is not).
+    let dir = tempfile::tempdir().unwrap();
+    let store = catalog_aws::local::LocalStore::new(dir.path());
+    let fake = FakeBwp::start().await;
+    let api = client(&fake);
+    let settings = FeedSettings::default();
+    let body = products(5).into_bytes();
+    let info = store
+        .put(
+            "products/a.jsonl",
+            body,
+            catalog_aws::store::Precondition::None,
+            &Default::default(),
+        )
+        .await
+        .unwrap();
+    let export = ProductsRef {
+        key: "products/a.jsonl".into(),
+        etag: info.etag,
+        dropped_ms: 0,
+    };
+    catalog_aws::bwp_pass::build_from_export(&store, &settings, &export, 0)
+        .await
+        .unwrap();
+    for _ in 0..5 {
+        let run = || {
+            submit_pass(
+                &store,
+                &api,
+                &Alerts::LogOnly,
+                &settings,
+                FeedTrigger::Schedule,
+                0,
+            )
+        };
+        let (a, b) = tokio::join!(run(), run());
+        let (a, b) = (a.unwrap().submission, b.unwrap().submission);
+        let submitted = [&a, &b]
+            .iter()
+            .filter(|s| matches!(s, Submission::Submitted { .. }))
+            .count();
+        assert!(submitted <= 1, "{a:?} {b:?}");
+        if submitted == 1 {
+            break;
+        }
+    }
+    assert_eq!(fake.feeds_created().len(), 1);
+    assert_eq!(
+        fake.create_feed_calls(),
+        1,
+        "the loser never called the API"
+    );
+}
+
 /// One full life of a small export: the drop (redelivered until it
 /// succeeds: a crash while building fails it; one while submitting defers
 /// to the schedule), then results passes and `bwp-submit` schedules until

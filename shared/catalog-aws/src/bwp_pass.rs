@@ -1098,3 +1098,27 @@ pub(crate) async fn submit_next<S: ObjectStore>(
     }
     Ok(busy())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stem_names_the_drop_time_and_changes_with_the_state() {
+        let export = ProductsRef {
+            key: "products/a.jsonl".into(),
+            etag: "\"e1\"".into(),
+            dropped_ms: 1_764_504_000_123,
+        };
+        let stem = feed_stem(&export, Some("\"s1\""));
+        assert!(stem.starts_with("bwp-feed-20251130T120000Z-"), "{stem}");
+        assert_eq!(stem.len(), "bwp-feed-20251130T120000Z-".len() + 8);
+        assert_eq!(
+            stem,
+            feed_stem(&export, Some("\"s1\"")),
+            "a rebuild names the same files"
+        );
+        assert_ne!(stem, feed_stem(&export, Some("\"s2\"")));
+        assert_ne!(stem, feed_stem(&export, None));
+    }
+}
