@@ -807,11 +807,10 @@ pub async fn build_from_export<S: ObjectStore + Clone>(
             match save_listing(store, built.state, etag.as_deref()).await? {
                 Ok(_) => {}
                 Err(Raced) => {
+                    // The files stay: a winner that built the same export on
+                    // the same state wrote these very names and bytes, and
+                    // files no record names are never submitted.
                     tracing::info!(attempt, "the listing state changed while building; again");
-                    for file in &files {
-                        // Best effort: nobody names these files.
-                        let _ = store.delete(&file.key).await;
-                    }
                     continue;
                 }
             }
