@@ -643,6 +643,44 @@ async fn two_runs_at_once_create_one_feed_the_other_stops() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_rows_are_summarised_and_alerted_once_even_when_the_drop_comes_twice() {
+    let w = world("bwp-bad-rows").await;
+    let mut text = products(3);
+    text.push_str("{\"external_id\":\"bad\",\"sku\":\"S-bad\"}\n");
+    let export = w.put("products/a.jsonl", &text).await;
+    let feeds = w.feeds();
+    for _ in 0..2 {
+        let report = submit_pass(
+            &w.store,
+            &feeds.api,
+            &w.deps.alerts,
+            &feeds.settings,
+            FeedTrigger::Products(export.clone()),
+            1_764_504_000,
+        )
+        .await
+        .unwrap();
+        assert_eq!(report.build.unwrap().rows_rejected, 1);
+    }
+    let alerts = w.alerts().await;
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(alerts[0].0, "bwp-rows-refused");
+    assert!(
+        alerts[0].1["first_findings"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("line 4:")
+    );
+    let summary: Value = serde_json::from_slice(
+        &w.bytes(&catalog_aws::bwp_pass::build_summary_key(&export))
+            .await,
+    )
+    .unwrap();
+    assert_eq!(summary["first_listings"], 3);
+    assert_eq!(w.fake.feeds_created().len(), 1);
+}
+
 /// One full life of a small export: the drop (redelivered until it
 /// succeeds: a crash while building fails it; one while submitting defers
 /// to the schedule), then results passes and `bwp-submit` schedules until

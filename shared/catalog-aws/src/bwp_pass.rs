@@ -10,7 +10,7 @@
 //! |---|---|---|
 //! | `products/…` | the merchant's product exports (a drop triggers the pass) | by the merchant |
 //! | `bwp/feeds/<stem>-NNNN.csv` | feed files, at most 15,000 products each | by the build, before the state commit |
-//! | `bwp/feeds/<stem>.summary.json` | the build's counts and findings | create-once |
+//! | `bwp/feeds/<export stem>.summary.json` | the build's counts and findings, once per export | create-once |
 //! | `state/bwp/listing.jsonl.zst` | the listing state | compare-and-swap |
 //! | `state/bwp/latest-products.json` | the newest export built: only moves forward | compare-and-swap |
 //! | `state/bwp/feeds/<file>.json` | the feed ledger record of each file | create-once, then compare-and-swap |
@@ -420,7 +420,7 @@ pub async fn submit_pass<S: ObjectStore + Clone>(
             FeedTrigger::Products(export) => {
                 let outcome = build_from_export(store, settings, export, now).await?;
                 counters.rows_refused = outcome.rows_rejected;
-                write_build_summary(store, alerts, &outcome).await?;
+                write_build_summary(store, alerts, export, &outcome).await?;
                 Some(outcome)
             }
             FeedTrigger::Schedule => None,
@@ -891,31 +891,24 @@ async fn reconcile<S: ObjectStore>(
     Ok(created)
 }
 
-/// Writes the build summary once (`bwp/feeds/<stem>.summary.json`) and,
-/// when it is new and rows were left out, alerts once.
+/// Writes the build summary once per export (named after the export alone,
+/// [`feed_stem`] without the state, so a redelivered drop finds it) and,
+/// when rows were left out, alerts first: at least once, not on every
+/// redelivery.
 async fn write_build_summary<S: ObjectStore>(
     store: &S,
     alerts: &Alerts,
+    export: &ProductsRef,
     outcome: &BuildOutcome,
 ) -> Result<(), FeedPassError> {
     if outcome.files.is_empty() && outcome.rows_rejected == 0 {
         return Ok(());
     }
-    let key = format!("{FEEDS_PREFIX}{}.summary.json", outcome.stem);
-    let created = match store
-        .put(
-            &key,
-            to_json(outcome),
-            Precondition::IfNoneMatch,
-            &Metadata::new(),
-        )
-        .await
-    {
-        Ok(_) => true,
-        Err(StoreError::PreconditionFailed { .. }) => false,
-        Err(e) => return Err(e.into()),
-    };
-    if created && outcome.rows_rejected > 0 {
+    let key = build_summary_key(export);
+    if store.head(&key).await?.is_some() {
+        return Ok(());
+    }
+    if outcome.rows_rejected > 0 {
         #[derive(Serialize)]
         struct Refused<'a> {
             source: &'a str,
@@ -942,7 +935,23 @@ async fn write_build_summary<S: ObjectStore>(
             )
             .await?;
     }
-    Ok(())
+    match store
+        .put(
+            &key,
+            to_json(outcome),
+            Precondition::IfNoneMatch,
+            &Metadata::new(),
+        )
+        .await
+    {
+        Ok(_) | Err(StoreError::PreconditionFailed { .. }) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The build summary of an export: `bwp/feeds/<stem of the export alone>.summary.json`.
+pub fn build_summary_key(export: &ProductsRef) -> String {
+    format!("{FEEDS_PREFIX}{}.summary.json", feed_stem(export, None))
 }
 
 // ------------------------------------------------------------- submission
