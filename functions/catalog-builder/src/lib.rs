@@ -53,7 +53,7 @@ pub struct Deps<S> {
 
 fn feeds_on<S>(deps: &Deps<S>) -> Result<&FeedDeps, Error> {
     deps.feeds.as_ref().ok_or_else(|| {
-        "Buy with Prime feeds are off: set BWP_API_SECRET_ARN (the stack's BwpApiSecret) to submit product exports".into()
+        "Buy with Prime feeds are off: set BWP_API_SECRET_ARN and fill in the secret (the stack's BwpApiSecret: clientId, clientSecret, targetId) to submit product exports".into()
     })
 }
 
@@ -85,6 +85,11 @@ pub async fn handle<S: ObjectStore + Clone>(
     match payload {
         BuilderEvent::Sqs(batch) => Ok(serde_json::to_value(handle_batch(batch, deps).await)?),
         BuilderEvent::Schedule(schedule) if schedule.mode == Mode::BwpSubmit => {
+            if deps.feeds.is_none() {
+                // A schedule with feeds off is not a failure to alarm on.
+                tracing::info!("Buy with Prime feeds are off: nothing to submit");
+                return Ok(serde_json::json!({"submission": {"status": "off"}}));
+            }
             submit(deps, FeedTrigger::Schedule).await
         }
         BuilderEvent::Schedule(schedule) => {

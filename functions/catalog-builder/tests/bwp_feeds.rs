@@ -681,6 +681,41 @@ async fn bad_rows_are_summarised_and_alerted_once_even_when_the_drop_comes_twice
     assert_eq!(w.fake.feeds_created().len(), 1);
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn with_feeds_off_the_schedule_is_a_no_op_and_a_products_drop_is_handed_back_for_retry() {
+    let dir = tempfile::tempdir().unwrap();
+    let deps = Deps {
+        store: catalog_aws::local::LocalStore::new(dir.path()),
+        settings: settings(),
+        alerts: Alerts::LogOnly,
+        feeds: None,
+    };
+    let off = handle(
+        LambdaEvent::new(json!({"mode": "bwp-submit"}), Context::default()),
+        &deps,
+    )
+    .await
+    .unwrap();
+    assert_eq!(off["submission"]["status"], "off");
+    let notification = json!({"Records": [{
+        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
+        "eventTime": "2026-11-30T12:00:00.000Z", "eventName": "ObjectCreated:Put",
+        "s3": {"bucket": {"name": "b", "arn": "arn:aws:s3:::b"},
+               "object": {"key": "products/a.jsonl", "size": 10, "eTag": "abc"}}
+    }]});
+    let batch = json!({"Records": [{
+        "messageId": "m1", "eventSource": "aws:sqs", "body": notification.to_string()
+    }]});
+    let response = handle(LambdaEvent::new(batch, Context::default()), &deps)
+        .await
+        .unwrap();
+    assert_eq!(
+        response["batchItemFailures"],
+        json!([{"itemIdentifier": "m1"}]),
+        "{response}"
+    );
+}
+
 /// One full life of a small export: the drop (redelivered until it
 /// succeeds: a crash while building fails it; one while submitting defers
 /// to the schedule), then results passes and `bwp-submit` schedules until

@@ -164,7 +164,8 @@ pub struct FeedDeps {
 impl FeedDeps {
     /// From the environment (`BWP_API_*`, see
     /// [`crate::event_config::feed_api_config`]): `None` when
-    /// `BWP_API_SECRET_ARN` is unset; the secret is read once.
+    /// `BWP_API_SECRET_ARN` is unset or the secret is still the stack's
+    /// placeholder; the secret is read once.
     pub async fn from_env(
         sdk: &aws_config::SdkConfig,
         env: &str,
@@ -175,7 +176,9 @@ impl FeedDeps {
             tracing::info!("BWP_API_SECRET_ARN is not set: Buy with Prime feeds are off");
             return Ok(None);
         };
-        let api = crate::event_config::feed_api_client(sdk, &config).await?;
+        let Some(api) = crate::event_config::feed_api_client(sdk, &config).await? else {
+            return Ok(None);
+        };
         Ok(Some(FeedDeps {
             api: std::sync::Arc::new(api),
             settings: FeedSettings {

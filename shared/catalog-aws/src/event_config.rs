@@ -232,16 +232,25 @@ pub fn feed_api_config(
     }))
 }
 
-/// The API client for the feed passes: the secret read once.
+/// The API client for the feed passes: the secret read once. `None` while
+/// the secret still holds the stack's placeholder (an empty `clientId`):
+/// feeds stay off rather than every media build failing its cold start.
 pub async fn feed_api_client(
     sdk: &SdkConfig,
     config: &FeedApiConfig,
-) -> Result<bwp_api::Client, Box<dyn std::error::Error + Send + Sync>> {
+) -> Result<Option<bwp_api::Client>, Box<dyn std::error::Error + Send + Sync>> {
     let secret: ApiSecret = read_secret(
         &aws_sdk_secretsmanager::Client::new(sdk),
         &config.api_secret_id,
     )
     .await?;
+    if secret.client_id.trim().is_empty() {
+        tracing::warn!(
+            secret = %config.api_secret_id,
+            "the Buy with Prime API secret has no clientId yet: catalog feeds are off until it is set"
+        );
+        return Ok(None);
+    }
     let mut api_config = bwp_api::ClientConfig::new(
         config.api_url.clone(),
         secret.client_id,
@@ -250,7 +259,7 @@ pub async fn feed_api_client(
     );
     api_config.api_version = config.api_version.clone();
     api_config.deadline = config.api_deadline;
-    Ok(bwp_api::Client::new(api_config)?)
+    Ok(Some(bwp_api::Client::new(api_config)?))
 }
 
 /// Reads the webhook's settings.
