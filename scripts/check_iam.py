@@ -22,6 +22,15 @@ FORBIDDEN_WRITES = [
     ("ManifestWriterFunction", "state/ledger/submissions/x.json"),
     ("ManifestWriterFunction", "state/catalog-state.jsonl.zst"),
     ("ManifestWriterFunction", "state/latest-export.json"),
+    # Buy with Prime feeds: the builder writes feed files and submits them;
+    # the report parser reads results back. Neither writes the other's.
+    ("CatalogBuilderFunction", "bwp/results/x.result.csv"),
+    ("CatalogBuilderFunction", "state/bwp/finished/x"),
+    ("CatalogBuilderFunction", "products/x.jsonl"),
+    ("ReportParserFunction", "bwp/feeds/x.csv"),
+    ("ReportParserFunction", "products/x.jsonl"),
+    ("ReportParserFunction", "state/bwp/latest-products.json"),
+    ("EventProcessorFunction", "state/bwp/listing.jsonl.zst"),
 ]
 # (function, key it must be able to write)
 REQUIRED_WRITES = [
@@ -29,6 +38,12 @@ REQUIRED_WRITES = [
     ("CatalogBuilderFunction", "state/ledger/claims/0000000001.json"),
     ("ManifestWriterFunction", "state/ledger/published/x.json"),
     ("ManifestWriterFunction", "state/needs-full/x.json"),
+    ("CatalogBuilderFunction", "bwp/feeds/x.csv"),
+    ("CatalogBuilderFunction", "state/bwp/feeds/x.csv.json"),
+    ("CatalogBuilderFunction", "state/bwp/listing.jsonl.zst"),
+    ("ReportParserFunction", "bwp/results/x.result.csv"),
+    ("ReportParserFunction", "state/bwp/feeds/x.csv.json"),
+    ("ReportParserFunction", "state/bwp/listing.jsonl.zst"),
 ]
 # Variables only the functions that assume Amazon's role may see.
 ROLE_VARIABLES = ["DESTINATION_EXTERNAL_ID", "DESTINATION_ROLE_ARN"]

@@ -60,19 +60,7 @@ pub fn run_event(args: EventArgs) -> Result<u8> {
         .with_context(|| format!("cannot read {}", args.file.display()))?;
     let store = LocalStore::new(&args.state);
     let api = match &args.api {
-        Some(url) => {
-            let var = |name: &str| {
-                std::env::var(name)
-                    .with_context(|| format!("--api needs {name} in the environment"))
-            };
-            let config = bwp_api::ClientConfig::new(
-                url.clone(),
-                var("BWP_CLIENT_ID")?,
-                var("BWP_CLIENT_SECRET")?,
-                var("BWP_TARGET_ID")?,
-            );
-            Some(bwp_api::Client::new(config)?)
-        }
+        Some(url) => Some(crate::bwp::api_from_env(url)?),
         None => None,
     };
     let sent = Arc::new(Mutex::new(Vec::new()));

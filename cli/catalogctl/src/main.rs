@@ -48,7 +48,9 @@ Examples:
   catalogctl status --dir work/
   catalogctl bwp build --source examples/products.jsonl --out out/
   catalogctl bwp validate out/bwp-feed-20261130T120000Z-0001.csv
-  catalogctl bwp result feed-result.csv --json";
+  catalogctl bwp result feed-result.csv --json
+  catalogctl bwp submit --api https://api.buywithprime.amazon.com --dir work/ --source products.jsonl
+  catalogctl bwp status --dir work/ --api https://api.buywithprime.amazon.com";
 
 /// Build, validate and inspect EMBER catalogs for Amazon on local files.
 #[derive(Debug, Parser)]

@@ -6,6 +6,7 @@
 
 use catalog_aws::aws::Bootstrap;
 use catalog_aws::build_pass::Settings;
+use catalog_aws::bwp_pass::FeedDeps;
 use catalog_builder::{Deps, handle};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
@@ -13,7 +14,10 @@ use serde_json::Value;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let boot = Bootstrap::start().await?;
+    let part_size = usize::try_from(boot.config.part_size_bytes()).unwrap_or(8 << 20);
+    let feeds = FeedDeps::from_env(&boot.sdk, boot.config.env.as_str(), part_size).await?;
     let deps = Deps {
+        feeds,
         settings: Settings::from_config(&boot.config),
         store: boot.work,
         alerts: boot.alerts,

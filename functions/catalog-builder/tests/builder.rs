@@ -131,6 +131,7 @@ async fn a_source_drop_through_the_real_notification_builds_a_valid_catalog_once
         store: f.store.clone(),
         settings: settings(),
         alerts: Alerts::LogOnly,
+        feeds: None,
     };
 
     let response = invoke(&deps, event.clone()).await;
@@ -399,6 +400,7 @@ async fn a_poison_message_is_reported_as_a_batch_failure_and_the_test_event_is_n
         store: f.store.clone(),
         settings: settings(),
         alerts: Alerts::LogOnly,
+        feeds: None,
     };
     let payload = json!({"Records": [
         {"messageId": "ok", "body": "{\"Service\":\"Amazon S3\",\"Event\":\"s3:TestEvent\",\"Bucket\":\"b\"}", "eventSource": "aws:sqs"},

@@ -9,6 +9,10 @@
 //!   (a report dropped there by hand too). Failed messages are reported in
 //!   the `SqsBatchResponse`, so only they come back, then go to the DLQ.
 //! - EventBridge schedule `{"task":"cadence"}` (daily): the cadence check.
+//! - EventBridge schedule `{"task":"bwp-results"}` (every 15 minutes), when
+//!   the Buy with Prime API is configured: every submitted catalog feed
+//!   polled, each result fetched, archived under `bwp/results/`, parsed and
+//!   summarised once ([`catalog_aws::bwp_results`]).
 //!
 //! This crate only routes: the work is [`catalog_aws::report_pass`], which
 //! `catalogctl` runs too. [`handle`] takes its dependencies (and the clock)
@@ -16,6 +20,8 @@
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use catalog_aws::alerts::Alerts;
+use catalog_aws::bwp_pass::FeedDeps;
+use catalog_aws::bwp_results::results_pass;
 use catalog_aws::events::{S3Notification, for_each_message};
 use catalog_aws::report_pass::{ReportSettings, check_cadence, parse_archived, poll};
 use catalog_aws::store::ObjectStore;
@@ -36,6 +42,8 @@ pub struct Deps<S> {
     pub settings: ReportSettings,
     /// The clock (Unix seconds): `now_utc` in Lambda, fixed in tests.
     pub clock: fn() -> i64,
+    /// Buy with Prime catalog feeds: `None` when the API is not configured.
+    pub feeds: Option<FeedDeps>,
 }
 
 /// The wall clock.
@@ -51,6 +59,9 @@ pub enum Task {
     Poll,
     /// Check the cadence.
     Cadence,
+    /// Poll the Buy with Prime catalog feeds and read their results.
+    #[serde(rename = "bwp-results")]
+    BwpResults,
 }
 
 #[derive(Debug, Deserialize)]
@@ -69,7 +80,7 @@ pub async fn handle<S: ObjectStore + Clone>(
         return Ok(serde_json::to_value(handle_batch(batch, deps).await)?);
     }
     let input: ScheduleInput = serde_json::from_value(payload).map_err(|e| {
-        format!("expected an SQS batch (`Records`) or a schedule input {{\"task\":\"poll\"|\"cadence\"}}: {e}")
+        format!("expected an SQS batch (`Records`) or a schedule input {{\"task\":\"poll\"|\"cadence\"|\"bwp-results\"}}: {e}")
     })?;
     match input.task {
         Task::Poll => {
@@ -91,6 +102,25 @@ pub async fn handle<S: ObjectStore + Clone>(
             )
             .await?;
             Ok(serde_json::to_value(envs)?)
+        }
+        Task::BwpResults => {
+            let Some(feeds) = deps.feeds.as_ref() else {
+                // A schedule with feeds off is not a failure to alarm on.
+                tracing::info!(
+                    "Buy with Prime feeds are off (BWP_API_SECRET_ARN unset or the secret not filled in): no feed results to read"
+                );
+                return Ok(serde_json::json!({"feeds": [], "off": true}));
+            };
+            let report = results_pass(
+                &deps.work,
+                &feeds.api,
+                &deps.alerts,
+                &feeds.settings,
+                (deps.clock)(),
+            )
+            .await?;
+            tracing::info!(feeds = report.feeds.len(), "feed results pass done");
+            Ok(serde_json::to_value(report)?)
         }
     }
 }

@@ -5,6 +5,7 @@
 #![recursion_limit = "256"]
 
 use catalog_aws::aws::Bootstrap;
+use catalog_aws::bwp_pass::FeedDeps;
 use catalog_aws::report_pass::ReportSettings;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use report_parser::{Deps, handle, now_utc};
@@ -23,7 +24,10 @@ async fn main() -> Result<(), Error> {
         tracing::error!(?problems, "the report parser's configuration is invalid");
         problems.join("\n")
     })?;
+    let part_size = usize::try_from(boot.config.part_size_bytes()).unwrap_or(8 << 20);
+    let feeds = FeedDeps::from_env(&boot.sdk, boot.config.env.as_str(), part_size).await?;
     let deps = Deps {
+        feeds,
         destination: boot.destination_reports().await,
         work: boot.work.clone(),
         alerts: boot.alerts.clone(),

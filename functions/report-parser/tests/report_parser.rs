@@ -134,6 +134,7 @@ async fn a_report_is_archived_once_parsed_once_and_its_rejections_resent() {
         },
         settings: ReportSettings::new("acme", "staging"),
         clock,
+        feeds: None,
     };
 
     // A first build, and the gate's record of publishing it.

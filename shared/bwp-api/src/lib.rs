@@ -15,10 +15,13 @@
 //!   included); then [`ApiError::DeadlineExceeded`] carries the last error.
 //! - The base URL is configuration: tests point it at `bwp-fake`.
 //!
-//! The typed queries here are the ones the event handler needs
-//! ([`Client::product`], [`Client::inventory_item`], [`Client::products_page`]);
-//! the catalog-feed operations (createUploadLink, createCatalogFeed,
-//! catalogFeed, downloadLink) go through the same [`Client::query`].
+//! The typed queries: the event handler's ([`Client::product`],
+//! [`Client::inventory_item`], [`Client::products_page`]) and, in [`feeds`],
+//! the catalog-feed operations ([`Client::create_upload_link`],
+//! [`Client::upload`], [`Client::create_catalog_feed`],
+//! [`Client::catalog_feed`], [`Client::download_link`],
+//! [`Client::download`]), whose GraphQL texts and inferred shapes are all in
+//! that module.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), bwp_api::ApiError> {
@@ -40,6 +43,10 @@ use serde_json::{Value, json};
 use thiserror::Error;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
+
+pub mod feeds;
+
+pub use feeds::{CatalogFeed, FeedStatus, Signal, UploadLink};
 
 /// The newest API version seen (DOMAIN.md B4).
 pub const DEFAULT_API_VERSION: &str = "2024-11-01";
@@ -149,12 +156,50 @@ pub enum ApiError {
         /// What the API said.
         message: String,
     },
-    /// The connection failed or timed out: retried.
+    /// The connection could not be opened: nothing was sent; retried.
     #[error("could not reach Buy with Prime at {url}: {message}")]
     Transport {
         /// The URL called.
         url: String,
         /// What failed.
+        message: String,
+    },
+    /// The request was sent but no answer came (a timeout, a connection
+    /// cut): it may have been carried out. Retried for queries, never for
+    /// `createCatalogFeed`.
+    #[error("no answer from {url} (the request may have been carried out): {message}")]
+    NoAnswer {
+        /// The URL called.
+        url: String,
+        /// What failed.
+        message: String,
+    },
+    /// `createCatalogFeed` refused because a catalog feed is still being
+    /// processed (ThrottlingError / 429, "Only one ongoing Catalog Feed is
+    /// supported at a time"): not retried; submit the file on a later run.
+    #[error(
+        "Buy with Prime processes one catalog feed at a time and one is ongoing: {message}; the file waits for the next run"
+    )]
+    FeedOngoing {
+        /// What the API said.
+        message: String,
+    },
+    /// A presigned upload or download URL refused the request: S3's
+    /// `SignatureDoesNotMatch` (the Content-Length is not the size the link
+    /// was made for) or `AccessDenied` (the link expired). Ask for a new link.
+    #[error(
+        "the {operation} link {url} was refused with HTTP {status} {code}: {message}; ask for a new link"
+    )]
+    LinkRefused {
+        /// `upload` or `download`.
+        operation: &'static str,
+        /// The URL without its signature.
+        url: String,
+        /// The HTTP status.
+        status: u16,
+        /// S3's error code (`SignatureDoesNotMatch`, `AccessDenied`, …).
+        code: String,
+        /// The start of the answer.
         message: String,
     },
     /// The credentials were refused (also after a fresh token): check the
@@ -218,8 +263,19 @@ impl ApiError {
             ApiError::Throttled { .. }
                 | ApiError::Server { .. }
                 | ApiError::Transport { .. }
+                | ApiError::NoAnswer { .. }
                 | ApiError::DeadlineExceeded { .. }
         )
+    }
+
+    /// Whether the call may have been carried out even though it failed
+    /// (a 5xx or a lost answer): a retry of a mutation could do it twice.
+    pub fn may_have_been_done(&self) -> bool {
+        match self {
+            ApiError::Server { .. } | ApiError::NoAnswer { .. } => true,
+            ApiError::DeadlineExceeded { last, .. } => last.may_have_been_done(),
+            _ => false,
+        }
     }
 
     /// The code of an error the merchant must fix, if this is one.
@@ -249,7 +305,11 @@ impl ApiError {
         } else if has(&["MissingAmazonSkuConfiguration"]) {
             ApiError::MissingAmazonSkuConfiguration { message }
         } else if has(&["ThrottlingError", "ThrottlingException", "429"]) {
-            ApiError::Throttled { message }
+            if feeds::is_ongoing_feed_message(&message) {
+                ApiError::FeedOngoing { message }
+            } else {
+                ApiError::Throttled { message }
+            }
         } else if has(&["ValidationException", "ValidationError", "400"]) {
             ApiError::Validation { message }
         } else if has(&["AccessDeniedException", "UnauthorizedError", "401", "403"]) {
@@ -426,6 +486,16 @@ pub struct Client {
 const PRODUCT_FIELDS: &str =
     "id externalId { value } sku { value } amazonSku { value } buyability { status }";
 
+/// Which failures a call retries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Retry {
+    /// Every retryable failure (queries, and mutations safe to repeat).
+    Always,
+    /// Only failures that prove nothing was done: a plain rate limit, a
+    /// connection that never opened, a refused token.
+    UnlessMaybeDone,
+}
+
 /// One attempt's outcome: a value, a failure, or "the token was refused".
 enum Attempt<T> {
     Done(T),
@@ -587,6 +657,16 @@ impl Client {
         query: &str,
         variables: Value,
     ) -> Result<T, ApiError> {
+        self.query_with(query, variables, Retry::Always).await
+    }
+
+    /// [`Client::query`], retrying what `retry` allows.
+    pub(crate) async fn query_with<T: DeserializeOwned>(
+        &self,
+        query: &str,
+        variables: Value,
+        retry: Retry,
+    ) -> Result<T, ApiError> {
         let deadline = Instant::now() + self.config.deadline;
         let body = json!({ "query": query, "variables": variables });
         let mut backoff = self.config.first_backoff;
@@ -608,7 +688,9 @@ impl Client {
                 }
                 Ok(Attempt::TokenRefused(error)) | Err(error) => error,
             };
-            if !error.is_retryable() {
+            if !error.is_retryable()
+                || (retry == Retry::UnlessMaybeDone && error.may_have_been_done())
+            {
                 return Err(error);
             }
             let pause = jitter(backoff);
@@ -774,7 +856,7 @@ struct Extensions {
     classification: Option<Classification>,
 }
 
-fn transport(url: &str, error: &reqwest::Error) -> ApiError {
+pub(crate) fn transport(url: &str, error: &reqwest::Error) -> ApiError {
     let mut message = error.to_string();
     let mut source = std::error::Error::source(error);
     while let Some(cause) = source {
@@ -782,14 +864,21 @@ fn transport(url: &str, error: &reqwest::Error) -> ApiError {
         message.push_str(&cause.to_string());
         source = cause.source();
     }
-    ApiError::Transport {
-        url: url.to_owned(),
-        message,
+    if error.is_connect() {
+        ApiError::Transport {
+            url: url.to_owned(),
+            message,
+        }
+    } else {
+        ApiError::NoAnswer {
+            url: url.to_owned(),
+            message,
+        }
     }
 }
 
 /// The first 300 characters of an answer, for messages.
-fn short(text: &str) -> String {
+pub(crate) fn short(text: &str) -> String {
     match text.char_indices().nth(300) {
         Some((at, _)) => format!("{}…", &text[..at]),
         None => text.to_owned(),
@@ -832,6 +921,12 @@ mod tests {
         let e = ApiError::from_graphql("m".into(), sku);
         assert_eq!(e.merchant_problem(), Some("MissingAmazonSkuConfiguration"));
         assert!(!e.is_retryable());
+        let ongoing = ApiError::from_graphql(
+            "Only one ongoing Catalog Feed is supported at a time".into(),
+            c("ThrottlingError", "429"),
+        );
+        assert!(matches!(ongoing, ApiError::FeedOngoing { .. }));
+        assert!(!ongoing.is_retryable(), "the file waits for the next run");
         assert!(matches!(
             ApiError::from_graphql("m".into(), c("Weird", "503")),
             ApiError::Server { status: 503, .. }

@@ -210,3 +210,163 @@ async fn wrong_credentials_are_unauthorized_not_retried() {
     assert!(matches!(error, ApiError::Unauthorized { .. }), "{error:?}");
     assert_eq!(fake.token_requests(), 1);
 }
+
+const FEED: &[u8] = b"\"External ID\",\"Updated External ID\",\"SKU\",\"Amazon SKU\",\"Offer Prime\",\"Image URL\",\"Product Detail Page URL\"\r\n\"p1\",\"\",\"S1\",\"M1\",\"\",\"https://i/1\",\"\"\r\n\"p2\",\"\",\"S2\",\"M2\",\"\",\"https://i/2\",\"\"\r\n";
+
+#[tokio::test]
+async fn a_feed_goes_up_moves_over_polls_and_its_result_comes_back() {
+    let fake = FakeBwp::start().await;
+    fake.fail_every_nth_row(2);
+    let client = Client::new(config(&fake)).unwrap();
+    let link = client.create_upload_link(FEED.len() as u64).await.unwrap();
+    assert!(link.file_id.len() <= 36);
+    client
+        .upload(&link.upload_url, FEED.to_vec())
+        .await
+        .unwrap();
+    let id = client.create_catalog_feed(&link.file_id).await.unwrap();
+    let mut statuses = Vec::new();
+    let feed = loop {
+        let feed = client.catalog_feed(&id).await.unwrap().unwrap();
+        statuses.push(feed.status.clone());
+        if feed.status.is_finished() {
+            break feed;
+        }
+    };
+    assert_eq!(
+        statuses,
+        [
+            bwp_api::FeedStatus::Created,
+            bwp_api::FeedStatus::InProgress,
+            bwp_api::FeedStatus::Completed
+        ]
+    );
+    let file = feed.result_file_id.unwrap();
+    let url = client.download_link(&file).await.unwrap();
+    let body = String::from_utf8(client.download(&url).await.unwrap()).unwrap();
+    let lines: Vec<&str> = body.lines().collect();
+    assert!(
+        lines[0].starts_with("Import Result,Error Type,Error Code(s),Error Detail(s),External ID")
+    );
+    assert!(lines[1].starts_with("SUCCESS,"));
+    assert!(
+        lines[2].starts_with("FAILED,ValidationError,InvalidAmazonSkuConfiguration;MissingImage,")
+    );
+}
+
+#[tokio::test]
+async fn a_second_feed_while_one_is_ongoing_is_a_typed_refusal_not_retried() {
+    let fake = FakeBwp::start().await;
+    let client = Client::new(config(&fake)).unwrap();
+    let mut files = Vec::new();
+    for _ in 0..2 {
+        let link = client.create_upload_link(FEED.len() as u64).await.unwrap();
+        client
+            .upload(&link.upload_url, FEED.to_vec())
+            .await
+            .unwrap();
+        files.push(link.file_id);
+    }
+    client.create_catalog_feed(&files[0]).await.unwrap();
+    let error = client.create_catalog_feed(&files[1]).await.unwrap_err();
+    assert!(matches!(error, ApiError::FeedOngoing { .. }), "{error:?}");
+    assert_eq!(fake.create_feed_calls(), 2, "the refusal is not retried");
+    // A plain rate limit is still retried.
+    fake.throttle_next(1);
+    assert!(client.create_upload_link(3).await.is_ok());
+}
+
+#[tokio::test]
+async fn a_size_mismatch_and_an_expired_link_are_link_refusals() {
+    let fake = FakeBwp::start().await;
+    let client = Client::new(config(&fake)).unwrap();
+    fake.mismatch_next_upload_link();
+    let link = client.create_upload_link(FEED.len() as u64).await.unwrap();
+    match client
+        .upload(&link.upload_url, FEED.to_vec())
+        .await
+        .unwrap_err()
+    {
+        ApiError::LinkRefused { code, status, .. } => {
+            assert_eq!((code.as_str(), status), ("SignatureDoesNotMatch", 403));
+        }
+        other => panic!("{other:?}"),
+    }
+    fake.expire_next_upload_link();
+    let link = client.create_upload_link(FEED.len() as u64).await.unwrap();
+    match client
+        .upload(&link.upload_url, FEED.to_vec())
+        .await
+        .unwrap_err()
+    {
+        ApiError::LinkRefused { code, .. } => assert_eq!(code, "AccessDenied"),
+        other => panic!("{other:?}"),
+    }
+    // The right size on a fresh link goes through.
+    let link = client.create_upload_link(FEED.len() as u64).await.unwrap();
+    client
+        .upload(&link.upload_url, FEED.to_vec())
+        .await
+        .unwrap();
+    assert_eq!(
+        fake.uploads_refused(),
+        ["SignatureDoesNotMatch", "AccessDenied"]
+    );
+}
+
+#[tokio::test]
+async fn an_expired_download_link_is_refused_and_a_new_one_works() {
+    let fake = FakeBwp::start().await;
+    fake.set_polls_to_finish(1);
+    let client = Client::new(config(&fake)).unwrap();
+    let link = client.create_upload_link(FEED.len() as u64).await.unwrap();
+    client
+        .upload(&link.upload_url, FEED.to_vec())
+        .await
+        .unwrap();
+    let id = client.create_catalog_feed(&link.file_id).await.unwrap();
+    let feed = client.catalog_feed(&id).await.unwrap().unwrap();
+    let file = feed.result_file_id.unwrap();
+    fake.expire_next_download_link();
+    let url = client.download_link(&file).await.unwrap();
+    match client.download(&url).await.unwrap_err() {
+        ApiError::LinkRefused {
+            code, operation, ..
+        } => {
+            assert_eq!((code.as_str(), operation), ("AccessDenied", "download"));
+        }
+        other => panic!("{other:?}"),
+    }
+    let url = client.download_link(&file).await.unwrap();
+    assert!(!client.download(&url).await.unwrap().is_empty());
+    assert_eq!(fake.downloads()[&file], 1);
+}
+
+#[tokio::test]
+async fn a_failed_feed_reports_every_signal() {
+    let fake = FakeBwp::start().await;
+    fake.set_polls_to_finish(2);
+    fake.fail_next_feed(bwp_fake::feeds::FakeSignal::examples());
+    let client = Client::new(config(&fake)).unwrap();
+    let link = client.create_upload_link(FEED.len() as u64).await.unwrap();
+    client
+        .upload(&link.upload_url, FEED.to_vec())
+        .await
+        .unwrap();
+    let id = client.create_catalog_feed(&link.file_id).await.unwrap();
+    assert_eq!(
+        client.catalog_feed(&id).await.unwrap().unwrap().status,
+        bwp_api::FeedStatus::Created
+    );
+    let feed = client.catalog_feed(&id).await.unwrap().unwrap();
+    assert_eq!(feed.status, bwp_api::FeedStatus::Failed);
+    assert_eq!(feed.result_file_id, None);
+    assert_eq!(feed.signals.len(), 2);
+    assert_eq!(feed.signals[0].code, "INVALID_FILE_FORMAT");
+    assert_eq!(
+        feed.signals[0].reaction_summary.as_deref(),
+        Some("Fix the header row and upload the file again")
+    );
+    assert_eq!(feed.signals[1].impact_summary, None);
+    assert!(client.catalog_feed("feed-nope").await.unwrap().is_none());
+}

@@ -8,6 +8,15 @@
 //! `inventoryItem` and `products` from what the test put in. It recognises
 //! the operation by its field name, not by parsing GraphQL.
 //!
+//! Catalog feeds (see [`feeds`]): `createUploadLink` answers a loopback
+//! upload URL that checks the method, the Content-Length against the
+//! declared size (S3's `SignatureDoesNotMatch`, 403) and expiry
+//! (`AccessDenied`); `createCatalogFeed` refuses a second feed while one is
+//! ongoing (429 ThrottlingError); `catalogFeed` moves a feed CREATED →
+//! IN_PROGRESS → COMPLETED (or FAILED with signals) over successive polls;
+//! a completed feed's result CSV has the seed's columns with some rows
+//! failed; `downloadLink` answers a URL that expires after 5 seconds.
+//!
 //! Faults, each for the next N GraphQL calls: [`FakeBwp::throttle_next`]
 //! (HTTP 429 + `ThrottlingError`), [`FakeBwp::fail_next`] (HTTP 500);
 //! [`FakeBwp::set_down`] answers 503 until told otherwise; an inventory item
@@ -22,7 +31,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{any, get, post};
 use axum::{Json, Router};
 use base64::Engine;
 use serde_json::{Value, json};
@@ -67,8 +76,13 @@ enum FakeInventory {
     Error(&'static str),
 }
 
+pub mod feeds;
+
+use feeds::Feeds;
+
 #[derive(Debug, Default)]
 struct Inner {
+    feeds: Feeds,
     products: Vec<FakeProduct>,
     inventory: HashMap<String, FakeInventory>,
     throttle_next: u32,
@@ -125,6 +139,8 @@ impl FakeBwp {
         let app = Router::new()
             .route("/token", post(token))
             .route("/graphql", post(graphql))
+            .route("/upload/{token}", any(feeds::upload))
+            .route("/download/{token}", get(feeds::download))
             .with_state(shared.clone());
         let listener = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
             Ok(l) => l,
@@ -214,6 +230,15 @@ impl FakeBwp {
     pub fn graphql_requests(&self) -> u64 {
         self.shared.graphql_requests.load(Ordering::SeqCst)
     }
+}
+
+/// The base URL the client called (from `Host`), for links.
+fn url_of(headers: &HeaderMap) -> String {
+    let host = headers
+        .get("host")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("127.0.0.1");
+    format!("http://{host}")
 }
 
 fn error_response(status: StatusCode, kind: &str, code: &str, message: &str) -> Response {
@@ -328,6 +353,9 @@ async fn graphql(
     }
     let query = body.get("query").and_then(Value::as_str).unwrap_or("");
     let vars = body.get("variables").cloned().unwrap_or(Value::Null);
+    if let Some(response) = feeds::graphql(&mut inner, query, &url_of(&headers)) {
+        return response;
+    }
     if query.contains("inventoryItem(") {
         let other = if inner.quantity_field == "buyableQuantity" {
             "fulfillableQuantity"

@@ -15,6 +15,11 @@
 //! | `WEBHOOK_SECRET_ARN` | | yes | | the secret `{"clientId","clientSecret","tokenKey","basicUsername"?,"basicPassword"?}` |
 //! | `WEBHOOK_TOKEN_TTL_SECONDS` | | no | `300` | 60..=3600 |
 //! | `AWS_ENDPOINT_URL` | no | no | | an `http(s)://` URL (an emulator) |
+//!
+//! The catalog builder and the report parser read the `BWP_API_*` variables
+//! too, through [`feed_api_config`], for the catalog-feed passes: there
+//! `BWP_API_SECRET_ARN` is optional (unset: Buy with Prime feeds are off),
+//! and the other three follow the same rules.
 
 use std::fmt;
 use std::time::Duration;
@@ -149,6 +154,25 @@ pub fn processor_config(
     let alerts = r.optional("ALERTS_QUEUE_URL");
     let alerts_queue_url = r.url("ALERTS_QUEUE_URL", alerts);
     let api_secret_id = r.required("BWP_API_SECRET_ARN", "the API credentials secret");
+    let (api_url, api_version, deadline) = api_settings(&mut r);
+    let endpoint = r.optional("AWS_ENDPOINT_URL");
+    r.url("AWS_ENDPOINT_URL", endpoint);
+    if !r.problems.is_empty() {
+        return Err(EventConfigErrors(r.problems));
+    }
+    Ok(ProcessorConfig {
+        work_bucket,
+        updates_queue_url,
+        alerts_queue_url,
+        api_secret_id,
+        api_url,
+        api_version,
+        api_deadline: Duration::from_secs(deadline),
+    })
+}
+
+/// `BWP_API_URL`, `BWP_API_VERSION`, `BWP_API_DEADLINE_SECONDS`, checked.
+fn api_settings<F: Fn(&str) -> Option<String>>(r: &mut Reader<F>) -> (String, String, u64) {
     let api_url = r
         .optional("BWP_API_URL")
         .or_else(|| Some("https://api.buywithprime.amazon.com".to_owned()));
@@ -170,20 +194,72 @@ pub fn processor_config(
         ));
     }
     let deadline = r.number("BWP_API_DEADLINE_SECONDS", 20, 1..=300);
-    let endpoint = r.optional("AWS_ENDPOINT_URL");
-    r.url("AWS_ENDPOINT_URL", endpoint);
+    (api_url, api_version, deadline)
+}
+
+/// The catalog-feed passes' API settings (builder and report parser).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedApiConfig {
+    /// The API credentials' secret.
+    pub api_secret_id: String,
+    /// The API's base URL.
+    pub api_url: String,
+    /// `x-api-version`.
+    pub api_version: String,
+    /// The API call deadline.
+    pub api_deadline: Duration,
+}
+
+/// Reads the feed passes' API settings: `None` when `BWP_API_SECRET_ARN`
+/// is unset (Buy with Prime feeds off).
+pub fn feed_api_config(
+    get: impl Fn(&str) -> Option<String>,
+) -> Result<Option<FeedApiConfig>, EventConfigErrors> {
+    let mut r = Reader {
+        get,
+        problems: Vec::new(),
+    };
+    let secret = r.optional("BWP_API_SECRET_ARN");
+    let (api_url, api_version, deadline) = api_settings(&mut r);
     if !r.problems.is_empty() {
         return Err(EventConfigErrors(r.problems));
     }
-    Ok(ProcessorConfig {
-        work_bucket,
-        updates_queue_url,
-        alerts_queue_url,
+    Ok(secret.map(|api_secret_id| FeedApiConfig {
         api_secret_id,
         api_url,
         api_version,
         api_deadline: Duration::from_secs(deadline),
-    })
+    }))
+}
+
+/// The API client for the feed passes: the secret read once. `None` while
+/// the secret still holds the stack's placeholder (an empty `clientId`):
+/// feeds stay off rather than every media build failing its cold start.
+pub async fn feed_api_client(
+    sdk: &SdkConfig,
+    config: &FeedApiConfig,
+) -> Result<Option<bwp_api::Client>, Box<dyn std::error::Error + Send + Sync>> {
+    let secret: ApiSecret = read_secret(
+        &aws_sdk_secretsmanager::Client::new(sdk),
+        &config.api_secret_id,
+    )
+    .await?;
+    if secret.client_id.trim().is_empty() {
+        tracing::warn!(
+            secret = %config.api_secret_id,
+            "the Buy with Prime API secret has no clientId yet: catalog feeds are off until it is set"
+        );
+        return Ok(None);
+    }
+    let mut api_config = bwp_api::ClientConfig::new(
+        config.api_url.clone(),
+        secret.client_id,
+        secret.client_secret,
+        secret.target_id,
+    );
+    api_config.api_version = config.api_version.clone();
+    api_config.deadline = config.api_deadline;
+    Ok(Some(bwp_api::Client::new(api_config)?))
 }
 
 /// Reads the webhook's settings.
@@ -400,5 +476,16 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(webhook.token_ttl, 300);
+    }
+
+    #[test]
+    fn feed_api_settings_are_optional_but_checked() {
+        assert_eq!(feed_api_config(vars(&[])).unwrap(), None);
+        let on = feed_api_config(vars(&[("BWP_API_SECRET_ARN", "bwp-api")]))
+            .unwrap()
+            .unwrap();
+        assert_eq!(on.api_url, "https://api.buywithprime.amazon.com");
+        let bad = feed_api_config(vars(&[("BWP_API_URL", "ftp://x")])).unwrap_err();
+        assert!(bad.to_string().contains("BWP_API_URL"));
     }
 }

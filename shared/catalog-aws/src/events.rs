@@ -35,7 +35,7 @@ const EXPECTED_NOTIFICATION: &str =
     "an S3 event notification (`{\"Records\":[...]}`) or the `s3:TestEvent` message";
 /// What the builder's payload must be, for error messages.
 const EXPECTED_BUILDER_EVENT: &str = "an SQS event (`{\"Records\":[...]}` from `aws:sqs`) or a \
-     schedule input (`{\"mode\":\"update\"}` or `{\"mode\":\"full\"}`)";
+     schedule input (`{\"mode\":\"update\"}`, `{\"mode\":\"full\"}` or `{\"mode\":\"bwp-submit\"}`)";
 
 /// An event that could not be understood. Each message says what was
 /// expected and what was found.
@@ -273,6 +273,9 @@ pub enum Mode {
     Update,
     /// A `CATALOG_FULL` rebuild (monthly).
     Full,
+    /// Not a catalog: submit the next Buy with Prime feed file waiting.
+    #[serde(rename = "bwp-submit")]
+    BwpSubmit,
 }
 
 impl Mode {
@@ -281,6 +284,7 @@ impl Mode {
         match self {
             Mode::Update => "update",
             Mode::Full => "full",
+            Mode::BwpSubmit => "bwp-submit",
         }
     }
 }
@@ -298,8 +302,9 @@ impl TryFrom<String> for Mode {
         match mode.as_str() {
             "update" => Ok(Mode::Update),
             "full" => Ok(Mode::Full),
+            "bwp-submit" => Ok(Mode::BwpSubmit),
             _ => Err(format!(
-                "unknown mode {mode:?}: expected \"update\" or \"full\""
+                "unknown mode {mode:?}: expected \"update\", \"full\" or \"bwp-submit\""
             )),
         }
     }
@@ -620,7 +625,7 @@ mod tests {
         let e = ScheduleEvent::from_json(r#"{"mode":"weekly"}"#).unwrap_err();
         let text = e.to_string();
         assert!(
-            text.contains(r#"unknown mode "weekly": expected "update" or "full""#),
+            text.contains(r#"unknown mode "weekly": expected "update", "full" or "bwp-submit""#),
             "{text}"
         );
         let e = ScheduleEvent::from_json("{}").unwrap_err();

@@ -338,7 +338,12 @@ impl<S: ObjectStore + Clone> StateStore<S> {
 
     /// The export scheduled runs diff, with the pointer's ETag.
     pub async fn latest(&self) -> Result<Option<Latest>, StateStoreError> {
-        match self.read_json::<ExportRef>(LATEST_EXPORT_KEY).await {
+        self.pointer(LATEST_EXPORT_KEY).await
+    }
+
+    /// The export a pointer object at `key` names, with its ETag.
+    async fn pointer(&self, key: &str) -> Result<Option<Latest>, StateStoreError> {
+        match self.read_json::<ExportRef>(key).await {
             Ok((export, etag)) => Ok(Some(Latest { export, etag })),
             Err(StateStoreError::Store(StoreError::NotFound { .. })) => Ok(None),
             Err(other) => Err(other),
@@ -353,8 +358,19 @@ impl<S: ObjectStore + Clone> StateStore<S> {
     /// Moves the latest-export pointer to `export` unless it names a newer
     /// one; compare-and-swap, so two builders never move it backwards.
     pub async fn advance_latest(&self, export: &ExportRef) -> Result<Advance, StateStoreError> {
+        self.advance_pointer(LATEST_EXPORT_KEY, export).await
+    }
+
+    /// Moves the pointer object at `key` (see [`StateStore::advance_latest`])
+    /// to `export` unless it names a newer one. The Buy with Prime feed build
+    /// keeps its own (`state/bwp/latest-products.json`).
+    pub async fn advance_pointer(
+        &self,
+        key: &str,
+        export: &ExportRef,
+    ) -> Result<Advance, StateStoreError> {
         loop {
-            let current = self.latest().await?;
+            let current = self.pointer(key).await?;
             let precondition = match &current {
                 Some(latest) if latest.export.same_object(export) => return Ok(Advance::Latest),
                 Some(latest) if latest.export.order(export).is_gt() => {
@@ -365,12 +381,7 @@ impl<S: ObjectStore + Clone> StateStore<S> {
             };
             match self
                 .store
-                .put(
-                    LATEST_EXPORT_KEY,
-                    to_json(export),
-                    precondition,
-                    &Metadata::new(),
-                )
+                .put(key, to_json(export), precondition, &Metadata::new())
                 .await
             {
                 Ok(_) => return Ok(Advance::Latest),

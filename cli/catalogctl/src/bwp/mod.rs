@@ -2,9 +2,11 @@
 //!
 //! `build` (product export → feed CSVs + summary + new listing state),
 //! `validate` (a feed file against every rule), `result` (a feed result
-//! file summarised, and the listing state it implies). The rules live in
-//! `catalog_core::bwp`; this only reads files, calls it and prints.
-//! (`submit` and `status` need the Buy with Prime API client.)
+//! file summarised, and the listing state it implies), `submit` and
+//! `status` (the functions' submission and results passes on a local work
+//! folder, against a Buy with Prime API). The rules live in
+//! `catalog_core::bwp`, the passes in `catalog_aws`; this only reads files,
+//! calls them and prints.
 
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
@@ -16,6 +18,7 @@ use clap::Subcommand;
 
 mod build;
 mod result;
+mod submit;
 mod validate;
 
 /// The `bwp` subcommands.
@@ -55,6 +58,31 @@ pub enum BwpCommand {
     ///
     /// Example: catalogctl bwp result feed-result.csv --state out/bwp-feed-20261130T120000Z.listing.jsonl.zst
     Result(result::ResultArgs),
+
+    /// Submit feed files to Buy with Prime, one at a time.
+    ///
+    /// With --source, drops the export under DIR/products/ and builds its
+    /// feed files (DIR/bwp/feeds/, the listing state in
+    /// DIR/state/bwp/listing.jsonl.zst), like a drop in the work bucket; then
+    /// submits the next file waiting: createUploadLink, the PUT,
+    /// createCatalogFeed, each step recorded in DIR/state/bwp/feeds/ so a
+    /// run that stopped resumes where it was. Buy with Prime processes one
+    /// feed at a time: a file refused for that waits for the next run.
+    /// Credentials from BWP_CLIENT_ID, BWP_CLIENT_SECRET and BWP_TARGET_ID.
+    ///
+    /// Example: catalogctl bwp submit --api https://api.buywithprime.amazon.com --dir work/ --source examples/products.jsonl
+    Submit(submit::SubmitArgs),
+
+    /// Show the feed ledger; with --api, poll the submitted feeds first.
+    ///
+    /// With --api, each submitted feed is asked for with catalogFeed; a
+    /// completed one's result file is downloaded at once, archived in
+    /// DIR/bwp/results/, summarised and applied to the listing state; a
+    /// failed one's signals are recorded. Exit 1 when a feed failed or
+    /// result rows failed.
+    ///
+    /// Example: catalogctl bwp status --dir work/ --api https://api.buywithprime.amazon.com
+    Status(submit::StatusArgs),
 }
 
 /// Runs a `bwp` subcommand.
@@ -63,7 +91,25 @@ pub fn run(command: BwpCommand) -> Result<u8> {
         BwpCommand::Build(args) => build::run(args),
         BwpCommand::Validate(args) => validate::run(args),
         BwpCommand::Result(args) => result::run(args),
+        BwpCommand::Submit(args) => submit::run_submit(args),
+        BwpCommand::Status(args) => submit::run_status(args),
     }
+}
+
+/// The Buy with Prime client for `--api URL`, its credentials from
+/// `BWP_CLIENT_ID`, `BWP_CLIENT_SECRET` and `BWP_TARGET_ID` (as the event
+/// handler's secret holds them).
+pub(crate) fn api_from_env(url: &str) -> Result<bwp_api::Client> {
+    let var = |name: &str| {
+        std::env::var(name).with_context(|| format!("--api needs {name} in the environment"))
+    };
+    let config = bwp_api::ClientConfig::new(
+        url,
+        var("BWP_CLIENT_ID")?,
+        var("BWP_CLIENT_SECRET")?,
+        var("BWP_TARGET_ID")?,
+    );
+    Ok(bwp_api::Client::new(config)?)
 }
 
 /// Loads a listing state, or starts one when the file does not exist.

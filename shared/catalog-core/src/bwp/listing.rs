@@ -13,11 +13,15 @@
 //! for its result, a failed one for a change to its row). Products absent
 //! from the export are left alone: a feed cannot delete.
 //!
+//! Per feed file (the header's `feeds`, for feeds some product still
+//! names): the API's feed id once the feed was submitted, and whether its
+//! result (or its failure) was applied, so a result is applied once.
+//!
 //! Saved as JSON Lines (the caller compresses): a header line, then one
 //! line per product, sorted by External ID so the same state gives the
 //! same bytes. Written only by the feed flow (build and result).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::{self, BufRead, Read, Write};
 
 use hashbrown::HashTable;
@@ -83,6 +87,19 @@ pub struct ListingEntry {
     pub feed: Option<String>,
     /// The error codes of the last failed row, as the result file wrote them.
     pub errors: Option<String>,
+    /// The API's id of the feed the last row went in, once submitted.
+    pub feed_id: Option<String>,
+}
+
+/// What the state knows about one feed file [ours].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeedMeta {
+    /// The API's catalog feed id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Whether its result file (or its failure) was applied to the state.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub applied: bool,
 }
 
 /// What to do with a product of the export.
@@ -235,13 +252,22 @@ pub struct ListingState {
     products: Table,
     feeds: Vec<String>,
     feed_index: HashMap<String, u32>,
+    /// By feed index.
+    feed_meta: HashMap<u32, FeedMeta>,
 }
+
+/// A hash no product row has (xxh3 of real content is never 0 in
+/// practice): a product recorded with it goes again at the next build.
+const SEND_AGAIN: u64 = 0;
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Header {
     format: String,
     format_version: u32,
     products: u64,
+    /// Feed name → what is known of it; only feeds some product names.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    feeds: BTreeMap<String, FeedMeta>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -382,10 +408,19 @@ impl ListingState {
     /// Writes the state as JSON Lines: a header, then one line per product.
     pub fn save<W: Write>(&self, out: W) -> Result<W, BwpError> {
         let mut out = io::BufWriter::with_capacity(256 * 1024, out);
+        let named: std::collections::HashSet<u32> =
+            self.products.iter().map(|(_, slot)| slot.feed).collect();
+        let feeds = self
+            .feed_meta
+            .iter()
+            .filter(|(at, meta)| named.contains(at) && **meta != FeedMeta::default())
+            .filter_map(|(&at, meta)| Some((self.feed_name(at)?.to_owned(), meta.clone())))
+            .collect();
         let header = Header {
             format: LISTING_FORMAT.into(),
             format_version: LISTING_FORMAT_VERSION,
             products: self.products.len() as u64,
+            feeds,
         };
         serde_json::to_writer(&mut out, &header).map_err(io::Error::from)?;
         out.write_all(b"\n")?;
@@ -433,6 +468,10 @@ impl ListingState {
             ));
         }
         let mut state = ListingState::new();
+        for (name, meta) in header.feeds {
+            let at = state.intern(&name);
+            state.feed_meta.insert(at, meta);
+        }
         state
             .products
             .reserve(usize::try_from(header.products).unwrap_or(0).min(1 << 26));
@@ -496,7 +535,70 @@ impl ListingState {
             status: slot.status,
             feed: self.feed_name(slot.feed).map(str::to_owned),
             errors: slot.errors.as_deref().map(str::to_owned),
+            feed_id: self.feed_meta.get(&slot.feed).and_then(|m| m.id.clone()),
         }
+    }
+
+    /// Records the API's catalog feed id of feed file `feed`.
+    pub fn set_feed_id(&mut self, feed: &str, id: &str) {
+        let at = self.intern(feed);
+        self.feed_meta.entry(at).or_default().id = Some(id.to_owned());
+    }
+
+    /// What the state knows about feed file `feed`.
+    pub fn feed_meta(&self, feed: &str) -> FeedMeta {
+        self.feed_index
+            .get(feed)
+            .and_then(|at| self.feed_meta.get(at))
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Marks the result (or the failure) of feed file `feed` applied.
+    pub fn mark_applied(&mut self, feed: &str) {
+        let at = self.intern(feed);
+        self.feed_meta.entry(at).or_default().applied = true;
+    }
+
+    /// The feed files some product names as its last feed, with how many
+    /// products each, by name.
+    pub fn feeds_named(&self) -> BTreeMap<String, u64> {
+        let mut counts: HashMap<u32, u64> = HashMap::new();
+        for (_, slot) in self.products.iter() {
+            if slot.feed != NO_FEED {
+                *counts.entry(slot.feed).or_default() += 1;
+            }
+        }
+        counts
+            .into_iter()
+            .filter_map(|(at, n)| Some((self.feed_name(at)?.to_owned(), n)))
+            .collect()
+    }
+
+    /// A whole feed failed (Amazon processed none of its rows): every
+    /// product still pending in it becomes failed with `codes`, and goes
+    /// again at the next build even unchanged (nothing of it reached Amazon).
+    /// Returns how many products were marked.
+    pub fn feed_failed(&mut self, feed: &str, codes: &str) -> u64 {
+        let Some(&at) = self.feed_index.get(feed) else {
+            return 0;
+        };
+        let mut marked = 0;
+        for record in self.products.records.iter_mut().filter(|r| r.live) {
+            let slot = &mut record.slot;
+            if slot.feed != at {
+                continue;
+            }
+            slot.status = match slot.status {
+                ListingStatus::PendingFirstListing => ListingStatus::FailedFirstListing,
+                ListingStatus::PendingRelisting => ListingStatus::FailedRelisting,
+                _ => continue,
+            };
+            slot.hash = SEND_AGAIN;
+            slot.errors = (!codes.is_empty()).then(|| codes.into());
+            marked += 1;
+        }
+        marked
     }
 }
 
@@ -599,6 +701,40 @@ mod tests {
             ..p
         };
         assert_eq!(state.plan(&renamed), Plan::Unchanged);
+    }
+
+    #[test]
+    fn feed_ids_and_applied_marks_survive_a_save_and_a_failed_feed_goes_again() {
+        let mut state = ListingState::new();
+        let (a, b) = (product("a", "S1"), product("b", "S2"));
+        state.record_sent(&a, ListingKind::FirstListing, "f1");
+        state.record_sent(&b, ListingKind::FirstListing, "f2");
+        state.set_feed_id("f1", "feed-1");
+        state.mark_applied("f1");
+        state.set_feed_id("f2", "feed-2");
+        assert_eq!(state.get("a").unwrap().feed_id.as_deref(), Some("feed-1"));
+        assert_eq!(state.feed_failed("f2", "INVALID_FILE_FORMAT"), 1);
+        let entry = state.get("b").unwrap();
+        assert_eq!(entry.status, ListingStatus::FailedFirstListing);
+        assert_eq!(entry.errors.as_deref(), Some("INVALID_FILE_FORMAT"));
+        assert_eq!(
+            state.plan(&b),
+            Plan::Send(ListingKind::FirstListing),
+            "nothing of a failed feed reached Amazon: it goes again unchanged"
+        );
+        let loaded = ListingState::load(&state.save(Vec::new()).unwrap()[..]).unwrap();
+        assert!(loaded.feed_meta("f1").applied);
+        assert_eq!(loaded.feed_meta("f2").id.as_deref(), Some("feed-2"));
+        assert!(!loaded.feed_meta("f2").applied);
+        assert_eq!(
+            loaded.feeds_named().into_iter().collect::<Vec<_>>(),
+            [("f1".to_owned(), 1), ("f2".to_owned(), 1)]
+        );
+        // A feed nobody names any more is dropped from the header.
+        let mut moved = loaded.clone();
+        moved.record_sent(&product("a", "S9"), ListingKind::FirstListing, "f3");
+        let again = ListingState::load(&moved.save(Vec::new()).unwrap()[..]).unwrap();
+        assert_eq!(again.feed_meta("f1"), FeedMeta::default());
     }
 
     #[test]

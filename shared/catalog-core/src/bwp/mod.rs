@@ -16,6 +16,9 @@
 //!    [`MAX_PRODUCTS_PER_FILE`] products a file, streaming.
 //! 5. [`result`]: the feed result file read back, summarised, and the
 //!    listing-state update it implies.
+//! 6. [`submission`]: the feed ledger record of each file (queued → link →
+//!    uploaded → submitted → completed/failed → done) and what comes next;
+//!    the I/O is `catalog_aws::bwp_pass`.
 //!
 //! What is Amazon's (the seed's columns and header, 15,000 products a file)
 //! and what is ours (the export format, the state, duplicate and URL rules,
@@ -33,12 +36,14 @@ pub mod feed;
 pub mod listing;
 pub mod product;
 pub mod result;
+pub mod submission;
 
 pub use check::{FeedReport, FileIds, check_row, validate_feed};
 pub use feed::{FeedBuild, FeedCounts, FeedFiles, FeedRow, FeedSplitter, MemoryFeeds, build_feeds};
-pub use listing::{ListingEntry, ListingState, ListingStatus, Plan};
+pub use listing::{FeedMeta, ListingEntry, ListingState, ListingStatus, Plan};
 pub use product::{Product, ProductLoadOptions, ProductLoader, ProductReport};
 pub use result::{ImportOutcome, ResultReader, ResultRow, ResultSummary};
+pub use submission::{FeedRecord, FeedSignal, Step, SubmitAction};
 
 /// The feed's columns, in order, as the seed names them [seed, DOMAIN.md B2].
 pub const FEED_COLUMNS: [&str; 7] = [
