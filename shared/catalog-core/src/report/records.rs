@@ -5,10 +5,8 @@
 //! document is parsed whole, bounded by `max_whole_bytes`.
 
 use std::borrow::Cow;
-use std::collections::VecDeque;
 use std::fmt;
 use std::io::{BufRead, Read};
-use std::sync::{Arc, Mutex, mpsc};
 
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
@@ -222,7 +220,7 @@ fn json_array(
 /// Bytes of lines handed to a parsing worker at a time.
 const CHUNK_BYTES: usize = 256 * 1024;
 
-/// Lines read on the caller's thread, to be parsed on a worker.
+/// Lines read, to be parsed together.
 #[derive(Default)]
 struct Chunk {
     bytes: Vec<u8>,
@@ -236,12 +234,11 @@ enum ChunkLine {
     TooLong { line: u64 },
 }
 
-/// What a worker made of one line, applied on the caller's thread in the
-/// order of the lines.
+/// What one line holds, applied in the order of the lines.
 enum Outcome {
     Item(ItemResult),
     /// A record that is not plainly an item (a header line, an items array,
-    /// an empty id): mapped on the caller's thread, which owns the header.
+    /// an empty id): mapped with the report's header.
     Other {
         line: u64,
         members: Vec<(String, Value)>,
@@ -252,7 +249,7 @@ enum Outcome {
     },
 }
 
-/// Parses a chunk's lines. The caller's thread applies the outcomes.
+/// Parses a chunk's lines.
 fn parse_chunk(chunk: &Chunk, keys: &mut KeyCache, max: usize) -> Vec<Outcome> {
     let mut outcomes = Vec::with_capacity(chunk.lines.len());
     for entry in &chunk.lines {
@@ -370,38 +367,12 @@ fn apply(
     }
 }
 
-/// Applies the oldest chunk in flight once its worker is done with it.
-fn apply_next(
-    pending: &mut VecDeque<mpsc::Receiver<Vec<Outcome>>>,
-    line: u64,
-    readable: &mut u64,
-    ctx: &mut Context,
-    header: &mut ReportHeader,
-    on_item: &mut dyn FnMut(&ItemResult),
-) {
-    if let Some(reply) = pending.pop_front() {
-        match reply.recv() {
-            Ok(outcomes) => apply(outcomes, readable, ctx, header, on_item),
-            // A worker that stopped without answering (it cannot: parsing
-            // returns outcomes) leaves its chunk unread; say so.
-            Err(_) => ctx.finding(line, "a parsing worker stopped; lines were skipped"),
-        }
-    }
-}
-
-/// How many threads parse JSON Lines: the cores there are, at most 4; with
-/// one core the caller's thread parses.
-fn parse_workers() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
-}
-
 /// Reads JSON Lines, one object a line; a bad line is a finding.
 ///
-/// The caller's thread reads lines into chunks of [`CHUNK_BYTES`]; workers
-/// (one per core) parse them; the caller's thread applies each chunk's
-/// outcomes in order, so items, findings and the header come out exactly
-/// as if one thread had read the report. At most two chunks a worker are in
-/// flight: memory stays flat whatever the report's size.
+/// Lines are read into chunks of [`CHUNK_BYTES`] (one buffer, reused), each
+/// parsed and applied in order: memory stays flat whatever the report's
+/// size. (Parsing the chunks on other cores was measured: freeing on one
+/// thread what another allocated cost more than the second core gave.)
 pub(crate) fn json_lines<R: BufRead>(
     mut reader: R,
     ctx: &mut Context,
@@ -411,77 +382,20 @@ pub(crate) fn json_lines<R: BufRead>(
     let max = ctx.options().max_line_bytes;
     let mut line = 0u64;
     let mut readable = 0u64;
-    let workers = parse_workers();
-    let failed: Option<std::io::Error> = if workers <= 1 {
-        let mut keys = KeyCache::default();
-        let mut chunk = Chunk::default();
-        loop {
-            match fill_chunk(&mut reader, &mut chunk, &mut line, max) {
-                Ok(true) => {
-                    let outcomes = parse_chunk(&chunk, &mut keys, max);
-                    apply(outcomes, &mut readable, ctx, header, on_item);
-                }
-                Ok(false) => break None,
-                Err(error) => {
-                    let outcomes = parse_chunk(&chunk, &mut keys, max);
-                    apply(outcomes, &mut readable, ctx, header, on_item);
-                    break Some(error);
-                }
+    let mut keys = KeyCache::default();
+    let mut chunk = Chunk::default();
+    loop {
+        let read = fill_chunk(&mut reader, &mut chunk, &mut line, max);
+        let outcomes = parse_chunk(&chunk, &mut keys, max);
+        apply(outcomes, &mut readable, ctx, header, on_item);
+        match read {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(error) => {
+                ctx.input_error(error, line + 1)?;
+                break;
             }
         }
-    } else {
-        std::thread::scope(|scope| {
-            type Job = (Chunk, mpsc::SyncSender<Vec<Outcome>>);
-            let (jobs, queue) = mpsc::sync_channel::<Job>(workers);
-            let queue = Arc::new(Mutex::new(queue));
-            for _ in 0..workers {
-                let queue = Arc::clone(&queue);
-                scope.spawn(move || {
-                    let mut keys = KeyCache::default();
-                    loop {
-                        // A poisoned lock means another worker panicked;
-                        // this one stops and the caller sees the closed
-                        // channel.
-                        let job = match queue.lock() {
-                            Ok(queue) => queue.recv(),
-                            Err(_) => return,
-                        };
-                        let Ok((chunk, reply)) = job else { return };
-                        if reply.send(parse_chunk(&chunk, &mut keys, max)).is_err() {
-                            return;
-                        }
-                    }
-                });
-            }
-            let mut pending = VecDeque::new();
-            let result = loop {
-                let mut chunk = Chunk::default();
-                let read = fill_chunk(&mut reader, &mut chunk, &mut line, max);
-                if !chunk.lines.is_empty() {
-                    let (reply, answer) = mpsc::sync_channel(1);
-                    if jobs.send((chunk, reply)).is_err() {
-                        break None;
-                    }
-                    pending.push_back(answer);
-                }
-                while pending.len() > 2 * workers {
-                    apply_next(&mut pending, line, &mut readable, ctx, header, on_item);
-                }
-                match read {
-                    Ok(true) => {}
-                    Ok(false) => break None,
-                    Err(error) => break Some(error),
-                }
-            };
-            drop(jobs);
-            while !pending.is_empty() {
-                apply_next(&mut pending, line, &mut readable, ctx, header, on_item);
-            }
-            result
-        })
-    };
-    if let Some(error) = failed {
-        ctx.input_error(error, line + 1)?;
     }
     if readable == 0 {
         return Ok(Readability::Unrecognised {
@@ -778,8 +692,8 @@ mod tests {
     }
 
     #[test]
-    fn a_report_of_many_chunks_comes_out_in_order_as_one_thread_reads_it() {
-        // ~4 MB: more chunks than workers can hold in flight, with bad,
+    fn a_report_of_many_chunks_keeps_every_line_in_order_with_its_number() {
+        // ~4 MB: many chunks, with bad,
         // blank, too-long and header lines spread through it.
         let options = ParseOptions {
             max_line_bytes: 2000,
