@@ -220,11 +220,7 @@ fn gate(out: &mut dyn Write, dir: &Path, key: &str) -> Result<()> {
             omit: Default::default(),
         },
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime the gate runs on")?;
+    let runtime = crate::runtime()?;
     let (outcome, _) = runtime
         .block_on(catalog_aws::gate_pass::run(&deps, key))
         .with_context(|| format!("the gate failed on {key}"))?;

@@ -45,14 +45,6 @@ pub struct ProductsArgs {
     pub json: bool,
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")
-}
-
 /// Runs `catalogctl event`: exit 0 when handled (applied, repeat, stale,
 /// unknown type), 1 when the event was refused, 2 when it could not run.
 pub fn run_event(args: EventArgs) -> Result<u8> {
@@ -72,7 +64,7 @@ pub fn run_event(args: EventArgs) -> Result<u8> {
         downstream: &downstream,
         alerts: &alerts,
     };
-    let outcome = runtime()?
+    let outcome = crate::runtime()?
         .block_on(process_event(&body, &deps))
         .with_context(|| {
             format!(
@@ -94,7 +86,7 @@ pub fn run_event(args: EventArgs) -> Result<u8> {
 /// Runs `catalogctl products`.
 pub fn run_products(args: ProductsArgs) -> Result<u8> {
     let store = LocalStore::new(&args.state);
-    let statuses = runtime()?
+    let statuses = crate::runtime()?
         .block_on(list_statuses(&store))
         .with_context(|| format!("cannot read the product state in {}", args.state.display()))?;
     let mut out = io::stdout().lock();

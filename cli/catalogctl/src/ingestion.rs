@@ -160,11 +160,7 @@ pub struct StatusArgs {
 /// Prints the last submissions, their reports, the rejected items and the
 /// cadence. Exit code 1 when the cadence is unhealthy.
 pub fn status(args: StatusArgs) -> Result<u8> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = crate::runtime()?;
     let store = LocalStore::new(&args.dir);
     let now = args
         .at

@@ -725,13 +725,8 @@ pub fn feed_stem(export: &ProductsRef, state_etag: Option<&str>) -> String {
     let at = time::OffsetDateTime::from_unix_timestamp(export.dropped_ms.div_euclid(1000))
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
     format!(
-        "bwp-feed-{:04}{:02}{:02}T{:02}{:02}{:02}Z-{:08x}",
-        at.year(),
-        u8::from(at.month()),
-        at.day(),
-        at.hour(),
-        at.minute(),
-        at.second(),
+        "bwp-feed-{}-{:08x}",
+        catalog_core::naming::compact_utc(at),
         hasher.digest() as u32
     )
 }

@@ -6,19 +6,28 @@ use time::OffsetDateTime;
 
 use crate::model::SubmissionType;
 
-/// The file name of a catalog built at `at` (UTC), optionally one part of several.
-pub fn catalog_file_name(at: OffsetDateTime, kind: SubmissionType, part: Option<u32>) -> String {
+/// `YYYYMMDDTHHMMSSZ` of `at` in UTC: the time in every file name this
+/// project makes (catalogs, feed files), so names sort by time.
+pub fn compact_utc(at: OffsetDateTime) -> String {
     let at = at.to_offset(time::UtcOffset::UTC);
-    let part = part.map(|n| format!("-part{n:04}")).unwrap_or_default();
     format!(
-        "catalog-{:04}{:02}{:02}T{:02}{:02}{:02}Z-{}{part}.xml.zst",
+        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
         at.year(),
         u8::from(at.month()),
         at.day(),
         at.hour(),
         at.minute(),
-        at.second(),
-        kind.as_str(),
+        at.second()
+    )
+}
+
+/// The file name of a catalog built at `at` (UTC), optionally one part of several.
+pub fn catalog_file_name(at: OffsetDateTime, kind: SubmissionType, part: Option<u32>) -> String {
+    let part = part.map(|n| format!("-part{n:04}")).unwrap_or_default();
+    format!(
+        "catalog-{}-{}{part}.xml.zst",
+        compact_utc(at),
+        kind.as_str()
     )
 }
 

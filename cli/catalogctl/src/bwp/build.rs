@@ -248,16 +248,7 @@ pub fn run(args: BuildArgs) -> Result<u8> {
 
 /// `bwp-feed-YYYYMMDDTHHMMSSZ`: feeds built at different times never collide.
 fn feed_stem(at: OffsetDateTime) -> String {
-    let at = at.to_offset(time::UtcOffset::UTC);
-    format!(
-        "bwp-feed-{:04}{:02}{:02}T{:02}{:02}{:02}Z",
-        at.year(),
-        u8::from(at.month()),
-        at.day(),
-        at.hour(),
-        at.minute(),
-        at.second()
-    )
+    format!("bwp-feed-{}", catalog_core::naming::compact_utc(at))
 }
 
 /// Best effort: a failed build leaves no `.partial` file behind.

@@ -61,14 +61,6 @@ pub struct StatusArgs {
     pub json: bool,
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")
-}
-
 fn now() -> i64 {
     OffsetDateTime::now_utc().unix_timestamp()
 }
@@ -81,7 +73,7 @@ pub fn run_submit(args: SubmitArgs) -> Result<u8> {
     std::fs::create_dir_all(&args.dir)
         .with_context(|| format!("cannot create {}", args.dir.display()))?;
     let store = LocalStore::new(&args.dir);
-    let runtime = runtime()?;
+    let runtime = crate::runtime()?;
     let trigger = match &args.source {
         Some(source) => {
             let body = std::fs::read(source)
@@ -164,7 +156,7 @@ pub fn run_submit(args: SubmitArgs) -> Result<u8> {
 /// result failed.
 pub fn run_status(args: StatusArgs) -> Result<u8> {
     let store = LocalStore::new(&args.dir);
-    let runtime = runtime()?;
+    let runtime = crate::runtime()?;
     let mut polled = Vec::new();
     if let Some(url) = &args.api {
         let api = super::api_from_env(url)?;
