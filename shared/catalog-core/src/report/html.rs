@@ -7,7 +7,7 @@
 //! R1`, `Status: Completed`); without a table of items that is all that is
 //! read, and a finding says so.
 
-use std::io::{BufRead, Read};
+use std::io::BufRead;
 
 use scraper::{ElementRef, Html, Selector};
 use serde_json::Value;
@@ -22,14 +22,11 @@ pub(crate) fn read<R: BufRead>(
     header: &mut ReportHeader,
     on_item: &mut dyn FnMut(&ItemResult),
 ) -> Result<Readability, ReportError> {
-    let limit = ctx.options().max_whole_bytes;
-    let mut bytes = Vec::new();
-    if let Err(error) = reader.take(limit + 1).read_to_end(&mut bytes) {
-        ctx.input_error(error, 0)?;
-    }
-    if bytes.len() as u64 > limit {
-        return Ok(Readability::TooLarge { limit });
-    }
+    let Some(bytes) = ctx.read_whole(reader)? else {
+        return Ok(Readability::TooLarge {
+            limit: ctx.options().max_whole_bytes,
+        });
+    };
     let text = String::from_utf8_lossy(&bytes);
     let page = Html::parse_document(&text);
     drop(bytes);

@@ -422,6 +422,20 @@ pub(crate) struct Context {
 }
 
 impl Context {
+    /// Reads a report that is parsed whole, up to `max_whole_bytes`;
+    /// `None` when it is larger (the caller answers `TooLarge`).
+    pub(crate) fn read_whole<R: Read>(
+        &mut self,
+        reader: R,
+    ) -> Result<Option<Vec<u8>>, ReportError> {
+        let limit = self.options.max_whole_bytes;
+        let mut bytes = Vec::new();
+        if let Err(error) = reader.take(limit + 1).read_to_end(&mut bytes) {
+            self.input_error(error, 0)?;
+        }
+        Ok((bytes.len() as u64 <= limit).then_some(bytes))
+    }
+
     /// Records a finding (capped).
     pub(crate) fn finding(&mut self, line: u64, message: impl Into<String>) {
         if self.findings.len() < self.options.max_findings {

@@ -6,7 +6,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::io::{BufRead, Read};
+use std::io::BufRead;
 
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
@@ -217,162 +217,13 @@ fn json_array(
     }
 }
 
-/// Bytes of lines handed to a parsing worker at a time.
-const CHUNK_BYTES: usize = 256 * 1024;
-
-/// Lines read, to be parsed together.
-#[derive(Default)]
-struct Chunk {
-    bytes: Vec<u8>,
-    lines: Vec<ChunkLine>,
-}
-
-enum ChunkLine {
-    /// A line's bytes: `bytes[start..end]`.
-    Text { line: u64, start: usize, end: usize },
-    /// A line longer than the bound (its bytes were not kept).
-    TooLong { line: u64 },
-}
-
-/// What one line holds, applied in the order of the lines.
-enum Outcome {
-    Item(ItemResult),
-    /// A record that is not plainly an item (a header line, an items array,
-    /// an empty id): mapped with the report's header.
-    Other {
-        line: u64,
-        members: Vec<(String, Value)>,
-    },
-    Finding {
-        line: u64,
-        message: String,
-    },
-}
-
-/// Parses a chunk's lines.
-fn parse_chunk(chunk: &Chunk, keys: &mut KeyCache, max: usize) -> Vec<Outcome> {
-    let mut outcomes = Vec::with_capacity(chunk.lines.len());
-    for entry in &chunk.lines {
-        let (line, start, end) = match *entry {
-            ChunkLine::Text { line, start, end } => (line, start, end),
-            ChunkLine::TooLong { line } => {
-                outcomes.push(Outcome::Finding {
-                    line,
-                    message: format!("the line is longer than {max} bytes; skipped"),
-                });
-                continue;
-            }
-        };
-        let text = trim_ascii(&chunk.bytes[start..end]);
-        if text.is_empty() {
-            continue;
-        }
-        match parse_line(text, keys) {
-            Ok(members) => {
-                let is_item = members
-                    .iter()
-                    .any(|(_, kind, value)| *kind == Some(ItemField::Id) && value.has_text());
-                if is_item {
-                    // The header is untouched when the record has an id.
-                    let mut unused = ReportHeader::default();
-                    if let Mapped::Item(item) = fields::map_classified(members, line, &mut unused) {
-                        outcomes.push(Outcome::Item(item));
-                        continue;
-                    }
-                    // Unreachable (`has_text` said the id is there); nothing
-                    // is dropped either way.
-                    outcomes.push(Outcome::Finding {
-                        line,
-                        message: "an item record whose id is empty".to_owned(),
-                    });
-                } else {
-                    let members = members
-                        .into_iter()
-                        .map(|(key, _, value)| (key.into_owned(), value.into_json()))
-                        .collect();
-                    outcomes.push(Outcome::Other { line, members });
-                }
-            }
-            Err(error) => outcomes.push(Outcome::Finding {
-                line,
-                message: format!(
-                    "not a JSON object: {error} (the line starts {})",
-                    shorten(&String::from_utf8_lossy(text))
-                ),
-            }),
-        }
-    }
-    outcomes
-}
-
-/// Reads lines into `chunk` up to [`CHUNK_BYTES`]; `Ok(false)` at the end.
-fn fill_chunk<R: BufRead>(
-    reader: &mut R,
-    chunk: &mut Chunk,
-    line: &mut u64,
-    max: usize,
-) -> std::io::Result<bool> {
-    chunk.bytes.clear();
-    chunk.lines.clear();
-    while chunk.bytes.len() < CHUNK_BYTES {
-        *line += 1;
-        let start = chunk.bytes.len();
-        let read = read_line_bounded(reader, &mut chunk.bytes, max);
-        match read {
-            Ok(LineRead::End) => {
-                *line -= 1;
-                return Ok(!chunk.lines.is_empty());
-            }
-            Ok(LineRead::TooLong) => {
-                chunk.lines.push(ChunkLine::TooLong { line: *line });
-            }
-            Ok(LineRead::Line) => chunk.lines.push(ChunkLine::Text {
-                line: *line,
-                start,
-                end: chunk.bytes.len(),
-            }),
-            Err(error) => {
-                *line -= 1;
-                return Err(error);
-            }
-        }
-    }
-    Ok(true)
-}
-
-/// Applies a chunk's outcomes, in order.
-fn apply(
-    outcomes: Vec<Outcome>,
-    readable: &mut u64,
-    ctx: &mut Context,
-    header: &mut ReportHeader,
-    on_item: &mut dyn FnMut(&ItemResult),
-) {
-    for outcome in outcomes {
-        match outcome {
-            Outcome::Item(item) => {
-                *readable += 1;
-                ctx.item(&item, on_item);
-            }
-            Outcome::Other { line, members } => {
-                *readable += 1;
-                let members = members
-                    .into_iter()
-                    .map(|(key, value)| (Cow::Owned(key), value))
-                    .collect();
-                json_object(members, line, ctx, header, on_item);
-            }
-            Outcome::Finding { line, message } => ctx.finding(line, message),
-        }
-    }
-}
-
 /// Reads JSON Lines, one object a line; a bad line is a finding.
 ///
-/// Lines are read into chunks of [`CHUNK_BYTES`] (one buffer, reused), each
-/// parsed and applied in order: memory stays flat whatever the report's
-/// size. (Parsing the chunks on other cores was measured: freeing on one
-/// thread what another allocated cost more than the second core gave.)
+/// One line at a time into a buffer reused across lines: memory stays flat
+/// whatever the report's size. Field names are classified once per report
+/// ([`KeyCache`]) and the mapped fields read borrowed from the line.
+/// (Parsing lines on other cores was measured: freeing on one thread what
+/// another allocated cost more than the second core gave.)
 pub(crate) fn json_lines<R: BufRead>(
     mut reader: R,
     ctx: &mut Context,
@@ -380,21 +231,44 @@ pub(crate) fn json_lines<R: BufRead>(
     on_item: &mut dyn FnMut(&ItemResult),
 ) -> Result<Readability, ReportError> {
     let max = ctx.options().max_line_bytes;
+    let mut buf = Vec::with_capacity(4096);
+    let mut keys = KeyCache::default();
     let mut line = 0u64;
     let mut readable = 0u64;
-    let mut keys = KeyCache::default();
-    let mut chunk = Chunk::default();
     loop {
-        let read = fill_chunk(&mut reader, &mut chunk, &mut line, max);
-        let outcomes = parse_chunk(&chunk, &mut keys, max);
-        apply(outcomes, &mut readable, ctx, header, on_item);
-        match read {
-            Ok(true) => {}
-            Ok(false) => break,
+        buf.clear();
+        line += 1;
+        match read_line_bounded(&mut reader, &mut buf, max) {
+            Ok(LineRead::End) => break,
+            Ok(LineRead::TooLong) => {
+                ctx.finding(
+                    line,
+                    format!("the line is longer than {max} bytes; skipped"),
+                );
+                continue;
+            }
+            Ok(LineRead::Line) => {}
             Err(error) => {
-                ctx.input_error(error, line + 1)?;
+                ctx.input_error(error, line)?;
                 break;
             }
+        }
+        let text = trim_ascii(&buf);
+        if text.is_empty() {
+            continue;
+        }
+        match parse_line(text, &mut keys) {
+            Ok(members) => {
+                readable += 1;
+                json_line(members, line, ctx, header, on_item);
+            }
+            Err(error) => ctx.finding(
+                line,
+                format!(
+                    "not a JSON object: {error} (the line starts {})",
+                    shorten(&String::from_utf8_lossy(text))
+                ),
+            ),
         }
     }
     if readable == 0 {
@@ -405,21 +279,51 @@ pub(crate) fn json_lines<R: BufRead>(
     Ok(Readability::Read)
 }
 
+/// One JSON Lines record: an item (the common case, mapped without
+/// building a [`Value`] for the fields it maps) or anything else (a header
+/// line, an items array, an empty id), which goes the way of a JSON
+/// document's objects.
+fn json_line(
+    members: LineMembers<'_>,
+    line: u64,
+    ctx: &mut Context,
+    header: &mut ReportHeader,
+    on_item: &mut dyn FnMut(&ItemResult),
+) {
+    let is_item = members
+        .iter()
+        .any(|(_, kind, value)| *kind == Some(ItemField::Id) && value.has_text());
+    if is_item {
+        match fields::map_classified(members, line, header) {
+            Mapped::Item(item) => ctx.item(&item, on_item),
+            // Unreachable (`has_text` said the id is there); nothing is
+            // dropped either way.
+            Mapped::Header | Mapped::Nothing => {
+                ctx.finding(line, "an item record whose id is empty");
+            }
+        }
+        return;
+    }
+    let members = members
+        .into_iter()
+        .map(|(key, _, value)| (key, value.into_json()))
+        .collect();
+    json_object(members, line, ctx, header, on_item);
+}
+
 enum LineRead {
     Line,
     TooLong,
     End,
 }
 
-/// `read_until(b'\n')` appending to `buf` that stops keeping bytes past
-/// `max` (the rest of the line is read and dropped, so memory stays
-/// bounded; `buf` is left as it was).
+/// `read_until(b'\n')` that stops keeping bytes past `max` (the rest of the
+/// line is read and dropped, so memory stays bounded).
 fn read_line_bounded<R: BufRead>(
     reader: &mut R,
     buf: &mut Vec<u8>,
     max: usize,
 ) -> std::io::Result<LineRead> {
-    let base = buf.len();
     let mut too_long = false;
     let mut any = false;
     loop {
@@ -438,9 +342,9 @@ fn read_line_bounded<R: BufRead>(
         };
         let used = chunk.len();
         if !too_long {
-            if buf.len() - base + used > max + 1 {
+            if buf.len() + used > max + 1 {
                 too_long = true;
-                buf.truncate(base);
+                buf.clear();
             } else {
                 buf.extend_from_slice(chunk);
             }
@@ -595,14 +499,11 @@ pub(crate) fn json<R: BufRead>(
     header: &mut ReportHeader,
     on_item: &mut dyn FnMut(&ItemResult),
 ) -> Result<Readability, ReportError> {
-    let limit = ctx.options().max_whole_bytes;
-    let mut bytes = Vec::new();
-    if let Err(error) = reader.take(limit + 1).read_to_end(&mut bytes) {
-        ctx.input_error(error, 0)?;
-    }
-    if bytes.len() as u64 > limit {
-        return Ok(Readability::TooLarge { limit });
-    }
+    let Some(bytes) = ctx.read_whole(reader)? else {
+        return Ok(Readability::TooLarge {
+            limit: ctx.options().max_whole_bytes,
+        });
+    };
     let value: Value = match serde_json::from_slice(&bytes) {
         Ok(value) => value,
         Err(error) => {
@@ -692,8 +593,8 @@ mod tests {
     }
 
     #[test]
-    fn a_report_of_many_chunks_keeps_every_line_in_order_with_its_number() {
-        // ~4 MB: many chunks, with bad,
+    fn a_long_report_keeps_every_line_in_order_with_its_number() {
+        // ~4 MB, with bad,
         // blank, too-long and header lines spread through it.
         let options = ParseOptions {
             max_line_bytes: 2000,
