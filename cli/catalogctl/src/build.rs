@@ -465,12 +465,13 @@ pub type Catalog = zstd::Encoder<'static, BufWriter<File>>;
 
 pub fn open_catalog(path: &Path, level: i32) -> Result<Catalog> {
     let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
-    let mut encoder = zstd::Encoder::new(BufWriter::with_capacity(1 << 20, file), level)?;
-    if std::thread::available_parallelism().map_or(1, |n| n.get()) > 1 {
-        // Compression on a second core overlaps XML writing (NOTES.md: ~1.5x).
-        encoder.multithread(1)?;
-    }
-    Ok(encoder)
+    // Compression on a second core overlaps XML writing (NOTES.md: ~1.5x).
+    let worker = std::thread::available_parallelism().map_or(1, |n| n.get()) > 1;
+    Ok(catalog_core::writer::catalog_encoder(
+        BufWriter::with_capacity(1 << 20, file),
+        level,
+        worker,
+    )?)
 }
 
 /// Closes the zstd frame and the file; returns the compressed size.

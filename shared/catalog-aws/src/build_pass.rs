@@ -882,12 +882,16 @@ impl<S: ObjectStore + Clone> Parts for OutboxParts<S> {
             .store
             .writer(&key, &self.metadata, self.part_size, true)
             .map_err(io::Error::other)?;
-        let encoder = zstd::Encoder::new(
+        // With a second core, compression overlaps the XML (the build's
+        // two threads then share it with zstd's worker).
+        let worker = std::thread::available_parallelism().map_or(1, |n| n.get()) > 1;
+        let encoder = catalog_core::writer::catalog_encoder(
             Counting {
                 inner: writer,
                 count: 0,
             },
             self.level,
+            worker,
         )?;
         Ok(Hashing::new(encoder))
     }

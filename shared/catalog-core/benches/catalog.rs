@@ -10,7 +10,8 @@
 //! - `build-mt`: the same with zstd's worker thread (compression overlapped).
 //! - `export`: what `catalogctl build` does without a state: a JSON Lines
 //!   export (written before the clock starts) → `SourceLoader` (parse and
-//!   check every row) → `CatalogWriter` → zstd with its worker thread.
+//!   check every row) → the diff against an empty state → `CatalogWriter`
+//!   → zstd with its worker thread (`pipeline::build_from_state`).
 //! - `validate`: that file → zstd decode → `CatalogReader` (every rule).
 //! - `gate`: `validate` with the catalog state of every item as the known
 //!   items, as the manifest writer reads a full catalog: each item is looked
@@ -28,14 +29,15 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-use catalog_core::diff::content_hash;
+use catalog_core::diff::{Policy, Request, content_hash};
 use catalog_core::ids::KnownItems;
 use catalog_core::model::{Action, CatalogHeader};
+use catalog_core::pipeline::build_from_state;
 use catalog_core::reader::{CatalogReader, ReadOptions};
 use catalog_core::source::{LoadOptions, SourceFormat, SourceLoader, SourceRecord};
 use catalog_core::state::{CatalogState, ItemState, Status};
 use catalog_core::synthetic::Synthetic;
-use catalog_core::writer::CatalogWriter;
+use catalog_core::writer::{CatalogWriter, catalog_encoder};
 
 fn main() {
     let args = support::args();
@@ -107,10 +109,7 @@ fn child(scenario: &str, items: u64, file: &Path) {
 
 fn build(items: u64, file: &Path, multithread: bool) -> (u64, u64) {
     let out = BufWriter::with_capacity(1 << 20, File::create(file).expect("create"));
-    let mut encoder = zstd::Encoder::new(out, 3).expect("encoder");
-    if multithread {
-        encoder.multithread(1).expect("zstdmt");
-    }
+    let encoder = catalog_encoder(out, 3, multithread).expect("encoder");
     let header = CatalogHeader {
         id: "BENCH".into(),
         version: 1,
@@ -143,25 +142,37 @@ fn write_export(items: u64, file: &Path) -> std::path::PathBuf {
 
 fn build_from_export(export: &Path, file: &Path) -> (u64, u64) {
     let out = BufWriter::with_capacity(1 << 20, File::create(file).expect("create"));
-    let mut encoder = zstd::Encoder::new(out, 3).expect("encoder");
-    encoder.multithread(1).expect("zstdmt");
+    let encoder = catalog_encoder(out, 3, true).expect("encoder");
     let header = CatalogHeader {
         id: "BENCH".into(),
         version: 1,
         action: Action::Upsert,
     };
-    let mut loader = SourceLoader::new(
+    let loader = SourceLoader::new(
         File::open(export).expect("open"),
         SourceFormat::JsonLines,
         LoadOptions::default(),
     )
     .expect("loader");
-    let mut writer = CatalogWriter::new(encoder, &header).expect("writer");
-    while let Some(item) = loader.next_item().expect("read") {
-        writer.write_item(&item).expect("write");
-    }
-    let (encoder, summary) = writer.finish().expect("finish");
-    encoder
+    // What `catalogctl build` runs: the loader on this thread, the diff
+    // against an empty state and the writer on the build's second one.
+    let request = Request {
+        now: 1_767_592_800,
+        force_full: true,
+        allow_shrink: false,
+    };
+    let built = build_from_state(
+        loader,
+        CatalogState::new(header.id.as_str()),
+        Policy::default(),
+        request,
+        encoder,
+        &mut |_, _| {},
+    )
+    .expect("build");
+    let summary = built.written();
+    built
+        .sink
         .finish()
         .expect("zstd finish")
         .into_inner()
