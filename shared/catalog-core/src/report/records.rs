@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde_json::Value;
 
-use super::fields::{self, FieldValue, HeaderField, ItemField, Mapped};
+use super::fields::{self, FieldValue, Filled, HeaderField, ItemField, Mapped};
 use super::{Context, ItemResult, ReportError, ReportHeader};
 use crate::report::Readability;
 
@@ -233,6 +233,8 @@ pub(crate) fn json_lines<R: BufRead>(
     let max = ctx.options().max_line_bytes;
     let mut buf = Vec::with_capacity(4096);
     let mut keys = KeyCache::default();
+    // One item filled line after line (see `fields::fill_classified`).
+    let mut item = ItemResult::default();
     let mut line = 0u64;
     let mut readable = 0u64;
     loop {
@@ -260,7 +262,7 @@ pub(crate) fn json_lines<R: BufRead>(
         match parse_line(text, &mut keys) {
             Ok(members) => {
                 readable += 1;
-                json_line(members, line, ctx, header, on_item);
+                json_line(members, line, ctx, header, &mut item, on_item);
             }
             Err(error) => ctx.finding(
                 line,
@@ -288,17 +290,18 @@ fn json_line(
     line: u64,
     ctx: &mut Context,
     header: &mut ReportHeader,
+    item: &mut ItemResult,
     on_item: &mut dyn FnMut(&ItemResult),
 ) {
     let is_item = members
         .iter()
         .any(|(_, kind, value)| *kind == Some(ItemField::Id) && value.has_text());
     if is_item {
-        match fields::map_classified(members, line, header) {
-            Mapped::Item(item) => ctx.item(&item, on_item),
+        match fields::fill_classified(members, line, header, item) {
+            Filled::Item => ctx.item(item, on_item),
             // Unreachable (`has_text` said the id is there); nothing is
             // dropped either way.
-            Mapped::Header | Mapped::Nothing => {
+            Filled::Header | Filled::Nothing => {
                 ctx.finding(line, "an item record whose id is empty");
             }
         }
