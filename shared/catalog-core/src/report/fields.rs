@@ -9,7 +9,7 @@
 
 use std::borrow::Cow;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::{DeclaredCounts, ItemResult, ItemStatus, ReportHeader};
 
@@ -383,19 +383,40 @@ where
     V: Into<FieldValue<'a>>,
     I: IntoIterator<Item = (K, V)>,
 {
-    map_classified(
-        fields.into_iter().map(|(name, value)| {
-            let kind = item_field(name.as_ref());
-            (name, kind, value.into())
-        }),
-        line,
-        header,
-    )
+    let mut item = ItemResult::default();
+    let fields = fields.into_iter().map(|(name, value)| {
+        let kind = item_field(name.as_ref());
+        (name, kind, value.into())
+    });
+    match fill_classified(fields, line, header, &mut item) {
+        Filled::Item => Mapped::Item(item),
+        Filled::Header => Mapped::Header,
+        Filled::Nothing => Mapped::Nothing,
+    }
+}
+
+/// What [`fill_classified`] found a record to be (the item itself is in
+/// the caller's [`ItemResult`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Filled {
+    /// The caller's item now holds this record's item.
+    Item,
+    /// A record about the report as a whole.
+    Header,
+    /// Neither.
+    Nothing,
 }
 
 /// [`map_record`] over fields whose kind the caller already knows (a JSON
-/// Lines report classifies each distinct name once, not once a line).
-pub(crate) fn map_classified<'a, K, I>(fields: I, line: u64, header: &mut ReportHeader) -> Mapped
+/// Lines report classifies each distinct name once, not once a line), into
+/// an item reused across records: its strings keep their allocations. `item` holds this record's item only when
+/// [`Filled::Item`] is returned.
+pub(crate) fn fill_classified<'a, K, I>(
+    fields: I,
+    line: u64,
+    header: &mut ReportHeader,
+    item: &mut ItemResult,
+) -> Filled
 where
     K: AsRef<str>,
     I: IntoIterator<Item = (K, Option<ItemField>, FieldValue<'a>)>,
@@ -405,7 +426,8 @@ where
     let mut status_text: Option<Cow<'a, str>> = None;
     let mut code = None;
     let mut message = None;
-    let mut raw = Map::new();
+    let raw = &mut item.raw;
+    raw.clear();
     for (name, kind, value) in fields {
         match kind {
             Some(ItemField::Id) if id.is_none() => id = value.into_text(),
@@ -426,10 +448,10 @@ where
             header.status.get_or_insert(status.into_owned());
             any = true;
         }
-        for (name, value) in raw {
+        for (name, value) in std::mem::take(raw) {
             any |= merge_header_field(header, &name, value);
         }
-        return if any { Mapped::Header } else { Mapped::Nothing };
+        return if any { Filled::Header } else { Filled::Nothing };
     };
     let status = match status_text.as_deref().map(parse_status) {
         Some(known) if known != ItemStatus::Unknown => known,
@@ -442,15 +464,26 @@ where
     {
         raw.insert("status".to_owned(), Value::String(text.into_owned()));
     }
-    Mapped::Item(ItemResult {
-        item_id: item_id.into_owned(),
-        version,
-        status,
-        error_code: code.map(Cow::into_owned),
-        message: message.map(Cow::into_owned),
-        line,
-        raw,
-    })
+    item.item_id.clear();
+    item.item_id.push_str(&item_id);
+    item.version = version;
+    item.status = status;
+    set_reused(&mut item.error_code, code);
+    set_reused(&mut item.message, message);
+    item.line = line;
+    Filled::Item
+}
+
+/// Sets `slot` to `text`, reusing the string `slot` holds.
+fn set_reused(slot: &mut Option<String>, text: Option<Cow<'_, str>>) {
+    match (slot.as_mut(), text) {
+        (Some(kept), Some(text)) => {
+            kept.clear();
+            kept.push_str(&text);
+        }
+        (None, text) => *slot = text.map(Cow::into_owned),
+        (Some(_), None) => *slot = None,
+    }
 }
 
 /// Merges one top-level field into `header`; whether it was a header field.

@@ -96,7 +96,7 @@ impl ItemStatus {
 }
 
 /// One item's result.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ItemResult {
     /// The item's id.
     pub item_id: String,
