@@ -3538,6 +3538,89 @@ mod tests {
         );
     }
 
+    /// The state of `items` as sent: each live at its version, with its
+    /// content hash.
+    fn sent_state(items: &[Item]) -> crate::state::CatalogState {
+        let mut state = crate::state::CatalogState::new("C");
+        for item in items {
+            let sent = crate::state::ItemState {
+                kind: item.kind.tag(),
+                parent: item.kind.parent_id().map(str::to_owned),
+                version: item.version,
+                hash: crate::diff::content_hash(item),
+                status: crate::state::Status::Live,
+                sent_at: 1_767_592_800,
+            };
+            state.upsert(&item.id, &sent).unwrap();
+        }
+        state
+    }
+
+    fn written(items: &[Item]) -> String {
+        let header = CatalogHeader {
+            id: "C".into(),
+            version: 1,
+            action: crate::model::Action::Upsert,
+        };
+        let mut writer = crate::writer::CatalogWriter::new(Vec::new(), &header).unwrap();
+        for item in items {
+            writer.write_item(item).unwrap();
+        }
+        String::from_utf8(writer.finish().unwrap().0).unwrap()
+    }
+
+    /// An item sent again at the version the state records must carry the
+    /// recorded content, its offers (read later, in the OfferCatalog)
+    /// included: the finding names the id and the version, at the program.
+    #[test]
+    fn same_version_with_other_content_in_its_offers_or_its_program_is_refused() {
+        let sent: Vec<Item> = crate::synthetic::Synthetic::new(30, 7).collect();
+        let state = sent_state(&sent);
+        let read = |items: &[Item]| {
+            let xml = written(items);
+            let options = ReadOptions {
+                known: Some(&state),
+                ..ReadOptions::default()
+            };
+            let report = CatalogReader::new(xml.as_bytes(), options)
+                .unwrap()
+                .validate_to_end()
+                .unwrap();
+            (xml, report)
+        };
+        let (_, report) = read(&sent);
+        assert!(report.is_valid(), "{:?}", report.findings);
+
+        let mut today = sent.clone();
+        // An offer of one item in another region, the title of another, and
+        // a third item's second tier dropped: each at the version sent.
+        let offer = &mut today[17].meta.offers[0];
+        offer.region = if offer.region == "US" { "CA" } else { "US" }.into();
+        today[4].meta.title.text.push_str(" (restored)");
+        let two_tiers = (20..30).find(|&n| today[n].meta.offers.len() == 2).unwrap();
+        today[two_tiers].meta.offers.pop();
+        let (xml, report) = read(&today);
+        let line_of = |id: &str| {
+            let at = xml.find(&format!(" id=\"{id}\"")).unwrap();
+            xml[..at].matches('\n').count() as u64 + 1
+        };
+        let found: Vec<_> = report.findings.iter().collect();
+        assert_eq!(found.len(), 3, "{found:#?}");
+        for (finding, n) in found.iter().zip([4, 17, two_tiers]) {
+            let id = &today[n].id;
+            let version = today[n].version;
+            assert_eq!(finding.rule, Rule::VersionReused);
+            assert_eq!(finding.item_id.as_deref(), Some(id.as_str()));
+            assert_eq!(finding.position.line, line_of(id));
+            assert_eq!(
+                finding.message,
+                format!(
+                    "{id:?} is sent as version {version} with content (its program or its ProgramOffers) that differs from version {version} already sent; Amazon would ignore the change"
+                )
+            );
+        }
+    }
+
     #[test]
     fn version_parsing() {
         assert_eq!(parse_version("1"), Some(1));
