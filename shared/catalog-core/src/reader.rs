@@ -1390,15 +1390,8 @@ impl<'a> CatalogReader<'a> {
                 self.error(rule, position, Some(&item.id), message);
             } else if remainder != 0 {
                 let at = self.seen.here(position);
-                self.seen.offer_checks.insert(
-                    id_hash(&item.id),
-                    OfferCheck {
-                        remainder,
-                        at,
-                        id: item.id.clone(),
-                        version: item.version,
-                    },
-                );
+                self.seen.offer_checks.insert(id_hash(&item.id), remainder);
+                self.seen.offer_check_log.push(at, &item.id, item.version);
             }
         }
         self.check_parents(&item, position)?;
@@ -2444,9 +2437,9 @@ impl<'a> CatalogReader<'a> {
         let Some(tier) = offers.first().map(|o| o.kind) else {
             return;
         };
-        if let Some(check) = self.seen.offer_checks.get_mut(&hash) {
-            check.remainder ^= tier_hash(tier, offers.iter(), deep_link);
-            if check.remainder == 0 {
+        if let Some(remainder) = self.seen.offer_checks.get_mut(&hash) {
+            *remainder ^= tier_hash(tier, offers.iter(), deep_link);
+            if *remainder == 0 {
                 self.seen.offer_checks.remove(&hash);
             }
         }
@@ -2697,7 +2690,7 @@ impl<'a> CatalogReader<'a> {
 
 /// Where something was seen: the part of the catalog (0 for a single
 /// document) and the position in it.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 struct Seen {
     part: usize,
     position: Position,
@@ -2743,16 +2736,113 @@ struct Carried {
     /// their offers must make up: the recorded hash is the program's hash
     /// XOR one hash per `ProgramOffers` ([`crate::diff::content_hash`]).
     /// What is left at the end is content that differs at the same version.
-    offer_checks: IdHashMap<OfferCheck>,
+    /// Id hash → what the offers still owe.
+    offer_checks: IdHashMap<u64>,
+    /// Where each of those programs was, with its id and version, in the
+    /// order read. A full catalog sent again puts every program here
+    /// while only the few left at the end need naming, so this is kept
+    /// packed and apart from the map (a `String` and a position per entry
+    /// made the map several times the size of the known-items state).
+    offer_check_log: CheckLog,
 }
 
-/// A program whose recorded hash still waits for its offers.
+/// One program's record in a [`CheckLog`].
 #[derive(Debug)]
-struct OfferCheck {
-    remainder: u64,
+struct CheckRecord {
     at: Seen,
     id: String,
     version: u64,
+}
+
+/// [`CheckRecord`]s packed one after the other, each number a LEB128
+/// varint. Records come in reading order, so the part, line and offset
+/// are kept as the (wrapping) difference from the record before, and the
+/// id as the length it shares with the id before and the bytes after that:
+/// a full catalog's programs then take about a dozen bytes each.
+#[derive(Debug, Default)]
+struct CheckLog {
+    bytes: Vec<u8>,
+    /// The record pushed last (zeros and "" before the first).
+    last: Seen,
+    last_id: String,
+}
+
+impl CheckLog {
+    fn push(&mut self, at: Seen, id: &str, version: u64) {
+        let last = self.last.position;
+        let shared = id
+            .bytes()
+            .zip(self.last_id.bytes())
+            .take_while(|(a, b)| a == b)
+            .count();
+        let rest = id.as_bytes().get(shared..).unwrap_or_default();
+        for n in [
+            (at.part as u64).wrapping_sub(self.last.part as u64),
+            at.position.line.wrapping_sub(last.line),
+            at.position.column,
+            at.position.offset.wrapping_sub(last.offset),
+            version,
+            shared as u64,
+            rest.len() as u64,
+        ] {
+            self.push_number(n);
+        }
+        self.bytes.extend_from_slice(rest);
+        self.last = at;
+        self.last_id.clear();
+        self.last_id.push_str(id);
+    }
+
+    fn push_number(&mut self, mut n: u64) {
+        while n >= 0x80 {
+            self.bytes.push((n as u8) | 0x80);
+            n >>= 7;
+        }
+        self.bytes.push(n as u8);
+    }
+
+    /// The records in the order pushed.
+    fn records(&self) -> impl Iterator<Item = CheckRecord> + '_ {
+        let mut rest = &self.bytes[..];
+        let mut last = Seen::default();
+        let mut id: Vec<u8> = Vec::new();
+        std::iter::from_fn(move || {
+            let mut number = || {
+                let mut n = 0u64;
+                for shift in (0..64).step_by(7) {
+                    let (&byte, tail) = rest.split_first()?;
+                    rest = tail;
+                    n |= u64::from(byte & 0x7f) << shift;
+                    if byte < 0x80 {
+                        return Some(n);
+                    }
+                }
+                None
+            };
+            let part = (last.part as u64).wrapping_add(number()?);
+            let position = Position {
+                line: last.position.line.wrapping_add(number()?),
+                column: number()?,
+                offset: last.position.offset.wrapping_add(number()?),
+            };
+            let version = number()?;
+            let shared = usize::try_from(number()?).ok()?;
+            let len = usize::try_from(number()?).ok()?;
+            let (tail, after) = rest.split_at_checked(len)?;
+            rest = after;
+            id.truncate(shared);
+            id.extend_from_slice(tail);
+            last = Seen {
+                part: usize::try_from(part).ok()?,
+                position,
+            };
+            Some(CheckRecord {
+                at: last,
+                id: std::str::from_utf8(&id).ok()?.to_owned(),
+                version,
+            })
+        })
+    }
 }
 
 /// What one waiting reference costs besides its two ids (two `String`s,
@@ -2818,16 +2908,27 @@ impl Carried {
         let pending = std::mem::take(&mut self.pending);
         self.pending_bytes = 0;
         let checks = std::mem::take(&mut self.offer_checks);
+        let log = std::mem::take(&mut self.offer_check_log);
         if complete {
             for waiting in pending {
                 self.resolve(waiting, emit);
             }
-            let mut checks: Vec<_> = checks.into_values().collect();
-            checks.sort_by_key(|c| (c.at.part, c.at.position.offset));
-            for check in checks {
-                let OfferCheck {
-                    at, id, version, ..
-                } = check;
+            // The checks left name their programs through the log; the
+            // last record of an id is its check's (a duplicate id sent
+            // again replaced the check).
+            let mut left: IdHashMap<CheckRecord> = IdHashMap::default();
+            if !checks.is_empty() {
+                for record in log.records() {
+                    let hash = id_hash(&record.id);
+                    if checks.contains_key(&hash) {
+                        left.insert(hash, record);
+                    }
+                }
+            }
+            let mut left: Vec<_> = left.into_values().collect();
+            left.sort_by_key(|c| (c.at.part, c.at.position.offset));
+            for record in left {
+                let CheckRecord { at, id, version } = record;
                 let message = format!(
                     "{id:?} is sent as version {version} with content (its program or its ProgramOffers) that differs from version {version} already sent; Amazon would ignore the change"
                 );
@@ -3619,6 +3720,39 @@ mod tests {
                 )
             );
         }
+    }
+
+    #[test]
+    fn the_check_log_gives_back_what_was_pushed() {
+        let records = [
+            (0, 1, 1, 0, 1, "m1".to_owned()),
+            (3, 1 << 40, 127, u64::MAX, MAX_VERSION, String::new()),
+            (usize::MAX, 128, 0, 1 << 35, 2, "é".repeat(40_000)),
+            // Shares one byte of "é" with the id before.
+            (2, 129, 5, 1 << 36, 2, "è".into()),
+            (2, 129, 6, 1 << 36, 3, "èè".into()),
+        ];
+        let mut log = CheckLog::default();
+        for (part, line, column, offset, version, id) in &records {
+            let position = Position {
+                line: *line,
+                column: *column,
+                offset: *offset,
+            };
+            let at = Seen {
+                part: *part,
+                position,
+            };
+            log.push(at, id, *version);
+        }
+        let back: Vec<_> = log
+            .records()
+            .map(|r| {
+                let p = r.at.position;
+                (r.at.part, p.line, p.column, p.offset, r.version, r.id)
+            })
+            .collect();
+        assert_eq!(back, records);
     }
 
     #[test]
