@@ -1311,7 +1311,9 @@ impl<'a> CatalogReader<'a> {
             return Ok(None);
         };
         let errors_before = self.findings.error_count();
-        if !self.seen.ids.insert(&id) {
+        // Hashed once: the id set, the hierarchy and the offer checks use it.
+        let hash = id_hash(&id);
+        if !self.seen.ids.insert_hash(hash) {
             self.error(
                 Rule::DuplicateId,
                 position,
@@ -1390,11 +1392,11 @@ impl<'a> CatalogReader<'a> {
                 self.error(rule, position, Some(&item.id), message);
             } else if remainder != 0 {
                 let at = self.seen.here(position);
-                self.seen.offer_checks.insert(id_hash(&item.id), remainder);
+                self.seen.offer_checks.insert(hash, remainder);
                 self.seen.offer_check_log.push(at, &item.id, item.version);
             }
         }
-        self.check_parents(&item, position)?;
+        self.check_parents(&item, hash, position)?;
         if self.findings.error_count() > errors_before || parts.invalid {
             self.rejected += 1;
             if self.discard {
@@ -1485,12 +1487,11 @@ impl<'a> CatalogReader<'a> {
     }
 
     /// Records the item as a possible parent and checks its own parents.
-    fn check_parents(&mut self, item: &Item, position: Position) -> Result<(), Stop> {
-        let hash = id_hash(&item.id);
+    fn check_parents(&mut self, item: &Item, hash: u64, position: Position) -> Result<(), Stop> {
         match &item.kind {
             ItemKind::Movie => {}
             ItemKind::Series => {
-                self.seen.series.insert(&item.id);
+                self.seen.series.insert_hash(hash);
             }
             ItemKind::Season { series_id, .. } => {
                 self.seen.seasons.insert(hash, id_hash(series_id));
@@ -1541,13 +1542,13 @@ impl<'a> CatalogReader<'a> {
             return Ok(());
         }
         let present = match kind {
-            KindTag::Series => self.seen.series.contains(parent),
+            KindTag::Series => self.seen.series.contains_hash(hash),
             _ => self.seen.seasons.contains_key(&hash),
         };
         if present {
             return Ok(());
         }
-        if self.seen.ids.contains(parent) {
+        if self.seen.ids.contains_hash(hash) {
             self.error(
                 Rule::ParentKind,
                 position,
@@ -2102,7 +2103,9 @@ impl<'a> CatalogReader<'a> {
             program_ref.as_deref(),
             catalog_ref.as_deref(),
         );
-        let mut offers = Vec::new();
+        // Spare allocations (entries discarded): the offer catalog has no
+        // items to give strings back, so its own are kept for the next.
+        let mut offers = self.spare.offers.pop().unwrap_or_default();
         let mut deep_link = None;
         let mut count = 0u32;
         let mut open = false;
@@ -2194,6 +2197,15 @@ impl<'a> CatalogReader<'a> {
             self.rejected += 1;
         } else {
             self.program_offers += 1;
+        }
+        if self.discard {
+            for text in [id, program_ref, catalog_ref, deep_link]
+                .into_iter()
+                .flatten()
+            {
+                self.spare.string(text);
+            }
+            self.spare.offers(offers);
         }
         Ok(())
     }
@@ -2291,6 +2303,11 @@ impl<'a> CatalogReader<'a> {
                             // Other entitlement types (and several in one
                             // offer) are not documented: accepted as they are.
                             _ => *open = true,
+                        }
+                        if let Some(text) = wanted
+                            && self.discard
+                        {
+                            self.spare.string(text);
                         }
                         if !inner_empty {
                             self.skip_subtree(buf, 6)?;
@@ -2403,7 +2420,7 @@ impl<'a> CatalogReader<'a> {
             );
             return;
         }
-        if self.seen.ids.contains(program) {
+        if self.seen.ids.contains_hash(hash) {
             return;
         }
         let live = self.options.known.is_some_and(|known| {
@@ -3144,7 +3161,7 @@ impl Spare {
             rating,
             mut credits,
             mut images,
-            mut offers,
+            offers,
             deep_link,
             ..
         } = meta;
@@ -3168,6 +3185,14 @@ impl Spare {
             self.string(image.kind);
             self.string(image.url);
         }
+        Self::list(&mut self.genres, genres);
+        Self::list(&mut self.credits, credits);
+        Self::list(&mut self.images, images);
+        self.offers(offers);
+    }
+
+    /// Keeps the allocations of offers that are done with.
+    fn offers(&mut self, mut offers: Vec<Offer>) {
         for offer in offers.drain(..) {
             self.string(offer.region);
             for text in [offer.start, offer.end].into_iter().flatten() {
@@ -3178,9 +3203,6 @@ impl Spare {
                 self.string(price.currency);
             }
         }
-        Self::list(&mut self.genres, genres);
-        Self::list(&mut self.credits, credits);
-        Self::list(&mut self.images, images);
         Self::list(&mut self.offers, offers);
     }
 }
