@@ -67,6 +67,16 @@ impl IdSet {
         self.hashes.contains(&id_hash(id))
     }
 
+    /// [`insert`](Self::insert) for an id whose [`id_hash`] is at hand.
+    pub fn insert_hash(&mut self, hash: u64) -> bool {
+        self.hashes.insert(hash)
+    }
+
+    /// [`contains`](Self::contains) for an id whose [`id_hash`] is at hand.
+    pub fn contains_hash(&self, hash: u64) -> bool {
+        self.hashes.contains(&hash)
+    }
+
     /// How many ids the set holds.
     pub fn len(&self) -> usize {
         self.hashes.len()

@@ -1311,7 +1311,9 @@ impl<'a> CatalogReader<'a> {
             return Ok(None);
         };
         let errors_before = self.findings.error_count();
-        if !self.seen.ids.insert(&id) {
+        // Hashed once: the id set, the hierarchy and the offer checks use it.
+        let hash = id_hash(&id);
+        if !self.seen.ids.insert_hash(hash) {
             self.error(
                 Rule::DuplicateId,
                 position,
@@ -1390,18 +1392,11 @@ impl<'a> CatalogReader<'a> {
                 self.error(rule, position, Some(&item.id), message);
             } else if remainder != 0 {
                 let at = self.seen.here(position);
-                self.seen.offer_checks.insert(
-                    id_hash(&item.id),
-                    OfferCheck {
-                        remainder,
-                        at,
-                        id: item.id.clone(),
-                        version: item.version,
-                    },
-                );
+                self.seen.offer_checks.insert(hash, remainder);
+                self.seen.offer_check_log.push(at, &item.id, item.version);
             }
         }
-        self.check_parents(&item, position)?;
+        self.check_parents(&item, hash, position)?;
         if self.findings.error_count() > errors_before || parts.invalid {
             self.rejected += 1;
             if self.discard {
@@ -1492,12 +1487,11 @@ impl<'a> CatalogReader<'a> {
     }
 
     /// Records the item as a possible parent and checks its own parents.
-    fn check_parents(&mut self, item: &Item, position: Position) -> Result<(), Stop> {
-        let hash = id_hash(&item.id);
+    fn check_parents(&mut self, item: &Item, hash: u64, position: Position) -> Result<(), Stop> {
         match &item.kind {
             ItemKind::Movie => {}
             ItemKind::Series => {
-                self.seen.series.insert(&item.id);
+                self.seen.series.insert_hash(hash);
             }
             ItemKind::Season { series_id, .. } => {
                 self.seen.seasons.insert(hash, id_hash(series_id));
@@ -1548,13 +1542,13 @@ impl<'a> CatalogReader<'a> {
             return Ok(());
         }
         let present = match kind {
-            KindTag::Series => self.seen.series.contains(parent),
+            KindTag::Series => self.seen.series.contains_hash(hash),
             _ => self.seen.seasons.contains_key(&hash),
         };
         if present {
             return Ok(());
         }
-        if self.seen.ids.contains(parent) {
+        if self.seen.ids.contains_hash(hash) {
             self.error(
                 Rule::ParentKind,
                 position,
@@ -2109,7 +2103,9 @@ impl<'a> CatalogReader<'a> {
             program_ref.as_deref(),
             catalog_ref.as_deref(),
         );
-        let mut offers = Vec::new();
+        // Spare allocations (entries discarded): the offer catalog has no
+        // items to give strings back, so its own are kept for the next.
+        let mut offers = self.spare.offers.pop().unwrap_or_default();
         let mut deep_link = None;
         let mut count = 0u32;
         let mut open = false;
@@ -2201,6 +2197,15 @@ impl<'a> CatalogReader<'a> {
             self.rejected += 1;
         } else {
             self.program_offers += 1;
+        }
+        if self.discard {
+            for text in [id, program_ref, catalog_ref, deep_link]
+                .into_iter()
+                .flatten()
+            {
+                self.spare.string(text);
+            }
+            self.spare.offers(offers);
         }
         Ok(())
     }
@@ -2298,6 +2303,11 @@ impl<'a> CatalogReader<'a> {
                             // Other entitlement types (and several in one
                             // offer) are not documented: accepted as they are.
                             _ => *open = true,
+                        }
+                        if let Some(text) = wanted
+                            && self.discard
+                        {
+                            self.spare.string(text);
                         }
                         if !inner_empty {
                             self.skip_subtree(buf, 6)?;
@@ -2410,7 +2420,7 @@ impl<'a> CatalogReader<'a> {
             );
             return;
         }
-        if self.seen.ids.contains(program) {
+        if self.seen.ids.contains_hash(hash) {
             return;
         }
         let live = self.options.known.is_some_and(|known| {
@@ -2444,9 +2454,9 @@ impl<'a> CatalogReader<'a> {
         let Some(tier) = offers.first().map(|o| o.kind) else {
             return;
         };
-        if let Some(check) = self.seen.offer_checks.get_mut(&hash) {
-            check.remainder ^= tier_hash(tier, offers.iter(), deep_link);
-            if check.remainder == 0 {
+        if let Some(remainder) = self.seen.offer_checks.get_mut(&hash) {
+            *remainder ^= tier_hash(tier, offers.iter(), deep_link);
+            if *remainder == 0 {
                 self.seen.offer_checks.remove(&hash);
             }
         }
@@ -2697,7 +2707,7 @@ impl<'a> CatalogReader<'a> {
 
 /// Where something was seen: the part of the catalog (0 for a single
 /// document) and the position in it.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 struct Seen {
     part: usize,
     position: Position,
@@ -2743,16 +2753,113 @@ struct Carried {
     /// their offers must make up: the recorded hash is the program's hash
     /// XOR one hash per `ProgramOffers` ([`crate::diff::content_hash`]).
     /// What is left at the end is content that differs at the same version.
-    offer_checks: IdHashMap<OfferCheck>,
+    /// Id hash → what the offers still owe.
+    offer_checks: IdHashMap<u64>,
+    /// Where each of those programs was, with its id and version, in the
+    /// order read. A full catalog sent again puts every program here
+    /// while only the few left at the end need naming, so this is kept
+    /// packed and apart from the map (a `String` and a position per entry
+    /// made the map several times the size of the known-items state).
+    offer_check_log: CheckLog,
 }
 
-/// A program whose recorded hash still waits for its offers.
+/// One program's record in a [`CheckLog`].
 #[derive(Debug)]
-struct OfferCheck {
-    remainder: u64,
+struct CheckRecord {
     at: Seen,
     id: String,
     version: u64,
+}
+
+/// [`CheckRecord`]s packed one after the other, each number a LEB128
+/// varint. Records come in reading order, so the part, line and offset
+/// are kept as the (wrapping) difference from the record before, and the
+/// id as the length it shares with the id before and the bytes after that:
+/// a full catalog's programs then take about a dozen bytes each.
+#[derive(Debug, Default)]
+struct CheckLog {
+    bytes: Vec<u8>,
+    /// The record pushed last (zeros and "" before the first).
+    last: Seen,
+    last_id: String,
+}
+
+impl CheckLog {
+    fn push(&mut self, at: Seen, id: &str, version: u64) {
+        let last = self.last.position;
+        let shared = id
+            .bytes()
+            .zip(self.last_id.bytes())
+            .take_while(|(a, b)| a == b)
+            .count();
+        let rest = id.as_bytes().get(shared..).unwrap_or_default();
+        for n in [
+            (at.part as u64).wrapping_sub(self.last.part as u64),
+            at.position.line.wrapping_sub(last.line),
+            at.position.column,
+            at.position.offset.wrapping_sub(last.offset),
+            version,
+            shared as u64,
+            rest.len() as u64,
+        ] {
+            self.push_number(n);
+        }
+        self.bytes.extend_from_slice(rest);
+        self.last = at;
+        self.last_id.clear();
+        self.last_id.push_str(id);
+    }
+
+    fn push_number(&mut self, mut n: u64) {
+        while n >= 0x80 {
+            self.bytes.push((n as u8) | 0x80);
+            n >>= 7;
+        }
+        self.bytes.push(n as u8);
+    }
+
+    /// The records in the order pushed.
+    fn records(&self) -> impl Iterator<Item = CheckRecord> + '_ {
+        let mut rest = &self.bytes[..];
+        let mut last = Seen::default();
+        let mut id: Vec<u8> = Vec::new();
+        std::iter::from_fn(move || {
+            let mut number = || {
+                let mut n = 0u64;
+                for shift in (0..64).step_by(7) {
+                    let (&byte, tail) = rest.split_first()?;
+                    rest = tail;
+                    n |= u64::from(byte & 0x7f) << shift;
+                    if byte < 0x80 {
+                        return Some(n);
+                    }
+                }
+                None
+            };
+            let part = (last.part as u64).wrapping_add(number()?);
+            let position = Position {
+                line: last.position.line.wrapping_add(number()?),
+                column: number()?,
+                offset: last.position.offset.wrapping_add(number()?),
+            };
+            let version = number()?;
+            let shared = usize::try_from(number()?).ok()?;
+            let len = usize::try_from(number()?).ok()?;
+            let (tail, after) = rest.split_at_checked(len)?;
+            rest = after;
+            id.truncate(shared);
+            id.extend_from_slice(tail);
+            last = Seen {
+                part: usize::try_from(part).ok()?,
+                position,
+            };
+            Some(CheckRecord {
+                at: last,
+                id: std::str::from_utf8(&id).ok()?.to_owned(),
+                version,
+            })
+        })
+    }
 }
 
 /// What one waiting reference costs besides its two ids (two `String`s,
@@ -2818,16 +2925,27 @@ impl Carried {
         let pending = std::mem::take(&mut self.pending);
         self.pending_bytes = 0;
         let checks = std::mem::take(&mut self.offer_checks);
+        let log = std::mem::take(&mut self.offer_check_log);
         if complete {
             for waiting in pending {
                 self.resolve(waiting, emit);
             }
-            let mut checks: Vec<_> = checks.into_values().collect();
-            checks.sort_by_key(|c| (c.at.part, c.at.position.offset));
-            for check in checks {
-                let OfferCheck {
-                    at, id, version, ..
-                } = check;
+            // The checks left name their programs through the log; the
+            // last record of an id is its check's (a duplicate id sent
+            // again replaced the check).
+            let mut left: IdHashMap<CheckRecord> = IdHashMap::default();
+            if !checks.is_empty() {
+                for record in log.records() {
+                    let hash = id_hash(&record.id);
+                    if checks.contains_key(&hash) {
+                        left.insert(hash, record);
+                    }
+                }
+            }
+            let mut left: Vec<_> = left.into_values().collect();
+            left.sort_by_key(|c| (c.at.part, c.at.position.offset));
+            for record in left {
+                let CheckRecord { at, id, version } = record;
                 let message = format!(
                     "{id:?} is sent as version {version} with content (its program or its ProgramOffers) that differs from version {version} already sent; Amazon would ignore the change"
                 );
@@ -3043,7 +3161,7 @@ impl Spare {
             rating,
             mut credits,
             mut images,
-            mut offers,
+            offers,
             deep_link,
             ..
         } = meta;
@@ -3067,6 +3185,14 @@ impl Spare {
             self.string(image.kind);
             self.string(image.url);
         }
+        Self::list(&mut self.genres, genres);
+        Self::list(&mut self.credits, credits);
+        Self::list(&mut self.images, images);
+        self.offers(offers);
+    }
+
+    /// Keeps the allocations of offers that are done with.
+    fn offers(&mut self, mut offers: Vec<Offer>) {
         for offer in offers.drain(..) {
             self.string(offer.region);
             for text in [offer.start, offer.end].into_iter().flatten() {
@@ -3077,9 +3203,6 @@ impl Spare {
                 self.string(price.currency);
             }
         }
-        Self::list(&mut self.genres, genres);
-        Self::list(&mut self.credits, credits);
-        Self::list(&mut self.images, images);
         Self::list(&mut self.offers, offers);
     }
 }
@@ -3536,6 +3659,122 @@ mod tests {
             rules(&report),
             vec![("item.id-too-long", 3), ("item.id-too-long", 4)]
         );
+    }
+
+    /// The state of `items` as sent: each live at its version, with its
+    /// content hash.
+    fn sent_state(items: &[Item]) -> crate::state::CatalogState {
+        let mut state = crate::state::CatalogState::new("C");
+        for item in items {
+            let sent = crate::state::ItemState {
+                kind: item.kind.tag(),
+                parent: item.kind.parent_id().map(str::to_owned),
+                version: item.version,
+                hash: crate::diff::content_hash(item),
+                status: crate::state::Status::Live,
+                sent_at: 1_767_592_800,
+            };
+            state.upsert(&item.id, &sent).unwrap();
+        }
+        state
+    }
+
+    fn written(items: &[Item]) -> String {
+        let header = CatalogHeader {
+            id: "C".into(),
+            version: 1,
+            action: crate::model::Action::Upsert,
+        };
+        let mut writer = crate::writer::CatalogWriter::new(Vec::new(), &header).unwrap();
+        for item in items {
+            writer.write_item(item).unwrap();
+        }
+        String::from_utf8(writer.finish().unwrap().0).unwrap()
+    }
+
+    /// An item sent again at the version the state records must carry the
+    /// recorded content, its offers (read later, in the OfferCatalog)
+    /// included: the finding names the id and the version, at the program.
+    #[test]
+    fn same_version_with_other_content_in_its_offers_or_its_program_is_refused() {
+        let sent: Vec<Item> = crate::synthetic::Synthetic::new(30, 7).collect();
+        let state = sent_state(&sent);
+        let read = |items: &[Item]| {
+            let xml = written(items);
+            let options = ReadOptions {
+                known: Some(&state),
+                ..ReadOptions::default()
+            };
+            let report = CatalogReader::new(xml.as_bytes(), options)
+                .unwrap()
+                .validate_to_end()
+                .unwrap();
+            (xml, report)
+        };
+        let (_, report) = read(&sent);
+        assert!(report.is_valid(), "{:?}", report.findings);
+
+        let mut today = sent.clone();
+        // An offer of one item in another region, the title of another, and
+        // a third item's second tier dropped: each at the version sent.
+        let offer = &mut today[17].meta.offers[0];
+        offer.region = if offer.region == "US" { "CA" } else { "US" }.into();
+        today[4].meta.title.text.push_str(" (restored)");
+        let two_tiers = (20..30).find(|&n| today[n].meta.offers.len() == 2).unwrap();
+        today[two_tiers].meta.offers.pop();
+        let (xml, report) = read(&today);
+        let line_of = |id: &str| {
+            let at = xml.find(&format!(" id=\"{id}\"")).unwrap();
+            xml[..at].matches('\n').count() as u64 + 1
+        };
+        let found: Vec<_> = report.findings.iter().collect();
+        assert_eq!(found.len(), 3, "{found:#?}");
+        for (finding, n) in found.iter().zip([4, 17, two_tiers]) {
+            let id = &today[n].id;
+            let version = today[n].version;
+            assert_eq!(finding.rule, Rule::VersionReused);
+            assert_eq!(finding.item_id.as_deref(), Some(id.as_str()));
+            assert_eq!(finding.position.line, line_of(id));
+            assert_eq!(
+                finding.message,
+                format!(
+                    "{id:?} is sent as version {version} with content (its program or its ProgramOffers) that differs from version {version} already sent; Amazon would ignore the change"
+                )
+            );
+        }
+    }
+
+    #[test]
+    fn the_check_log_gives_back_what_was_pushed() {
+        let records = [
+            (0, 1, 1, 0, 1, "m1".to_owned()),
+            (3, 1 << 40, 127, u64::MAX, MAX_VERSION, String::new()),
+            (usize::MAX, 128, 0, 1 << 35, 2, "é".repeat(40_000)),
+            // Shares one byte of "é" with the id before.
+            (2, 129, 5, 1 << 36, 2, "è".into()),
+            (2, 129, 6, 1 << 36, 3, "èè".into()),
+        ];
+        let mut log = CheckLog::default();
+        for (part, line, column, offset, version, id) in &records {
+            let position = Position {
+                line: *line,
+                column: *column,
+                offset: *offset,
+            };
+            let at = Seen {
+                part: *part,
+                position,
+            };
+            log.push(at, id, *version);
+        }
+        let back: Vec<_> = log
+            .records()
+            .map(|r| {
+                let p = r.at.position;
+                (r.at.part, p.line, p.column, p.offset, r.version, r.id)
+            })
+            .collect();
+        assert_eq!(back, records);
     }
 
     #[test]

@@ -438,9 +438,14 @@ pub fn is_http_url(url: &str) -> bool {
     let rest = url
         .strip_prefix("https://")
         .or_else(|| url.strip_prefix("http://"));
+    // The host runs up to the first `/`, `?` or `#`: it is empty exactly
+    // when one of them comes first (asked per byte, not by splitting).
     rest.is_some_and(|r| {
-        let host = r.split(['/', '?', '#']).next().unwrap_or_default();
-        !host.is_empty() && !has_whitespace(url)
+        let host = r
+            .bytes()
+            .next()
+            .is_some_and(|b| !matches!(b, b'/' | b'?' | b'#'));
+        host && !has_whitespace(url)
     })
 }
 
