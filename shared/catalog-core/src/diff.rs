@@ -249,18 +249,11 @@ impl Planner {
     /// Takes the next item of the export and returns it, with its version
     /// set, when it belongs in the catalog.
     pub fn next(&mut self, mut item: Item) -> Result<Option<Item>, DiffError> {
-        Ok(self.next_in_place(&mut item)?.then_some(item))
-    }
-
-    /// [`next`](Self::next) on an item the caller keeps: sets its version
-    /// and says whether it belongs in the catalog. (The build hands items
-    /// back to the thread that made them, so their memory is freed there.)
-    pub fn next_in_place(&mut self, item: &mut Item) -> Result<bool, DiffError> {
-        let hash = content_hash(item);
+        let hash = content_hash(&item);
         let kind = item.kind.tag();
         let at = self.state.position(&item.id);
         if at.is_some_and(|at| at >= self.old_len || self.seen[at]) {
-            return Err(DiffError::DuplicateId(item.id.clone()));
+            return Err(DiffError::DuplicateId(item.id));
         }
         let send = match at {
             None => {
@@ -289,7 +282,7 @@ impl Planner {
                     item.version = last;
                     self.counts.unchanged[kind as usize] += 1;
                     if self.kind == SubmissionType::Update {
-                        self.consider_keepalive(at, item);
+                        self.consider_keepalive(at, &item);
                     }
                     self.kind == SubmissionType::Full
                 }
@@ -318,7 +311,7 @@ impl Planner {
             self.state.upsert(&item.id, &state)?;
             self.state.set_tiers(&item.id, tiers);
         }
-        Ok(send)
+        Ok(send.then_some(item))
     }
 
     /// Marks an item the export listed in a row that could not be loaded:

@@ -9,17 +9,11 @@
 //! loader refused are held (an unreadable row is not a removal); when some
 //! rows could not be read at all, no delete goes out this run.
 //!
-//! The export is read and checked on the caller's thread while the diff and
-//! the XML run on a second one (`catalog-write`): items cross in small
-//! batches through a bounded queue, and go back to be freed where they
-//! were made (glibc's allocator pays for frees from another thread).
-//!
 //! The last part's sink is handed back unclosed: the caller finishes it
 //! when the plan says send, and discards it otherwise. `catalogctl` and the
 //! builder Lambda both call this.
 
 use std::io::{self, Write};
-use std::sync::mpsc::{self, Receiver, SyncSender};
 
 use thiserror::Error;
 
@@ -43,11 +37,6 @@ pub enum BuildError {
     /// The diff could not record the new state.
     #[error(transparent)]
     Diff(#[from] DiffError),
-    /// The thread that writes the catalog could not be started.
-    #[error(
-        "could not start the thread that writes the catalog: {0} (fix: the process is out of threads or memory; run the build again)"
-    )]
-    Thread(#[source] io::Error),
     /// Opening or closing a part failed.
     #[error("could not open or close catalog part {part}: {source}")]
     Part {
@@ -59,10 +48,10 @@ pub enum BuildError {
     },
 }
 
-/// Where the parts of a catalog go (written on the build's second thread).
-pub trait Parts: Send {
+/// Where the parts of a catalog go.
+pub trait Parts {
     /// The sink of one part.
-    type Sink: Write + Send;
+    type Sink: Write;
 
     /// Opens part `part` (1-based).
     fn open(&mut self, part: u32) -> io::Result<Self::Sink>;
@@ -99,7 +88,7 @@ impl<W> Built<W> {
 ///
 /// `on_progress` is called every few thousand items with (items read,
 /// decompressed bytes read).
-pub fn build_from_state<W: Write + Send>(
+pub fn build_from_state<W: Write>(
     loader: SourceLoader<'_>,
     state: CatalogState,
     policy: Policy,
@@ -120,7 +109,7 @@ pub fn build_from_state<W: Write + Send>(
 }
 
 /// [`build_from_state`] with EMBER options (see [`build_in_parts_with`]).
-pub fn build_from_state_with<W: Write + Send>(
+pub fn build_from_state_with<W: Write>(
     loader: SourceLoader<'_>,
     state: CatalogState,
     policy: Policy,
@@ -144,7 +133,7 @@ pub fn build_from_state_with<W: Write + Send>(
 
 struct Single<W>(Option<W>);
 
-impl<W: Write + Send> Parts for Single<W> {
+impl<W: Write> Parts for Single<W> {
     type Sink = W;
 
     fn open(&mut self, _part: u32) -> io::Result<W> {
@@ -207,7 +196,7 @@ pub fn build_in_parts_with<P: Parts>(
         version: state.catalog_version + 1,
         action: Action::Upsert,
     };
-    let planner = Planner::new(state, policy, request);
+    let mut planner = Planner::new(state, policy, request);
     let mut rotation = Rotation {
         parts,
         header,
@@ -218,27 +207,17 @@ pub fn build_in_parts_with<P: Parts>(
         options,
     };
     rotation.start()?;
-    let (mut planner, mut rotation) = std::thread::scope(|scope| {
-        let (batches, incoming) = mpsc::sync_channel(BATCHES_QUEUED);
-        let (give_back, returned) = mpsc::sync_channel(BATCHES_QUEUED + 2);
-        let writing = std::thread::Builder::new()
-            .name("catalog-write".into())
-            .spawn_scoped(scope, move || {
-                write_batches(planner, rotation, &incoming, &give_back)
-            })
-            .map_err(BuildError::Thread)?;
-        let loaded = load_batches(&mut loader, options, &batches, &returned, on_progress);
-        // Closing the queue ends the writing thread's loop.
-        drop(batches);
-        let written = match writing.join() {
-            Ok(written) => written,
-            Err(panic) => std::panic::resume_unwind(panic),
-        };
-        // A failed write stops the loading early, so its error comes first.
-        let written = written?;
-        loaded?;
-        Ok::<_, BuildError>(written)
-    })?;
+    let mut read = 0u64;
+    while let Some(mut item) = loader.next_item()? {
+        read += 1;
+        options.omit.strip(&mut item);
+        if let Some(item) = planner.next(item)? {
+            rotation.write(&item)?;
+        }
+        if read.is_multiple_of(4096) {
+            on_progress(read, loader.bytes_read());
+        }
+    }
     let load = loader.finish();
     for id in &load.rejected_ids {
         planner.hold(id);
@@ -275,72 +254,6 @@ pub fn build_in_parts_with<P: Parts>(
         built.load.findings.push(finding);
     }
     Ok(built)
-}
-
-/// Items handed from the loading thread to the writing one at a time.
-const BATCH_ITEMS: usize = 32;
-/// Batches queued between the two threads: bounds the hand-over's memory
-/// (a few MB) whichever side is faster.
-const BATCHES_QUEUED: usize = 2;
-
-/// The caller's side: reads, checks and strips items into batches for the
-/// writing thread, freeing the batches it gets back. Returns early, without
-/// an error, when the writing thread has stopped (its error is the one
-/// reported).
-fn load_batches(
-    loader: &mut SourceLoader<'_>,
-    options: &EmberOptions,
-    batches: &SyncSender<Vec<Item>>,
-    returned: &Receiver<Vec<Item>>,
-    on_progress: &mut dyn FnMut(u64, u64),
-) -> Result<(), BuildError> {
-    let mut read = 0u64;
-    loop {
-        let mut batch = returned
-            .try_recv()
-            .unwrap_or_else(|_| Vec::with_capacity(BATCH_ITEMS));
-        batch.clear();
-        while batch.len() < BATCH_ITEMS {
-            let Some(mut item) = loader.next_item()? else {
-                break;
-            };
-            read += 1;
-            options.omit.strip(&mut item);
-            batch.push(item);
-            if read.is_multiple_of(4096) {
-                on_progress(read, loader.bytes_read());
-            }
-        }
-        let last = batch.len() < BATCH_ITEMS;
-        if !batch.is_empty() && batches.send(batch).is_err() {
-            return Ok(());
-        }
-        if last {
-            return Ok(());
-        }
-    }
-}
-
-/// The writing thread: diffs each item against the state and writes those
-/// the plan sends, in the export's order; hands the planner and the open
-/// part back when the queue closes.
-fn write_batches<'p, P: Parts>(
-    mut planner: Planner,
-    mut rotation: Rotation<'p, P>,
-    incoming: &Receiver<Vec<Item>>,
-    give_back: &SyncSender<Vec<Item>>,
-) -> Result<(Planner, Rotation<'p, P>), BuildError> {
-    for mut batch in incoming {
-        for item in &mut batch {
-            if planner.next_in_place(item)? {
-                rotation.write(item)?;
-            }
-        }
-        // Freed by the thread that allocated them; when that queue is full
-        // (it never should be), here.
-        let _ = give_back.try_send(batch);
-    }
-    Ok((planner, rotation))
 }
 
 /// One warning for what EMBER could not carry in this build, if anything.
@@ -458,7 +371,7 @@ mod tests {
         }
     }
 
-    fn build(export: impl Read + 'static, sink: impl Write + Send) -> Result<u64, BuildError> {
+    fn build(export: impl Read + 'static, sink: impl Write) -> Result<u64, BuildError> {
         let loader =
             SourceLoader::new(export, SourceFormat::JsonLines, LoadOptions::default()).unwrap();
         let state = CatalogState::new("CAT");
@@ -509,8 +422,8 @@ mod tests {
     }
 
     #[test]
-    fn every_item_crosses_to_the_writing_thread_in_order() {
-        let items = (BATCH_ITEMS * BATCHES_QUEUED * 3 + 5) as u64;
+    fn every_item_is_written_in_the_export_order() {
+        let items = 1_000;
         let mut sink = Vec::new();
         let written = build(io::Cursor::new(export(items)), &mut sink).unwrap();
         assert_eq!(written, items);
