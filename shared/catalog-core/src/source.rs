@@ -2570,13 +2570,8 @@ not json
             "\\\\u0001",
             "\\\\b",
         ];
-        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut next = |n: usize| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed % n as u64) as usize
-        };
+        let mut random = crate::synthetic::SplitMix64::new(0x9e37_79b9_7f4a_7c15_u64);
+        let mut next = |n: usize| random.below(n as u64) as usize;
         let (mut safe, mut unsafe_rows) = (0, 0);
         for _ in 0..20_000 {
             let mut text = String::new();

@@ -769,14 +769,9 @@ mod tests {
             "\"unterminated",
         ];
         const DAMAGE: &[u8] = b" \t\n:,{}[\"\\x0\xff\xc3";
-        // xorshift: the same lines every run.
-        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
-        let mut next = |n: usize| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed % n as u64) as usize
-        };
+        // The same lines every run.
+        let mut random = crate::synthetic::SplitMix64::new(0x2545_f491_4f6c_dd1d_u64);
+        let mut next = |n: usize| random.below(n as u64) as usize;
         let mut flat = 0;
         for _ in 0..50_000 {
             let mut line = String::from("{");
