@@ -18,8 +18,8 @@ use bwp_fake::{CLIENT_ID, CLIENT_SECRET, FakeBwp, TARGET_ID};
 use catalog_aws::alerts::Alerts;
 use catalog_aws::build_pass::Settings;
 use catalog_aws::bwp_pass::{
-    FeedDeps, FeedSettings, FeedTrigger, LISTING_KEY, ProductsRef, Submission, all_records,
-    load_listing, result_key, result_summary_key, submit_pass,
+    FeedDeps, FeedPassError, FeedSettings, FeedTrigger, LISTING_KEY, ProductsRef, Submission,
+    SubmitReport, all_records, load_listing, result_key, result_summary_key, submit_pass,
 };
 use catalog_aws::bwp_results::{FeedOutcome, results_pass};
 use catalog_aws::faulty::{Faulty, Op};
@@ -136,6 +136,20 @@ impl World {
         )
         .await
         .unwrap()
+    }
+
+    /// The submission pass on a `products/` drop, with the world's feeds.
+    async fn submit(&self, export: ProductsRef) -> Result<SubmitReport, FeedPassError> {
+        let feeds = self.feeds();
+        submit_pass(
+            &self.store,
+            &feeds.api,
+            &self.deps.alerts,
+            &feeds.settings,
+            FeedTrigger::Products(export),
+            1_764_504_000,
+        )
+        .await
     }
 
     async fn results(&self) -> Vec<FeedOutcome> {
@@ -360,17 +374,7 @@ async fn a_size_mismatch_or_an_expired_upload_link_gets_a_new_link_and_a_correct
     let w = world("bwp-mismatch").await;
     let export = w.put("products/a.jsonl", &products(3)).await;
     w.fake.mismatch_next_upload_link();
-    let feeds = w.feeds();
-    let report = submit_pass(
-        &w.store,
-        &feeds.api,
-        &w.deps.alerts,
-        &feeds.settings,
-        FeedTrigger::Products(export),
-        1_764_504_000,
-    )
-    .await
-    .unwrap();
+    let report = w.submit(export).await.unwrap();
     assert!(
         matches!(report.submission, Submission::Submitted { .. }),
         "{report:?}"
@@ -386,16 +390,7 @@ async fn a_size_mismatch_or_an_expired_upload_link_gets_a_new_link_and_a_correct
     w.results().await;
     let export = w.put("products/b.jsonl", &products(5)).await;
     w.fake.expire_next_upload_link();
-    let report = submit_pass(
-        &w.store,
-        &feeds.api,
-        &w.deps.alerts,
-        &feeds.settings,
-        FeedTrigger::Products(export),
-        1_764_504_000,
-    )
-    .await
-    .unwrap();
+    let report = w.submit(export).await.unwrap();
     assert!(
         matches!(report.submission, Submission::Submitted { .. }),
         "{report:?}"
@@ -412,17 +407,7 @@ async fn an_expired_download_link_gets_a_new_one() {
     let w = world("bwp-download").await;
     w.fake.set_polls_to_finish(1);
     let export = w.put("products/a.jsonl", &products(4)).await;
-    let feeds = w.feeds();
-    submit_pass(
-        &w.store,
-        &feeds.api,
-        &w.deps.alerts,
-        &feeds.settings,
-        FeedTrigger::Products(export),
-        1_764_504_000,
-    )
-    .await
-    .unwrap();
+    w.submit(export).await.unwrap();
     w.fake.expire_next_download_link();
     let outcomes = w.results().await;
     assert!(
@@ -449,18 +434,7 @@ async fn a_failed_feed_is_alerted_with_every_signal_and_its_products_go_again() 
     w.fake.set_polls_to_finish(2);
     w.fake.fail_next_feed(FakeSignal::examples());
     let export = w.put("products/a.jsonl", &products(3)).await;
-    let feeds = w.feeds();
-    let submit = |export: ProductsRef| {
-        submit_pass(
-            &w.store,
-            &feeds.api,
-            &w.deps.alerts,
-            &feeds.settings,
-            FeedTrigger::Products(export),
-            1_764_504_000,
-        )
-    };
-    submit(export.clone()).await.unwrap();
+    w.submit(export.clone()).await.unwrap();
     assert!(matches!(
         &w.results().await[..],
         [FeedOutcome::Pending { .. }]
@@ -505,7 +479,7 @@ async fn a_failed_feed_is_alerted_with_every_signal_and_its_products_go_again() 
         dropped_ms: export.dropped_ms + 60_000,
         ..export
     };
-    let report = submit(again).await.unwrap();
+    let report = w.submit(again).await.unwrap();
     assert_eq!(report.build.unwrap().counts.first_listings, 3);
     assert!(matches!(report.submission, Submission::Submitted { .. }));
 }
@@ -518,22 +492,11 @@ async fn a_late_drop_of_an_older_export_is_superseded_and_sends_nothing() {
         dropped_ms: older.dropped_ms + 3_600_000,
         ..w.put("products/tuesday.jsonl", &products(3)).await
     };
-    let feeds = w.feeds();
-    let submit = |export: ProductsRef| {
-        submit_pass(
-            &w.store,
-            &feeds.api,
-            &w.deps.alerts,
-            &feeds.settings,
-            FeedTrigger::Products(export),
-            1_764_504_000,
-        )
-    };
-    let built = submit(newer.clone()).await.unwrap().build.unwrap();
+    let built = w.submit(newer.clone()).await.unwrap().build.unwrap();
     assert_eq!((built.status, built.files.len()), ("built", 1));
-    let late = submit(older).await.unwrap().build.unwrap();
+    let late = w.submit(older).await.unwrap().build.unwrap();
     assert_eq!((late.status, late.files.len()), ("superseded", 0));
-    let again = submit(newer).await.unwrap().build.unwrap();
+    let again = w.submit(newer).await.unwrap().build.unwrap();
     assert_eq!(
         again.status, "nothing-to-do",
         "a redelivery of the newest builds nothing new"
