@@ -440,11 +440,12 @@ fn write_item_xml(buf: &mut Vec<u8>, item: &Item, omit: Omit) {
             "ExternalIds" if !meta.external_ids.is_empty() => {
                 buf.extend_from_slice(b"      <ExternalIds>");
                 for external in &meta.external_ids {
-                    buf.extend_from_slice(b"<ExternalId scheme=\"");
-                    escape_attr(buf, &external.scheme);
-                    buf.extend_from_slice(b"\">");
-                    escape_text(buf, &external.id);
-                    buf.extend_from_slice(b"</ExternalId>");
+                    leaf_with(
+                        buf,
+                        "ExternalId",
+                        ("scheme", &external.scheme),
+                        &external.id,
+                    );
                 }
                 buf.extend_from_slice(b"</ExternalIds>\n");
             }
@@ -500,44 +501,20 @@ fn write_item_xml(buf: &mut Vec<u8>, item: &Item, omit: Omit) {
                 }
                 buf.extend_from_slice(b"</Images>\n");
             }
-            "Genres" if !meta.genres.is_empty() => {
-                buf.extend_from_slice(b"      <Genres>");
-                for genre in &meta.genres {
-                    leaf(buf, "Genre", genre);
-                }
-                buf.extend_from_slice(b"</Genres>\n");
-            }
-            "Keywords" if !meta.keywords.is_empty() => {
-                buf.extend_from_slice(b"      <Keywords>");
-                for keyword in &meta.keywords {
-                    leaf(buf, "Keyword", keyword);
-                }
-                buf.extend_from_slice(b"</Keywords>\n");
-            }
+            "Genres" => leaf_list(buf, ("Genres", "Genre"), &meta.genres),
+            "Keywords" => leaf_list(buf, ("Keywords", "Keyword"), &meta.keywords),
             "Ratings" => {
                 if let Some(rating) = &meta.rating {
-                    buf.extend_from_slice(b"      <Ratings><Rating system=\"");
-                    escape_attr(buf, &rating.system);
-                    buf.extend_from_slice(b"\">");
-                    escape_text(buf, &rating.value);
-                    buf.extend_from_slice(b"</Rating></Ratings>\n");
+                    buf.extend_from_slice(b"      <Ratings>");
+                    leaf_with(buf, "Rating", ("system", &rating.system), &rating.value);
+                    buf.extend_from_slice(b"</Ratings>\n");
                 }
             }
-            "Studios" if !meta.studios.is_empty() => {
-                buf.extend_from_slice(b"      <Studios>");
-                for studio in &meta.studios {
-                    leaf(buf, "Studio", studio);
-                }
-                buf.extend_from_slice(b"</Studios>\n");
-            }
+            "Studios" => leaf_list(buf, ("Studios", "Studio"), &meta.studios),
             "Credits" if !meta.credits.is_empty() => {
                 buf.extend_from_slice(b"      <Credits>");
                 for credit in &meta.credits {
-                    buf.extend_from_slice(b"<Credit role=\"");
-                    escape_attr(buf, &credit.role);
-                    buf.extend_from_slice(b"\">");
-                    escape_text(buf, &credit.name);
-                    buf.extend_from_slice(b"</Credit>");
+                    leaf_with(buf, "Credit", ("role", &credit.role), &credit.name);
                 }
                 buf.extend_from_slice(b"</Credits>\n");
             }
@@ -667,6 +644,38 @@ fn leaf(buf: &mut Vec<u8>, name: &str, text: &str) {
     buf.extend_from_slice(b"</");
     buf.extend_from_slice(name.as_bytes());
     buf.push(b'>');
+}
+
+/// `<name attr="value">text</name>`.
+fn leaf_with(buf: &mut Vec<u8>, name: &str, (attr, value): (&str, &str), text: &str) {
+    buf.push(b'<');
+    buf.extend_from_slice(name.as_bytes());
+    buf.push(b' ');
+    buf.extend_from_slice(attr.as_bytes());
+    buf.extend_from_slice(b"=\"");
+    escape_attr(buf, value);
+    buf.extend_from_slice(b"\">");
+    escape_text(buf, text);
+    buf.extend_from_slice(b"</");
+    buf.extend_from_slice(name.as_bytes());
+    buf.push(b'>');
+}
+
+/// A wrapped list of text leaves on one line (`<Genres><Genre>…`), or
+/// nothing when `texts` is empty.
+fn leaf_list(buf: &mut Vec<u8>, (wrapper, item): (&str, &str), texts: &[String]) {
+    if texts.is_empty() {
+        return;
+    }
+    buf.extend_from_slice(b"      <");
+    buf.extend_from_slice(wrapper.as_bytes());
+    buf.push(b'>');
+    for text in texts {
+        leaf(buf, item, text);
+    }
+    buf.extend_from_slice(b"</");
+    buf.extend_from_slice(wrapper.as_bytes());
+    buf.extend_from_slice(b">\n");
 }
 
 fn relationship(buf: &mut Vec<u8>, kind: &str, target: &str, sequence: Option<u32>) {
