@@ -107,14 +107,23 @@ fn child(scenario: &str, items: u64, file: &Path) {
     );
 }
 
-fn build(items: u64, file: &Path, multithread: bool) -> (u64, u64) {
+/// The zstd -3 encoder of a catalog file and the catalog's header.
+fn catalog_file(
+    file: &Path,
+    worker: bool,
+) -> (zstd::Encoder<'static, BufWriter<File>>, CatalogHeader) {
     let out = BufWriter::with_capacity(1 << 20, File::create(file).expect("create"));
-    let encoder = catalog_encoder(out, 3, multithread).expect("encoder");
+    let encoder = catalog_encoder(out, 3, worker).expect("encoder");
     let header = CatalogHeader {
         id: "BENCH".into(),
         version: 1,
         action: Action::Upsert,
     };
+    (encoder, header)
+}
+
+fn build(items: u64, file: &Path, multithread: bool) -> (u64, u64) {
+    let (encoder, header) = catalog_file(file, multithread);
     let mut writer = CatalogWriter::new(encoder, &header).expect("writer");
     for item in Synthetic::new(items, 42) {
         writer.write_item(&item).expect("write");
@@ -141,13 +150,7 @@ fn write_export(items: u64, file: &Path) -> std::path::PathBuf {
 }
 
 fn build_from_export(export: &Path, file: &Path) -> (u64, u64) {
-    let out = BufWriter::with_capacity(1 << 20, File::create(file).expect("create"));
-    let encoder = catalog_encoder(out, 3, true).expect("encoder");
-    let header = CatalogHeader {
-        id: "BENCH".into(),
-        version: 1,
-        action: Action::Upsert,
-    };
+    let (encoder, header) = catalog_file(file, true);
     let loader = SourceLoader::new(
         File::open(export).expect("open"),
         SourceFormat::JsonLines,
