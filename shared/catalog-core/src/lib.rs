@@ -48,6 +48,7 @@ pub mod finding;
 pub mod gate;
 pub mod ids;
 pub mod input;
+mod json_row;
 pub mod ledger;
 pub mod model;
 pub mod naming;

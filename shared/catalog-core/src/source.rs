@@ -40,6 +40,7 @@ use thiserror::Error;
 use crate::finding::{Finding, Findings, Position, Rule, Severity};
 use crate::ids::{IdHashMap, IdSet, id_hash};
 use crate::input::{self, Compression, LimitExceeded, Limits, Tracked};
+use crate::json_row;
 use crate::model::{
     Credit, ExternalId, Image, Item, ItemKind, KindTag, LocalizedText, Metadata, Offer, OfferKind,
     Price, Rating, ReleaseDate, Title,
@@ -611,8 +612,8 @@ impl<'a> SourceLoader<'a> {
                 column: 0,
                 offset: 0,
             };
-            let id = record.as_ref().ok().map(|r| r.id.clone());
-            for (field, number) in std::mem::take(&mut self.numbers_as_text) {
+            let id = record.as_ref().ok().map(|r| r.id.as_str());
+            for (field, number) in self.numbers_as_text.drain(..) {
                 let mut finding = Finding::warning(
                     Rule::SourceNumberAsText,
                     position,
@@ -620,8 +621,8 @@ impl<'a> SourceLoader<'a> {
                         "{field} is the JSON number {number}; it is taken as the text {number:?}"
                     ),
                 );
-                if let Some(id) = &id {
-                    finding = finding.for_item(id.clone());
+                if let Some(id) = id {
+                    finding = finding.for_item(id);
                 }
                 self.findings.push(finding);
             }
@@ -685,7 +686,11 @@ impl<'a> SourceLoader<'a> {
                 self.numbers_as_text.clear();
                 self.row_xml_safe = json_row_is_xml_safe(line);
                 let parsed = match std::str::from_utf8(line) {
-                    Ok(text) => serde_json::from_str::<SourceRecord>(text).or_else(|e| {
+                    Ok(text) => match json_row::parse_row(text) {
+                        Some(record) => Ok(record),
+                        None => serde_json::from_str::<SourceRecord>(text),
+                    }
+                    .or_else(|e| {
                         // Real exports hold titles like 1776 or 300 as JSON
                         // numbers: taken as text, with a warning. Only on
                         // this error path, so good rows pay nothing.
@@ -1022,13 +1027,18 @@ impl<'a> SourceLoader<'a> {
                     None
                 }
             };
-            for region in offer.regions {
+            // The window and price are moved into the last region's offer,
+            // cloned for the others.
+            let (mut start, mut end, mut price) = (offer.start, offer.end, price);
+            let mut regions = offer.regions.into_iter().peekable();
+            while let Some(region) = regions.next() {
+                let last = regions.peek().is_none();
                 offers.push(Offer {
                     kind,
                     region,
-                    start: offer.start.clone(),
-                    end: offer.end.clone(),
-                    price: price.clone(),
+                    start: moved_if(last, &mut start),
+                    end: moved_if(last, &mut end),
+                    price: moved_if(last, &mut price),
                 });
             }
         }
@@ -1232,6 +1242,11 @@ impl<'a> SourceLoader<'a> {
         }
         Some((title, others))
     }
+}
+
+/// `value` itself when `last` (leaving `None`), else a clone of it.
+fn moved_if<T: Clone>(last: bool, value: &mut Option<T>) -> Option<T> {
+    if last { value.take() } else { value.clone() }
 }
 
 /// EMBER's `TerritoriesType` from a list of region codes (`["US","CA"]` →
