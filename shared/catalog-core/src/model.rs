@@ -461,11 +461,13 @@ pub fn offer_tiers(meta: &Metadata) -> u8 {
 /// because the tier (a word without dots) is the last dot-separated part
 /// and the rest is the program id.
 pub fn program_offers_id(program_id: &str, tier: OfferKind) -> String {
-    let mut id = String::with_capacity(program_id.len() + 20);
-    id.push_str(program_id);
-    id.push_str(".offers.");
-    id.push_str(tier.as_str());
-    id
+    program_offers_id_parts(program_id, tier).concat()
+}
+
+/// [`program_offers_id`] in its three parts, for a writer that puts them
+/// straight into its buffer: the program id, then two plain ASCII words.
+pub fn program_offers_id_parts(program_id: &str, tier: OfferKind) -> [&str; 3] {
+    [program_id, ".offers.", tier.as_str()]
 }
 
 /// An amount in a currency, kept as the decimal string given (`3.99`).
