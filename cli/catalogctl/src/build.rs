@@ -263,6 +263,7 @@ fn build_plain(
     while let Some(mut item) = loader.next_item()? {
         options.omit.strip(&mut item);
         writer.write_item(&item)?;
+        loader.recycle(item);
         count += 1;
         if count.is_multiple_of(4096) {
             show(progress, count, loader.bytes_read());

@@ -20,17 +20,65 @@ use crate::source::{
     SourceReleaseDate, SourceText, SourceTitle,
 };
 
-/// The record of one row, or `None` for serde_json to read it.
-pub(crate) fn parse_row(line: &str) -> Option<SourceRecord> {
-    let mut p = Parser { line, at: 0 };
+/// The record of one row, or `None` for serde_json to read it. Its strings
+/// take their buffers from `pool` when it has them.
+pub(crate) fn parse_row(line: &str, pool: &mut StringPool) -> Option<SourceRecord> {
+    let mut p = Parser { line, at: 0, pool };
     let record = p.record()?;
     p.ws();
     (p.at == line.len()).then_some(record)
 }
 
-struct Parser<'a> {
+/// The buffers of strings already used (an item written, a row's type),
+/// so the next rows' strings are read into them instead of each asking the
+/// allocator: a build's rows have about 35 strings each, and allocating
+/// and freeing them was a sixth of its main thread. Buffers are kept by
+/// size class, a bounded number of each, and none over 4 KiB.
+#[derive(Debug, Default)]
+pub(crate) struct StringPool {
+    /// Class `k` holds buffers of at least `8 << k` bytes.
+    classes: [Vec<String>; 8],
+}
+
+impl StringPool {
+    const PER_CLASS: usize = 64;
+    const LARGEST: usize = 4096;
+
+    /// An empty string with room for `len` bytes (often a used buffer).
+    pub(crate) fn take(&mut self, len: usize) -> String {
+        // The smallest class all of whose buffers hold `len` bytes.
+        let first = match len {
+            0..=8 => 0,
+            _ => (usize::BITS - ((len - 1) / 8).leading_zeros()) as usize,
+        };
+        for class in self.classes.iter_mut().skip(first) {
+            if let Some(mut buffer) = class.pop() {
+                buffer.clear();
+                return buffer;
+            }
+        }
+        String::with_capacity(len)
+    }
+
+    /// Keeps `text`'s buffer for a later [`take`](Self::take).
+    pub(crate) fn give(&mut self, text: String) {
+        let capacity = text.capacity();
+        if !(8..=Self::LARGEST).contains(&capacity) {
+            return;
+        }
+        let class = (usize::BITS - 1 - (capacity / 8).leading_zeros()) as usize;
+        if let Some(class) = self.classes.get_mut(class.min(7))
+            && class.len() < Self::PER_CLASS
+        {
+            class.push(text);
+        }
+    }
+}
+
+struct Parser<'a, 'p> {
     line: &'a str,
     at: usize,
+    pool: &'p mut StringPool,
 }
 
 /// Marks field `bit` as seen; `None` when it was already (serde_json
@@ -44,7 +92,7 @@ fn first_time(seen: &mut u32, bit: u32) -> Option<()> {
     Some(())
 }
 
-impl<'a> Parser<'a> {
+impl<'a> Parser<'a, '_> {
     fn ws(&mut self) {
         let bytes = self.line.as_bytes();
         while let Some(b' ' | b'\t' | b'\n' | b'\r') = bytes.get(self.at) {
@@ -123,9 +171,9 @@ impl<'a> Parser<'a> {
         self.eat(b'"')?;
         let line = self.line;
         let bytes = line.as_bytes();
-        let mut out = String::new();
+        let mut stop = string_stop(bytes, self.at)?;
+        let mut out = self.pool.take(stop - self.at);
         loop {
-            let stop = string_stop(bytes, self.at)?;
             out.push_str(line.get(self.at..stop)?);
             self.at = stop + 1;
             match bytes[stop] {
@@ -150,6 +198,7 @@ impl<'a> Parser<'a> {
                 // A raw control character: serde_json refuses the row.
                 _ => return None,
             }
+            stop = string_stop(bytes, self.at)?;
         }
     }
 
@@ -619,9 +668,40 @@ mod tests {
 
     /// Whenever the direct reader reads a row, serde_json reads the same
     /// record from it.
-    fn same_as_serde(line: &str) {
-        if let Some(direct) = parse_row(line) {
-            assert_eq!(Some(direct), serde(line), "{line}");
+    fn same_as_serde(line: &str, pool: &mut StringPool) {
+        if let Some(direct) = parse_row(line, pool) {
+            assert_eq!(Some(&direct), serde(line).as_ref(), "{line}");
+            give_back(pool, direct);
+        }
+    }
+
+    /// Hands a record's strings to the pool, still holding their text: the
+    /// next rows must not see any of it.
+    fn give_back(pool: &mut StringPool, record: SourceRecord) {
+        let strings = [record.kind, record.id]
+            .into_iter()
+            .chain(record.title)
+            .chain(record.synopsis)
+            .chain(record.genres)
+            .chain(record.credits.into_iter().flat_map(|c| [c.role, c.name]))
+            .chain(record.images.into_iter().map(|i| i.url))
+            .chain(record.deep_link);
+        for text in strings {
+            pool.give(text);
+        }
+    }
+
+    #[test]
+    fn the_pool_hands_out_empty_strings_with_room_for_the_length_asked() {
+        let mut pool = StringPool::default();
+        for len in [0, 1, 7, 8, 9, 16, 17, 100, 1000, 4096, 5000] {
+            pool.give("x".repeat(len));
+            pool.give(String::with_capacity(len * 3));
+        }
+        for len in [0, 1, 8, 9, 16, 17, 33, 500, 1024, 1025, 4096, 9000] {
+            let text = pool.take(len);
+            assert!(text.is_empty(), "{len}");
+            assert!(text.capacity() >= len, "{len}: {}", text.capacity());
         }
     }
 
@@ -634,9 +714,11 @@ mod tests {
             r#"{"type":"movie","id":"東京 🎬 Ångström & <b>"}"#,
             r#"{"type":"movie","id":"","title":""}"#,
         ];
-        for row in rows {
-            let direct = parse_row(row).unwrap_or_else(|| panic!("not read: {row}"));
-            assert_eq!(Some(direct), serde(row), "{row}");
+        let mut pool = StringPool::default();
+        for row in rows.iter().chain(rows.iter().rev()) {
+            let direct = parse_row(row, &mut pool).unwrap_or_else(|| panic!("not read: {row}"));
+            assert_eq!(Some(&direct), serde(row).as_ref(), "{row}");
+            give_back(&mut pool, direct);
         }
     }
 
@@ -669,7 +751,7 @@ mod tests {
             "",
         ];
         for row in rows {
-            assert_eq!(parse_row(row), None, "{row}");
+            assert_eq!(parse_row(row, &mut StringPool::default()), None, "{row}");
         }
     }
 
@@ -707,12 +789,13 @@ mod tests {
             "\"type\":",
         ];
         let mut read = 0;
+        let mut pool = StringPool::default();
         for row in &rows {
             assert!(
-                parse_row(row).is_some(),
+                parse_row(row, &mut StringPool::default()).is_some(),
                 "a generated row was not read: {row}"
             );
-            same_as_serde(row);
+            same_as_serde(row, &mut pool);
             let row = row.as_str();
             read += 1;
             for _ in 0..40 {
@@ -728,7 +811,7 @@ mod tests {
                         damaged.replace_range(at..at + c.len_utf8(), "");
                     }
                 }
-                same_as_serde(&damaged);
+                same_as_serde(&damaged, &mut pool);
             }
         }
         assert_eq!(read, 300);

@@ -213,6 +213,7 @@ pub fn build_in_parts_with<P: Parts>(
         options.omit.strip(&mut item);
         if let Some(item) = planner.next(item)? {
             rotation.write(&item)?;
+            loader.recycle(item);
         }
         if read.is_multiple_of(4096) {
             on_progress(read, loader.bytes_read());

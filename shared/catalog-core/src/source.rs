@@ -510,6 +510,8 @@ pub struct SourceLoader<'a> {
     row_xml_safe: bool,
     /// Whether the default locale, which rows may take, is such text.
     default_locale_xml_safe: bool,
+    /// Buffers of strings the caller is done with ([`Self::recycle`]).
+    pool: json_row::StringPool,
 }
 
 impl std::fmt::Debug for SourceLoader<'_> {
@@ -579,6 +581,7 @@ impl<'a> SourceLoader<'a> {
             numbers_as_text: Vec::new(),
             row_xml_safe: false,
             default_locale_xml_safe,
+            pool: json_row::StringPool::default(),
         })
     }
 
@@ -636,6 +639,85 @@ impl<'a> SourceLoader<'a> {
         }
     }
 
+    /// Takes back an item the caller is done with: its strings' buffers
+    /// hold the next rows' strings, instead of each row's strings being
+    /// allocated and freed.
+    pub fn recycle(&mut self, item: Item) {
+        let pool = &mut self.pool;
+        pool.give(item.id);
+        match item.kind {
+            ItemKind::Movie | ItemKind::Series => {}
+            ItemKind::Season { series_id, .. } => pool.give(series_id),
+            ItemKind::Episode {
+                series_id,
+                season_id,
+                ..
+            } => {
+                pool.give(series_id);
+                pool.give(season_id);
+            }
+        }
+        let meta = item.meta;
+        for e in meta.external_ids {
+            pool.give(e.scheme);
+            pool.give(e.id);
+        }
+        pool.give(meta.title.locale);
+        pool.give(meta.title.text);
+        for t in meta.other_titles {
+            pool.give(t.locale);
+            pool.give(t.text);
+            pool.give(t.territories);
+        }
+        let texts = meta
+            .other_descriptions
+            .into_iter()
+            .chain(meta.other_synopses);
+        for text in texts {
+            pool.give(text.locale);
+            pool.give(text.text);
+        }
+        for date in meta.release_dates {
+            pool.give(date.date);
+            give_some(pool, date.release_type);
+        }
+        for name in meta
+            .genres
+            .into_iter()
+            .chain(meta.keywords)
+            .chain(meta.studios)
+        {
+            pool.give(name);
+        }
+        if let Some(rating) = meta.rating {
+            pool.give(rating.system);
+            pool.give(rating.value);
+        }
+        for credit in meta.credits {
+            pool.give(credit.role);
+            pool.give(credit.name);
+        }
+        for image in meta.images {
+            pool.give(image.kind);
+            pool.give(image.url);
+            give_some(pool, image.aspect_ratio);
+            give_some(pool, image.mime_type);
+            give_some(pool, image.resolution);
+        }
+        for offer in meta.offers {
+            pool.give(offer.region);
+            give_some(pool, offer.start);
+            give_some(pool, offer.end);
+            if let Some(price) = offer.price {
+                pool.give(price.amount);
+                pool.give(price.currency);
+            }
+        }
+        give_some(pool, meta.description);
+        give_some(pool, meta.synopsis);
+        give_some(pool, meta.deep_link);
+    }
+
     /// Ends the load and reports.
     pub fn finish(self) -> LoadReport {
         let bytes = self.bytes_read();
@@ -686,7 +768,7 @@ impl<'a> SourceLoader<'a> {
                 self.numbers_as_text.clear();
                 self.row_xml_safe = json_row_is_xml_safe(line);
                 let parsed = match std::str::from_utf8(line) {
-                    Ok(text) => match json_row::parse_row(text) {
+                    Ok(text) => match json_row::parse_row(text, &mut self.pool) {
                         Some(record) => Ok(record),
                         None => serde_json::from_str::<SourceRecord>(text),
                     }
@@ -831,6 +913,7 @@ impl<'a> SourceLoader<'a> {
             ));
             return self.reject(problems, &id);
         };
+        self.pool.give(std::mem::take(&mut record.kind));
         let item_kind = match self.item_kind(kind, &record, &mut problems, &error) {
             Some(k) => k,
             None => return self.reject(problems, &id),
@@ -1241,6 +1324,12 @@ impl<'a> SourceLoader<'a> {
             });
         }
         Some((title, others))
+    }
+}
+
+fn give_some(pool: &mut json_row::StringPool, text: Option<String>) {
+    if let Some(text) = text {
+        pool.give(text);
     }
 }
 
