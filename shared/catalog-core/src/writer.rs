@@ -989,6 +989,22 @@ mod tests {
             err.to_string(),
             "item \"m1\" cannot be written: Title holds U+0007, which XML cannot carry"
         );
+        let mut offered = movie("m2", "fine");
+        offered.meta.offers.push(Offer {
+            kind: OfferKind::Free,
+            region: "US\u{fffe}".into(),
+            start: None,
+            end: None,
+            price: None,
+        });
+        let err = writer.write_item(&offered).unwrap_err();
+        assert!(err.to_string().contains("U+FFFE"), "{err}");
+        // Nothing of a refused item is written.
+        writer.write_item(&movie("m3", "good")).unwrap();
+        let (xml, summary) = writer.finish().unwrap();
+        let xml = String::from_utf8(xml).unwrap();
+        assert_eq!(summary.total_items(), 1);
+        assert!(!xml.contains("m1") && !xml.contains("m2") && xml.contains("m3"), "{xml}");
     }
 
     #[test]
