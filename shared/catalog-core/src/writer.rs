@@ -237,8 +237,14 @@ impl<W: Write> CatalogWriter<W> {
         };
         if self.spill.is_none() {
             let file = tempfile::tempfile().map_err(spill_error)?;
-            let encoder =
+            let mut encoder =
                 zstd::Encoder::new(BufWriter::new(file), SPILL_LEVEL).map_err(spill_error)?;
+            if std::thread::available_parallelism().map_or(1, |n| n.get()) > 1 {
+                encoder.multithread(1).map_err(spill_error)?;
+                encoder
+                    .set_parameter(zstd::stream::raw::CParameter::JobSize(SPILL_JOB_BYTES))
+                    .map_err(spill_error)?;
+            }
             self.spill = Some(encoder);
         }
         if let Some(spill) = &mut self.spill {
@@ -344,6 +350,9 @@ impl<W: Write> CatalogWriter<W> {
 /// and read back (0.22 s against 0.32 s for 200k items' 137 MB of offers).
 /// At 5 million items a file, the spill is about 150 MB of Lambda's `/tmp`.
 const SPILL_LEVEL: i32 = -1;
+
+/// The spill's jobs, when a second core compresses it.
+const SPILL_JOB_BYTES: u32 = 512 << 10;
 
 /// Bytes zstd's worker thread compresses as one job (zstd's default at
 /// level 3 is 8 MiB, and it keeps about three jobs' worth of buffers: ~30 MB
@@ -1004,7 +1013,10 @@ mod tests {
         let (xml, summary) = writer.finish().unwrap();
         let xml = String::from_utf8(xml).unwrap();
         assert_eq!(summary.total_items(), 1);
-        assert!(!xml.contains("m1") && !xml.contains("m2") && xml.contains("m3"), "{xml}");
+        assert!(
+            !xml.contains("m1") && !xml.contains("m2") && xml.contains("m3"),
+            "{xml}"
+        );
     }
 
     #[test]
