@@ -129,6 +129,7 @@ pub struct CatalogWriter<W: Write> {
     offer_catalog_id: String,
     /// Offers waiting for the `OfferCatalog`, zstd-compressed on disk.
     spill: Option<SpillEncoder>,
+    /// Offers not yet handed to the spill (up to 64 KiB).
     spill_buf: Vec<u8>,
     /// Deletes waiting for `finish`, by [`KindTag::delete_rank`].
     deletes: [Vec<(Delete, KindTag)>; 3],
@@ -219,10 +220,12 @@ impl<W: Write> CatalogWriter<W> {
                 self.summary.deep_links_not_sent += 1;
             }
         } else {
-            self.spill_buf.clear();
             let written = write_offers_xml(&mut self.spill_buf, item, &self.header.id, self.omit);
             self.summary.program_offers += written;
-            self.spill_offers()?;
+            // In 64 KiB writes: each write to zstd's worker takes its locks.
+            if self.spill_buf.len() >= FLUSH_AT {
+                self.spill_offers()?;
+            }
         }
         if self.buf.len() >= FLUSH_AT {
             self.flush_buf()?;
@@ -250,6 +253,7 @@ impl<W: Write> CatalogWriter<W> {
         if let Some(spill) = &mut self.spill {
             spill.write_all(&self.spill_buf).map_err(spill_error)?;
         }
+        self.spill_buf.clear();
         Ok(())
     }
 
@@ -272,6 +276,9 @@ impl<W: Write> CatalogWriter<W> {
     /// Writes the queued deletes, the offer catalog and the closing tags,
     /// flushes, and hands back the sink.
     pub fn finish(mut self) -> Result<(W, WriteSummary), WriteError> {
+        if !self.spill_buf.is_empty() {
+            self.spill_offers()?;
+        }
         let deletes = std::mem::take(&mut self.deletes);
         for (delete, kind) in deletes.into_iter().flatten() {
             write_delete(&mut self.buf, &delete);
