@@ -229,13 +229,17 @@ impl<'a> Parser<'a, '_> {
         u32::from_str_radix(hex, 16).ok()
     }
 
-    /// `null` or a string.
-    fn optional_string(&mut self) -> Option<Option<String>> {
+    /// `null` (`None`), or what `read` reads.
+    fn optional<T>(&mut self, read: impl FnOnce(&mut Self) -> Option<T>) -> Option<Option<T>> {
         if self.peek()? == b'n' {
             self.literal("null")?;
             return Some(None);
         }
-        self.string().map(Some)
+        read(self).map(Some)
+    }
+
+    fn optional_string(&mut self) -> Option<Option<String>> {
+        self.optional(Parser::string)
     }
 
     /// A plain non-negative integer (no sign, fraction or exponent).
@@ -257,17 +261,8 @@ impl<'a> Parser<'a, '_> {
         (digits > 0 && !leading_zero && !float).then_some(value)
     }
 
-    /// `null` or an integer.
-    fn optional_integer(&mut self) -> Option<Option<u64>> {
-        if self.peek()? == b'n' {
-            self.literal("null")?;
-            return Some(None);
-        }
-        self.integer().map(Some)
-    }
-
     fn optional_u32(&mut self) -> Option<Option<u32>> {
-        match self.optional_integer()? {
+        match self.optional(Parser::integer)? {
             Some(n) => u32::try_from(n).ok().map(Some),
             None => Some(None),
         }
@@ -281,9 +276,7 @@ impl<'a> Parser<'a, '_> {
     }
 
     fn strings(&mut self) -> Option<Vec<String>> {
-        let mut list = Vec::new();
-        self.array(|p| p.string().map(|s| list.push(s)))?;
-        Some(list)
+        self.list(Parser::string)
     }
 
     fn list<T>(&mut self, mut one: impl FnMut(&mut Self) -> Option<T>) -> Option<Vec<T>> {
@@ -307,7 +300,7 @@ impl<'a> Parser<'a, '_> {
                 }
                 "version" => {
                     first_time(&mut seen, 2)?;
-                    r.version = p.optional_integer()?;
+                    r.version = p.optional(Parser::integer)?;
                 }
                 "external_ids" => {
                     first_time(&mut seen, 3)?;
@@ -367,12 +360,7 @@ impl<'a> Parser<'a, '_> {
                 }
                 "rating" => {
                     first_time(&mut seen, 17)?;
-                    r.rating = if p.peek()? == b'n' {
-                        p.literal("null")?;
-                        None
-                    } else {
-                        Some(p.rating()?)
-                    };
+                    r.rating = p.optional(Parser::rating)?;
                 }
                 "studios" => {
                     first_time(&mut seen, 18)?;
