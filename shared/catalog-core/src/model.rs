@@ -136,6 +136,91 @@ pub struct Item {
     pub meta: Metadata,
 }
 
+impl Item {
+    /// Takes every string out of the item and hands it to `give` (which
+    /// keeps its buffer for later text), and empties every list, keeping
+    /// its allocation. The source loader and the catalog reader both reuse
+    /// the strings of items they are done with through it.
+    pub(crate) fn drain_strings(&mut self, give: &mut impl FnMut(String)) {
+        give(std::mem::take(&mut self.id));
+        match &mut self.kind {
+            ItemKind::Movie | ItemKind::Series => {}
+            ItemKind::Season { series_id, .. } => give(std::mem::take(series_id)),
+            ItemKind::Episode {
+                series_id,
+                season_id,
+                ..
+            } => {
+                give(std::mem::take(series_id));
+                give(std::mem::take(season_id));
+            }
+        }
+        let meta = &mut self.meta;
+        for e in meta.external_ids.drain(..) {
+            give(e.scheme);
+            give(e.id);
+        }
+        give(std::mem::take(&mut meta.title.locale));
+        give(std::mem::take(&mut meta.title.text));
+        for t in meta.other_titles.drain(..) {
+            give(t.locale);
+            give(t.text);
+            give(t.territories);
+        }
+        let texts = meta.other_descriptions.drain(..);
+        for t in texts.chain(meta.other_synopses.drain(..)) {
+            give(t.locale);
+            give(t.text);
+        }
+        for d in meta.release_dates.drain(..) {
+            give(d.date);
+            d.release_type.into_iter().for_each(&mut *give);
+        }
+        let names = meta.genres.drain(..).chain(meta.keywords.drain(..));
+        names.chain(meta.studios.drain(..)).for_each(&mut *give);
+        if let Some(rating) = meta.rating.take() {
+            give(rating.system);
+            give(rating.value);
+        }
+        for credit in meta.credits.drain(..) {
+            give(credit.role);
+            give(credit.name);
+        }
+        for image in meta.images.drain(..) {
+            give(image.kind);
+            give(image.url);
+            [image.aspect_ratio, image.mime_type, image.resolution]
+                .into_iter()
+                .flatten()
+                .for_each(&mut *give);
+        }
+        drain_offer_strings(&mut meta.offers, give);
+        [
+            meta.description.take(),
+            meta.synopsis.take(),
+            meta.deep_link.take(),
+        ]
+        .into_iter()
+        .flatten()
+        .for_each(give);
+    }
+}
+
+/// [`Item::drain_strings`] for a list of offers.
+pub(crate) fn drain_offer_strings(offers: &mut Vec<Offer>, give: &mut impl FnMut(String)) {
+    for offer in offers.drain(..) {
+        give(offer.region);
+        [offer.start, offer.end]
+            .into_iter()
+            .flatten()
+            .for_each(&mut *give);
+        if let Some(price) = offer.price {
+            give(price.amount);
+            give(price.currency);
+        }
+    }
+}
+
 /// What an item is. Seasons name their series; episodes their season and series.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ItemKind {

@@ -71,7 +71,7 @@ use crate::ids::{IdHashMap, IdSet, KnownItems, id_hash};
 use crate::input::{self, Compression, LimitExceeded, Limits};
 use crate::model::{
     Action, CatalogHeader, Credit, Delete, Entry, ExternalId, Image, Item, ItemKind, KindTag,
-    LocalizedText, Metadata, Offer, OfferKind, Rating, ReleaseDate, Title,
+    LocalizedText, Metadata, Offer, OfferKind, Rating, ReleaseDate, Title, drain_offer_strings,
 };
 use crate::rules;
 use crate::xml_events::{EventStream, Failure, XmlFailure};
@@ -3138,71 +3138,18 @@ impl Spare {
     }
 
     /// Keeps the allocations of an item that is done with.
-    fn item(&mut self, item: Item) {
-        let Item { id, kind, meta, .. } = item;
-        self.string(id);
-        match kind {
-            ItemKind::Movie | ItemKind::Series => {}
-            ItemKind::Season { series_id, .. } => self.string(series_id),
-            ItemKind::Episode {
-                series_id,
-                season_id,
-                ..
-            } => {
-                self.string(series_id);
-                self.string(season_id);
-            }
-        }
-        let Metadata {
-            title,
-            description,
-            synopsis,
-            mut genres,
-            rating,
-            mut credits,
-            mut images,
-            offers,
-            deep_link,
-            ..
-        } = meta;
-        self.string(title.locale);
-        self.string(title.text);
-        for text in [description, synopsis, deep_link].into_iter().flatten() {
-            self.string(text);
-        }
-        if let Some(rating) = rating {
-            self.string(rating.system);
-            self.string(rating.value);
-        }
-        for genre in genres.drain(..) {
-            self.string(genre);
-        }
-        for credit in credits.drain(..) {
-            self.string(credit.role);
-            self.string(credit.name);
-        }
-        for image in images.drain(..) {
-            self.string(image.kind);
-            self.string(image.url);
-        }
-        Self::list(&mut self.genres, genres);
-        Self::list(&mut self.credits, credits);
-        Self::list(&mut self.images, images);
-        self.offers(offers);
+    fn item(&mut self, mut item: Item) {
+        item.drain_strings(&mut |text| self.string(text));
+        let meta = item.meta;
+        Self::list(&mut self.genres, meta.genres);
+        Self::list(&mut self.credits, meta.credits);
+        Self::list(&mut self.images, meta.images);
+        Self::list(&mut self.offers, meta.offers);
     }
 
     /// Keeps the allocations of offers that are done with.
     fn offers(&mut self, mut offers: Vec<Offer>) {
-        for offer in offers.drain(..) {
-            self.string(offer.region);
-            for text in [offer.start, offer.end].into_iter().flatten() {
-                self.string(text);
-            }
-            if let Some(price) = offer.price {
-                self.string(price.amount);
-                self.string(price.currency);
-            }
-        }
+        drain_offer_strings(&mut offers, &mut |text| self.string(text));
         Self::list(&mut self.offers, offers);
     }
 }

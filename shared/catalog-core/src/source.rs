@@ -642,80 +642,8 @@ impl<'a> SourceLoader<'a> {
     /// Takes back an item the caller is done with: its strings' buffers
     /// hold the next rows' strings, instead of each row's strings being
     /// allocated and freed.
-    pub fn recycle(&mut self, item: Item) {
-        let pool = &mut self.pool;
-        pool.give(item.id);
-        match item.kind {
-            ItemKind::Movie | ItemKind::Series => {}
-            ItemKind::Season { series_id, .. } => pool.give(series_id),
-            ItemKind::Episode {
-                series_id,
-                season_id,
-                ..
-            } => {
-                pool.give(series_id);
-                pool.give(season_id);
-            }
-        }
-        let meta = item.meta;
-        for e in meta.external_ids {
-            pool.give(e.scheme);
-            pool.give(e.id);
-        }
-        pool.give(meta.title.locale);
-        pool.give(meta.title.text);
-        for t in meta.other_titles {
-            pool.give(t.locale);
-            pool.give(t.text);
-            pool.give(t.territories);
-        }
-        let texts = meta
-            .other_descriptions
-            .into_iter()
-            .chain(meta.other_synopses);
-        for text in texts {
-            pool.give(text.locale);
-            pool.give(text.text);
-        }
-        for date in meta.release_dates {
-            pool.give(date.date);
-            give_some(pool, date.release_type);
-        }
-        for name in meta
-            .genres
-            .into_iter()
-            .chain(meta.keywords)
-            .chain(meta.studios)
-        {
-            pool.give(name);
-        }
-        if let Some(rating) = meta.rating {
-            pool.give(rating.system);
-            pool.give(rating.value);
-        }
-        for credit in meta.credits {
-            pool.give(credit.role);
-            pool.give(credit.name);
-        }
-        for image in meta.images {
-            pool.give(image.kind);
-            pool.give(image.url);
-            give_some(pool, image.aspect_ratio);
-            give_some(pool, image.mime_type);
-            give_some(pool, image.resolution);
-        }
-        for offer in meta.offers {
-            pool.give(offer.region);
-            give_some(pool, offer.start);
-            give_some(pool, offer.end);
-            if let Some(price) = offer.price {
-                pool.give(price.amount);
-                pool.give(price.currency);
-            }
-        }
-        give_some(pool, meta.description);
-        give_some(pool, meta.synopsis);
-        give_some(pool, meta.deep_link);
+    pub fn recycle(&mut self, mut item: Item) {
+        item.drain_strings(&mut |text| self.pool.give(text));
     }
 
     /// Ends the load and reports.
@@ -1324,12 +1252,6 @@ impl<'a> SourceLoader<'a> {
             });
         }
         Some((title, others))
-    }
-}
-
-fn give_some(pool: &mut json_row::StringPool, text: Option<String>) {
-    if let Some(text) = text {
-        pool.give(text);
     }
 }
 
