@@ -467,7 +467,7 @@ pub type Catalog = zstd::Encoder<'static, BufWriter<File>>;
 pub fn open_catalog(path: &Path, level: i32) -> Result<Catalog> {
     let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
     // Compression on a second core overlaps XML writing (NOTES.md: ~1.5x).
-    let worker = std::thread::available_parallelism().map_or(1, |n| n.get()) > 1;
+    let worker = catalog_core::writer::has_second_core();
     Ok(catalog_core::writer::catalog_encoder(
         BufWriter::with_capacity(1 << 20, file),
         level,

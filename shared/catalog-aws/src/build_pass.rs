@@ -884,7 +884,7 @@ impl<S: ObjectStore + Clone> Parts for OutboxParts<S> {
             .map_err(io::Error::other)?;
         // With a second core, compression overlaps the XML (the build's
         // two threads then share it with zstd's worker).
-        let worker = std::thread::available_parallelism().map_or(1, |n| n.get()) > 1;
+        let worker = catalog_core::writer::has_second_core();
         let encoder = catalog_core::writer::catalog_encoder(
             Counting {
                 inner: writer,

@@ -242,7 +242,7 @@ impl<W: Write> CatalogWriter<W> {
             let file = tempfile::tempfile().map_err(spill_error)?;
             let mut encoder =
                 zstd::Encoder::new(BufWriter::new(file), SPILL_LEVEL).map_err(spill_error)?;
-            if std::thread::available_parallelism().map_or(1, |n| n.get()) > 1 {
+            if has_second_core() {
                 encoder.multithread(1).map_err(spill_error)?;
                 encoder
                     .set_parameter(zstd::stream::raw::CParameter::JobSize(SPILL_JOB_BYTES))
@@ -369,6 +369,12 @@ const SPILL_JOB_BYTES: u32 = 512 << 10;
 /// 2 MiB that is a few percent of its time, and the file is the same size
 /// within 0.3%.
 pub const ZSTD_JOB_BYTES: u32 = 2 << 20;
+
+/// Whether compression can run on a core of its own: the catalog's encoder
+/// and the offer spill then use a zstd worker.
+pub fn has_second_core() -> bool {
+    std::thread::available_parallelism().map_or(1, |n| n.get()) > 1
+}
 
 /// The zstd encoder a catalog is written through: `level`, and with
 /// `worker` the compression on a second thread (it overlaps writing the
