@@ -240,14 +240,9 @@ impl<W: Write> CatalogWriter<W> {
         };
         if self.spill.is_none() {
             let file = tempfile::tempfile().map_err(spill_error)?;
-            let mut encoder =
-                zstd::Encoder::new(BufWriter::new(file), SPILL_LEVEL).map_err(spill_error)?;
-            if has_second_core() {
-                encoder.multithread(1).map_err(spill_error)?;
-                encoder
-                    .set_parameter(zstd::stream::raw::CParameter::JobSize(SPILL_JOB_BYTES))
-                    .map_err(spill_error)?;
-            }
+            let jobs = has_second_core().then_some(SPILL_JOB_BYTES);
+            let encoder =
+                zstd_encoder(BufWriter::new(file), SPILL_LEVEL, jobs).map_err(spill_error)?;
             self.spill = Some(encoder);
         }
         if let Some(spill) = &mut self.spill {
@@ -384,10 +379,20 @@ pub fn catalog_encoder<W: Write>(
     level: i32,
     worker: bool,
 ) -> io::Result<zstd::Encoder<'static, W>> {
+    zstd_encoder(sink, level, worker.then_some(ZSTD_JOB_BYTES))
+}
+
+/// A zstd encoder at `level`; with `jobs`, compressing on a worker thread
+/// in jobs of that many bytes.
+fn zstd_encoder<W: Write>(
+    sink: W,
+    level: i32,
+    jobs: Option<u32>,
+) -> io::Result<zstd::Encoder<'static, W>> {
     let mut encoder = zstd::Encoder::new(sink, level)?;
-    if worker {
+    if let Some(bytes) = jobs {
         encoder.multithread(1)?;
-        encoder.set_parameter(zstd::stream::raw::CParameter::JobSize(ZSTD_JOB_BYTES))?;
+        encoder.set_parameter(zstd::stream::raw::CParameter::JobSize(bytes))?;
     }
     Ok(encoder)
 }
