@@ -1,20 +1,28 @@
 //! XML events read on other threads.
 //!
 //! Tokenizing XML costs about as much as checking what it says, and
-//! decompressing is not free either, so [`EventStream`] runs quick-xml (with
-//! the size bounds and line counting of [`Counted`]) on a worker thread, and
-//! zstd or gzip decoding, if any, on a third (see [`threaded`](crate::threaded)),
-//! while the reader checks events on its own thread. The raw input is still
-//! read on the reader's thread.
+//! decompressing is not free either, so [`EventStream`] tokenizes on a worker
+//! thread, and zstd or gzip decoding, if any, runs on a third (see
+//! [`threaded`](crate::threaded)), while the reader checks events on its own
+//! thread. The raw input is still read on the reader's thread.
 //!
-//! The worker reads events exactly as the reader used to itself: the same
-//! decoder asked for the same reads, the same buffer size, the same
-//! quick-xml configuration, the token bound restarted before each event. It
-//! copies each event's text into a batch with its kind and the position the
-//! input had reached after it, and the reader rebuilds the same `Event`
-//! from that, borrowing the batch. An error ends the batch with the error
-//! itself, where quick-xml says it is and the position at that moment, so
-//! the reader classifies and places it as before.
+//! The worker's [`Tokenizer`] reads tags, text and references straight from
+//! chunks of the decoded input, each checked as UTF-8 once, and sends each
+//! chunk with a record per event (kind, where its text is, the position the
+//! input had reached after it); the reader rebuilds the same quick-xml
+//! `Event` from that, borrowing the chunk, so no event's text is copied. It
+//! gives each comment, CDATA section, declaration, processing instruction
+//! and DOCTYPE to a quick-xml reader over the chunk, and the whole rest of
+//! the document, at the first thing that is not simple (an error of any
+//! kind, bytes that are not UTF-8, a bound reached), to quick-xml's stream
+//! reader (with the size bounds and line counting of [`Counted`]), which
+//! reads it as the worker did before the tokenizer and says what is wrong in
+//! the same words at the same place. Both check end tags against the open
+//! elements with [`Opened`], as quick-xml would. The tests hold the
+//! tokenizer, with chunks of every small size, to quick-xml's stream reader
+//! event for event on odd and damaged documents. An error ends the batch
+//! with the error itself and where it is, so the reader classifies and
+//! places it as before.
 //!
 //! The channels are bounded, so the workers run at most a few batches and
 //! chunks ahead, whatever the document's size; dropping the stream stops and
@@ -53,11 +61,12 @@ enum Kind {
     Eof,
 }
 
-/// One event: its text is `batch.text[previous end..end]`.
+/// One event: its text is `batch.text[start..end]`.
 #[derive(Debug, Clone, Copy)]
 struct Record {
     kind: Kind,
     name_len: usize,
+    start: usize,
     end: usize,
     /// Where the input was after this event.
     after: Position,
@@ -95,26 +104,33 @@ impl Batch {
     }
 
     fn push(&mut self, event: &Event<'_>, after: Position) {
-        let (kind, text, name_len): (Kind, &str, usize) = match event {
-            Event::Start(e) => (Kind::Start, e, e.name().0.len()),
-            Event::Empty(e) => (Kind::Empty, e, e.name().0.len()),
-            Event::End(e) => (Kind::End, e, 0),
-            Event::Text(e) => (Kind::Text, e, 0),
-            Event::CData(e) => (Kind::CData, e, 0),
-            Event::Comment(e) => (Kind::Comment, e, 0),
-            Event::Decl(e) => (Kind::Decl, e, DECL_NAME_LEN),
-            Event::PI(e) => (Kind::PI, e, 0),
-            Event::DocType(e) => (Kind::DocType, e, 0),
-            Event::GeneralRef(e) => (Kind::GeneralRef, e, 0),
-            Event::Eof => (Kind::Eof, "", 0),
-        };
+        let (kind, text, name_len) = parts(event);
+        let start = self.text.len();
         self.text.push_str(text);
         self.records.push(Record {
             kind,
             name_len,
+            start,
             end: self.text.len(),
             after,
         });
+    }
+}
+
+/// An event's kind, text and name length, as a [`Record`] keeps them.
+fn parts<'e>(event: &'e Event<'_>) -> (Kind, &'e str, usize) {
+    match event {
+        Event::Start(e) => (Kind::Start, e, e.name().0.len()),
+        Event::Empty(e) => (Kind::Empty, e, e.name().0.len()),
+        Event::End(e) => (Kind::End, e, 0),
+        Event::Text(e) => (Kind::Text, e, 0),
+        Event::CData(e) => (Kind::CData, e, 0),
+        Event::Comment(e) => (Kind::Comment, e, 0),
+        Event::Decl(e) => (Kind::Decl, e, DECL_NAME_LEN),
+        Event::PI(e) => (Kind::PI, e, 0),
+        Event::DocType(e) => (Kind::DocType, e, 0),
+        Event::GeneralRef(e) => (Kind::GeneralRef, e, 0),
+        Event::Eof => (Kind::Eof, "", 0),
     }
 }
 
@@ -140,8 +156,7 @@ struct Counted<R> {
     /// Offset of `buf[0]` in the document.
     base: u64,
     /// Newlines counted so far, and where the last one ended.
-    newlines: u64,
-    last_newline_end: u64,
+    lines: Lines,
     /// Positions of the newlines in `buf[..filled]`; those from
     /// `next_newline` on are not counted yet.
     index: Vec<usize>,
@@ -152,15 +167,15 @@ struct Counted<R> {
 }
 
 impl<R: Read> Counted<R> {
-    fn new(inner: R, limits: &Limits) -> Counted<R> {
+    /// Reads `inner`, whose first byte is at `at` in the document.
+    fn new(inner: R, limits: &Limits, at: Resume) -> Counted<R> {
         Counted {
             inner,
             buf: vec![0; READ_BUFFER].into_boxed_slice(),
             pos: 0,
             filled: 0,
-            base: 0,
-            newlines: 0,
-            last_newline_end: 0,
+            base: at.offset,
+            lines: at.lines,
             index: Vec::new(),
             next_newline: 0,
             token_start: 0,
@@ -184,8 +199,7 @@ impl<R: Read> Counted<R> {
             if at >= self.pos {
                 break;
             }
-            self.newlines += 1;
-            self.last_newline_end = self.base + at as u64 + 1;
+            self.lines.count(self.base + at as u64);
             self.next_newline += 1;
         }
     }
@@ -193,12 +207,7 @@ impl<R: Read> Counted<R> {
     /// Where the next byte to be consumed is.
     fn position(&mut self) -> Position {
         self.count_lines();
-        let offset = self.offset();
-        Position {
-            line: self.newlines + 1,
-            column: offset - self.last_newline_end + 1,
-            offset,
-        }
+        self.lines.at(self.offset())
     }
 
     #[cold]
@@ -257,28 +266,247 @@ impl<R: Read> BufRead for Counted<R> {
     }
 }
 
-/// The worker: reads events from `source` into batches until the end, an
-/// error, or the reader going away.
-fn read_events<R: Read>(source: R, limits: Limits, worker: Worker<Batch>) {
-    let mut xml = quick_xml::Reader::from_reader(Counted::new(source, &limits));
+/// Lines counted up to some point of the document.
+#[derive(Debug, Clone, Copy, Default)]
+struct Lines {
+    /// Newlines so far, and the offset just after the last one.
+    newlines: u64,
+    last_newline_end: u64,
+}
+
+impl Lines {
+    /// Counts a newline at `offset`.
+    #[inline]
+    fn count(&mut self, offset: u64) {
+        self.newlines += 1;
+        self.last_newline_end = offset + 1;
+    }
+
+    /// The position of `offset`, which no newline counted so far follows.
+    #[inline]
+    fn at(&self, offset: u64) -> Position {
+        Position {
+            line: self.newlines + 1,
+            column: offset - self.last_newline_end + 1,
+            offset,
+        }
+    }
+}
+
+/// Where a reader starts in the document: its offset and the lines before it.
+#[derive(Debug, Clone, Copy, Default)]
+struct Resume {
+    offset: u64,
+    lines: Lines,
+}
+
+/// The names of the elements open, checked against each end tag as
+/// quick-xml's `check_end_names` does, with the same errors at the same
+/// place. It is kept here, not in quick-xml, so that reading can go from one
+/// quick-xml reader to another in the middle of a document.
+#[derive(Debug, Default)]
+struct Opened {
+    names: String,
+    starts: Vec<usize>,
+}
+
+impl Opened {
+    #[inline]
+    fn start(&mut self, name: &str) {
+        self.starts.push(self.names.len());
+        self.names.push_str(name);
+    }
+
+    /// Closes the innermost element, whose end tag names `found`.
+    #[inline]
+    fn end(&mut self, found: &str) -> Result<(), quick_xml::Error> {
+        use quick_xml::errors::IllFormedError;
+        let Some(start) = self.starts.pop() else {
+            return Err(quick_xml::Error::IllFormed(
+                IllFormedError::UnmatchedEndTag(found.to_owned()),
+            ));
+        };
+        let expected = self.names.get(start..).unwrap_or_default();
+        let outcome = if expected == found {
+            Ok(())
+        } else {
+            Err(quick_xml::Error::IllFormed(
+                IllFormedError::MismatchedEndTag {
+                    expected: expected.to_owned(),
+                    found: found.to_owned(),
+                },
+            ))
+        };
+        self.names.truncate(start);
+        outcome
+    }
+
+    /// Checks one event that quick-xml or the tokenizer read.
+    #[inline]
+    fn check(&mut self, kind: Kind, text: &str, name_len: usize) -> Result<(), quick_xml::Error> {
+        match kind {
+            Kind::Start => {
+                self.start(text.get(..name_len).unwrap_or(text));
+                Ok(())
+            }
+            Kind::End => self.end(text),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The quick-xml configuration both readers use. Names of end tags are
+/// checked by [`Opened`] instead.
+fn configure<R>(xml: &mut quick_xml::Reader<R>) {
     let config = xml.config_mut();
-    config.check_end_names = true;
+    config.check_end_names = false;
+    config.allow_unmatched_ends = true;
     config.check_comments = true;
     config.expand_empty_elements = false;
+}
+
+/// The UTF-8 byte order mark, which a new quick-xml reader skips.
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// How many new bytes each chunk of the tokenizer takes.
+const CHUNK: usize = 128 * 1024;
+
+/// The worker: reads events from `source` into batches until the end, an
+/// error, or the reader going away.
+///
+/// Most of a catalog is tags, text and references. The [`Tokenizer`] reads
+/// those straight from chunks of the input, checked as UTF-8 once per
+/// chunk, and sends each chunk with its records, so no event is copied. It
+/// leaves anything else (comments, CDATA, declarations, processing
+/// instructions, DOCTYPE) to quick-xml's reader over the chunk, one event
+/// at a time. Where the input is not simple (an error of any kind, bytes
+/// that are not UTF-8, a bound reached), it hands the rest of the document
+/// over to quick-xml's reader of a stream, which reads it as before this
+/// tokenizer existed and says what is wrong in the same words, at the same
+/// place.
+///
+/// `chunk` is how many new bytes each chunk takes ([`CHUNK`]); with 0, all
+/// of the document goes to quick-xml's stream reader.
+fn read_events_in<R: Read>(source: R, limits: Limits, worker: Worker<Batch>, chunk: usize) {
+    if chunk == 0 {
+        let rest = Handover {
+            at: Resume::default(),
+            skip: 0,
+            opened: Opened::default(),
+            leftover: Vec::new(),
+            failed: None,
+        };
+        return read_slowly(source, limits, worker, rest);
+    }
+    let mut tokenizer = Tokenizer {
+        source,
+        limits,
+        chunk,
+        base: 0,
+        lines: Lines::default(),
+        counted_to: 0,
+        opened: Opened::default(),
+        index: Vec::new(),
+        tail: Vec::new(),
+        eof: false,
+        failed: None,
+        broken: false,
+        full: false,
+    };
+    match tokenizer.run(&worker) {
+        Next::Finish => worker.finish(Ok(())),
+        Next::Gone => {}
+        Next::Slowly(rest) => {
+            let Tokenizer { source, .. } = tokenizer;
+            read_slowly(source, limits, worker, rest);
+        }
+    }
+}
+
+/// What the tokenizer leaves to quick-xml's stream reader.
+struct Handover {
+    /// Where the first byte of `leftover` is.
+    at: Resume,
+    /// Events at the start already sent (see [`Tokenizer::restart`]).
+    skip: usize,
+    opened: Opened,
+    /// Bytes read from the source and not tokenized.
+    leftover: Vec<u8>,
+    /// The source's error, after `leftover`.
+    failed: Option<io::Error>,
+}
+
+/// `leftover`, then the source's error if there was one, then the source.
+struct Rest<R> {
+    leftover: io::Cursor<Vec<u8>>,
+    failed: Option<io::Error>,
+    source: R,
+}
+
+impl<R: Read> Read for Rest<R> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let n = self.leftover.read(out)?;
+        if n > 0 || out.is_empty() {
+            return Ok(n);
+        }
+        if let Some(error) = self.failed.take() {
+            return Err(error);
+        }
+        self.source.read(out)
+    }
+}
+
+/// quick-xml's stream reader over the rest of the document.
+fn read_slowly<R: Read>(source: R, limits: Limits, worker: Worker<Batch>, rest: Handover) {
+    let Handover {
+        at,
+        mut skip,
+        mut opened,
+        leftover,
+        failed,
+    } = rest;
+    let input = Rest {
+        leftover: io::Cursor::new(leftover),
+        failed,
+        source,
+    };
+    let mut xml = quick_xml::Reader::from_reader(Counted::new(input, &limits, at));
+    configure(&mut xml);
     let mut buf = Vec::with_capacity(16 * 1024);
-    let mut batch = Batch::default();
+    let mut batch = worker.reuse().unwrap_or_default();
+    batch.clear();
     loop {
         buf.clear();
         xml.get_mut().mark_token();
+        let before = at.offset + xml.buffer_position();
         let result = xml.read_event_into(&mut buf);
         let after = xml.get_mut().position();
+        let result = match result {
+            Ok(_) if skip > 0 => {
+                skip -= 1;
+                continue;
+            }
+            Ok(event) => {
+                let (kind, text, name_len) = parts(&event);
+                match opened.check(kind, text, name_len) {
+                    Ok(()) => Ok(event),
+                    Err(error) => Err((error, before)),
+                }
+            }
+            // quick-xml places some errors (those in markup), not others
+            // (bytes that are not UTF-8 in text, the input's own): those
+            // are placed where the event began.
+            Err(error) => match xml.error_position() {
+                0 => Err((error, before)),
+                placed => Err((error, at.offset + placed)),
+            },
+        };
         let last = match result {
             Ok(event) => {
                 batch.push(&event, after);
                 matches!(event, Event::Eof)
             }
-            Err(error) => {
-                let at = xml.error_position();
+            Err((error, at)) => {
                 batch.failure = Some(Box::new(XmlFailure { error, at, after }));
                 true
             }
@@ -299,6 +527,415 @@ fn read_events<R: Read>(source: R, limits: Limits, worker: Worker<Batch>) {
     }
 }
 
+/// One token read from a chunk.
+enum Token {
+    /// An event: its kind, text and name length, and where the next token
+    /// starts.
+    Event {
+        kind: Kind,
+        start: usize,
+        end: usize,
+        name_len: usize,
+        next: usize,
+    },
+    /// The token goes on past the chunk (or the chunk ends where it does).
+    More,
+    /// Something quick-xml's stream reader must read.
+    Odd,
+}
+
+/// What comes after the tokenizer.
+enum Next {
+    /// The last batch is sent.
+    Finish,
+    /// The reader went away.
+    Gone,
+    /// quick-xml's stream reader reads the rest.
+    Slowly(Handover),
+}
+
+/// Why a chunk's events stop.
+enum Stop {
+    /// The end of the document, or a failure: the batch is the last.
+    Last,
+    /// The token at `at` needs the next chunk.
+    More(usize),
+    /// The rest, from `at`, goes to quick-xml's stream reader.
+    Odd(usize),
+}
+
+/// The tokenizer of the common parts of XML, over chunks of the input.
+struct Tokenizer<R> {
+    source: R,
+    limits: Limits,
+    /// New bytes per chunk.
+    chunk: usize,
+    /// Where the current chunk starts in the document.
+    base: u64,
+    /// Lines counted up to `counted_to`.
+    lines: Lines,
+    counted_to: u64,
+    opened: Opened,
+    /// Newlines of the chunk not counted yet, from `counted_to` on.
+    index: Vec<usize>,
+    /// Bytes read after the chunk's last whole character.
+    tail: Vec<u8>,
+    /// The source has ended.
+    eof: bool,
+    /// The source failed; nothing after this error may be read.
+    failed: Option<io::Error>,
+    /// `tail` starts with bytes that are not UTF-8.
+    broken: bool,
+    /// The document's bound is reached.
+    full: bool,
+}
+
+impl<R: Read> Tokenizer<R> {
+    /// Tokenizes chunk after chunk; what it cannot read goes back to the
+    /// caller.
+    fn run(&mut self, worker: &Worker<Batch>) -> Next {
+        let mut bytes = Vec::with_capacity(self.chunk);
+        let mut skip = (0, Lines::default());
+        loop {
+            self.fill(&mut bytes);
+            // A byte order mark at the start: quick-xml's stream reader
+            // skips it and counts offsets without it.
+            if self.base == 0 && bytes.starts_with(BOM) {
+                return Next::Slowly(self.handover(bytes, 0, 0, Lines::default()));
+            }
+            let text = match String::from_utf8(bytes) {
+                Ok(text) => text,
+                Err(error) => {
+                    let valid = error.utf8_error().valid_up_to();
+                    self.broken |= error.utf8_error().error_len().is_some();
+                    let mut raw = error.into_bytes();
+                    self.tail.splice(0..0, raw.drain(valid..));
+                    match String::from_utf8(raw) {
+                        Ok(text) => text,
+                        // Cannot happen: the bytes up to `valid` are UTF-8.
+                        Err(error) => {
+                            let lines = self.lines;
+                            return Next::Slowly(self.handover(error.into_bytes(), 0, 0, lines));
+                        }
+                    }
+                }
+            };
+            let last = self.eof && self.tail.is_empty() && self.failed.is_none() && !self.broken;
+            let mut batch = worker.reuse().unwrap_or_default();
+            batch.clear();
+            batch.text = text;
+            let (stop, earlier) = self.tokenize(&mut batch, last, skip);
+            let (at, restart) = match stop {
+                Stop::Last => {
+                    return if worker.send(batch) {
+                        Next::Finish
+                    } else {
+                        Next::Gone
+                    };
+                }
+                Stop::More(at) | Stop::Odd(at) => (at, Self::restart(at, earlier)),
+            };
+            let (from, lines, next_skip) = restart;
+            let stuck = self.eof || self.failed.is_some() || self.broken || self.full;
+            let carried = batch.text.len() - from;
+            let odd = matches!(stop, Stop::Odd(_))
+                || stuck
+                || carried as u64 > self.limits.max_token_bytes
+                || !batch.text.is_char_boundary(from);
+            let mut next = worker
+                .reuse()
+                .map(|b| b.text)
+                .unwrap_or_default()
+                .into_bytes();
+            next.clear();
+            next.extend_from_slice(batch.text.as_bytes().get(from..).unwrap_or_default());
+            if batch.text.is_char_boundary(at) {
+                batch.text.truncate(at);
+            }
+            if !batch.records.is_empty() && !worker.send(batch) {
+                return Next::Gone;
+            }
+            if odd {
+                return Next::Slowly(self.handover(next, from, next_skip, lines));
+            }
+            self.base += from as u64;
+            skip = (next_skip, lines);
+            bytes = next;
+        }
+    }
+
+    /// Where to start again for the token at `at`: at the event before it
+    /// (`earlier`), to be read again and skipped, so that a new quick-xml
+    /// reader, if it comes to that, never starts at a text (it would take a
+    /// byte order mark there for the document's own).
+    fn restart(at: usize, earlier: Option<(usize, Lines)>) -> (usize, Lines, usize) {
+        match earlier {
+            Some((before, lines)) => (before, lines, 1),
+            None => (at, Lines::default(), 0),
+        }
+    }
+
+    /// Gives the rest of the document, from `from` in the chunk whose
+    /// remaining bytes are `bytes`, to quick-xml's stream reader.
+    fn handover(&mut self, mut bytes: Vec<u8>, from: usize, skip: usize, lines: Lines) -> Handover {
+        bytes.append(&mut self.tail);
+        let at = if skip > 0 {
+            Resume {
+                offset: self.base + from as u64,
+                lines,
+            }
+        } else {
+            // Everything before `from` is counted: the lines up to the
+            // last event sent end there.
+            Resume {
+                offset: self.base + from as u64,
+                lines: self.lines,
+            }
+        };
+        Handover {
+            at,
+            skip,
+            opened: mem::take(&mut self.opened),
+            leftover: bytes,
+            failed: self.failed.take(),
+        }
+    }
+
+    /// Reads the next chunk's new bytes after those carried in `bytes`.
+    fn fill(&mut self, bytes: &mut Vec<u8>) {
+        bytes.append(&mut self.tail);
+        let want = bytes.len() + self.chunk;
+        while bytes.len() < want && !self.eof && self.failed.is_none() {
+            let end = self.base + bytes.len() as u64;
+            let room = self.limits.max_bytes.saturating_sub(end);
+            if room == 0 {
+                self.full = true;
+                return;
+            }
+            let room = room.min((want - bytes.len()) as u64);
+            match (&mut self.source).take(room).read_to_end(bytes) {
+                Ok(n) if (n as u64) < room => self.eof = true,
+                Ok(_) => {}
+                Err(error) => self.failed = Some(error),
+            }
+        }
+    }
+
+    /// Records the events of the chunk in `batch.text`, skipping the first
+    /// `skip`. Also returns where the last event recorded started, with the
+    /// lines up to there.
+    fn tokenize(
+        &mut self,
+        batch: &mut Batch,
+        last: bool,
+        (mut skip, skipped_lines): (usize, Lines),
+    ) -> (Stop, Option<(usize, Lines)>) {
+        let text = batch.text.as_str();
+        let bytes = text.as_bytes();
+        let from = usize::try_from(self.counted_to.saturating_sub(self.base))
+            .unwrap_or(usize::MAX)
+            .min(bytes.len());
+        self.index.clear();
+        self.index
+            .extend(memchr::memchr_iter(b'\n', &bytes[from..]).map(|i| i + from));
+        let mut newline = 0;
+        let mut earlier = None;
+        let mut at = 0;
+        loop {
+            let token = if at == bytes.len() {
+                if !last {
+                    return (Stop::More(at), earlier);
+                }
+                Token::Event {
+                    kind: Kind::Eof,
+                    start: at,
+                    end: at,
+                    name_len: 0,
+                    next: at,
+                }
+            } else {
+                token(text, at)
+            };
+            let (kind, start, end, name_len, next) = match token {
+                Token::Event {
+                    kind,
+                    start,
+                    end,
+                    name_len,
+                    next,
+                } => (kind, start, end, name_len, next),
+                Token::More if !last => return (Stop::More(at), earlier),
+                Token::More | Token::Odd => return (Stop::Odd(at), earlier),
+            };
+            if skip > 0 {
+                // Read again only to start a new reader before it: its
+                // lines are those the chunk was given.
+                skip -= 1;
+                earlier = Some((at, skipped_lines));
+                at = next;
+                continue;
+            }
+            let lines_before = self.lines;
+            while let Some(&n) = self.index.get(newline) {
+                if n >= next {
+                    break;
+                }
+                self.lines.count(self.base + n as u64);
+                newline += 1;
+            }
+            let offset = self.base + next as u64;
+            self.counted_to = offset;
+            let after = self.lines.at(offset);
+            let content = text.get(start..end).unwrap_or_default();
+            if let Err(error) = self.opened.check(kind, content, name_len) {
+                let at = self.base + at as u64;
+                batch.failure = Some(Box::new(XmlFailure { error, at, after }));
+                return (Stop::Last, earlier);
+            }
+            batch.records.push(Record {
+                kind,
+                name_len,
+                start,
+                end,
+                after,
+            });
+            if kind == Kind::Eof {
+                return (Stop::Last, earlier);
+            }
+            earlier = Some((at, lines_before));
+            at = next;
+        }
+    }
+}
+
+/// Reads the token at `at` (not the end of `text`).
+#[inline]
+fn token(text: &str, at: usize) -> Token {
+    let bytes = text.as_bytes();
+    let rest = &bytes[at..];
+    match rest.first() {
+        Some(b'<') => match rest.get(1) {
+            None => Token::More,
+            Some(b'!' | b'?') => delegate(text, at),
+            Some(&second) => {
+                let Some(close) = tag_end(rest) else {
+                    return Token::More;
+                };
+                let next = at + close + 1;
+                if second == b'/' {
+                    // `</name>`: the name, without the spaces after it.
+                    let inner = &rest[2..close];
+                    let name = inner
+                        .iter()
+                        .rposition(|&b| !is_space(b))
+                        .map_or(0, |i| i + 1);
+                    return Token::Event {
+                        kind: Kind::End,
+                        start: at + 2,
+                        end: at + 2 + name,
+                        name_len: 0,
+                        next,
+                    };
+                }
+                let (kind, end) = if rest[1..=close].ends_with(b"/>") {
+                    (Kind::Empty, close - 1)
+                } else {
+                    (Kind::Start, close)
+                };
+                let content = &rest[1..end];
+                let name_len = content
+                    .iter()
+                    .position(|&b| is_space(b))
+                    .unwrap_or(content.len());
+                Token::Event {
+                    kind,
+                    start: at + 1,
+                    end: at + end,
+                    name_len,
+                    next,
+                }
+            }
+        },
+        Some(b'&') => match memchr::memchr3(b';', b'&', b'<', &rest[1..]) {
+            Some(i) if rest[1 + i] == b';' => Token::Event {
+                kind: Kind::GeneralRef,
+                start: at + 1,
+                end: at + 1 + i,
+                name_len: 0,
+                next: at + i + 2,
+            },
+            Some(_) => Token::Odd,
+            None => Token::More,
+        },
+        _ => match memchr::memchr2(b'<', b'&', rest) {
+            Some(i) => Token::Event {
+                kind: Kind::Text,
+                start: at,
+                end: at + i,
+                name_len: 0,
+                next: at + i,
+            },
+            None => Token::More,
+        },
+    }
+}
+
+/// Where the `>` that closes the tag starting `rest` is, outside quoted
+/// values: quick-xml's `ElementParser`.
+#[inline]
+fn tag_end(rest: &[u8]) -> Option<usize> {
+    let mut quote = None;
+    for i in memchr::memchr3_iter(b'>', b'\'', b'"', rest) {
+        match (quote, rest[i]) {
+            (None, b'>') => return Some(i),
+            (None, q) => quote = Some(q),
+            (Some(q), b) if q == b => quote = None,
+            _ => {}
+        }
+    }
+    None
+}
+
+/// XML's white space, as quick-xml counts it.
+#[inline]
+fn is_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
+}
+
+/// Reads the comment, CDATA, DOCTYPE, declaration or processing
+/// instruction at `at` with a quick-xml reader over the chunk.
+#[cold]
+fn delegate(text: &str, at: usize) -> Token {
+    let Some(rest) = text.get(at..) else {
+        return Token::Odd;
+    };
+    let mut xml = quick_xml::Reader::from_str(rest);
+    configure(&mut xml);
+    let result = xml.read_event();
+    let used = usize::try_from(xml.buffer_position()).unwrap_or(usize::MAX);
+    match result {
+        Ok(Event::Eof) => Token::Odd,
+        Ok(event) => {
+            let (kind, content, name_len) = parts(&event);
+            let start = (content.as_ptr() as usize).wrapping_sub(text.as_ptr() as usize);
+            let end = start.wrapping_add(content.len());
+            if text.get(start..end).is_none() || used > rest.len() {
+                return Token::Odd;
+            }
+            Token::Event {
+                kind,
+                start,
+                end,
+                name_len,
+                next: at + used,
+            }
+        }
+        // It may only lack the rest of the input.
+        Err(_) if used >= rest.len() => Token::More,
+        Err(_) => Token::Odd,
+    }
+}
+
 /// Why no event came.
 #[derive(Debug)]
 pub(crate) enum Failure {
@@ -313,9 +950,8 @@ pub(crate) enum Failure {
 pub(crate) struct EventStream<'a> {
     feeder: Option<Feeder<'a, Batch>>,
     batch: Batch,
-    /// The next record of `batch`, and where its text starts.
+    /// The next record of `batch`.
     next: usize,
-    text_start: usize,
     /// After the end or a failure, only `Eof` follows, at this position.
     ended: Option<Position>,
 }
@@ -327,6 +963,17 @@ impl<'a> EventStream<'a> {
         raw: BufReader<R>,
         compression: Compression,
         limits: Limits,
+    ) -> io::Result<EventStream<'a>> {
+        Self::start_in(raw, compression, limits, CHUNK)
+    }
+
+    /// [`start`](Self::start) with the tokenizer's chunks of `chunk` bytes
+    /// (none: 0).
+    fn start_in<R: Read + 'a>(
+        raw: BufReader<R>,
+        compression: Compression,
+        limits: Limits,
+        chunk: usize,
     ) -> io::Result<EventStream<'a>> {
         let raw: Box<dyn BufRead + 'a> = Box::new(raw);
         let Plumbing {
@@ -347,11 +994,11 @@ impl<'a> EventStream<'a> {
                 let (decoded, sink) = pipe();
                 start_decoder(&mut feeder, input, codec, READ_BUFFER, decoded)?;
                 feeder.spawn("xml-read", move || {
-                    read_events(Segments::new(sink), limits, worker);
+                    read_events_in(Segments::new(sink), limits, worker, chunk);
                 })?;
             }
             None => feeder.spawn("xml-read", move || {
-                read_events(input, limits, worker);
+                read_events_in(input, limits, worker, chunk);
             })?,
         }
         Ok(EventStream {
@@ -377,11 +1024,14 @@ impl<'a> EventStream<'a> {
             self.next_batch()?;
         };
         self.next += 1;
-        let start = mem::replace(&mut self.text_start, record.end);
         if record.kind == Kind::Eof {
             self.ended = Some(record.after);
         }
-        let text = self.batch.text.get(start..record.end).unwrap_or_default();
+        let text = self
+            .batch
+            .text
+            .get(record.start..record.end)
+            .unwrap_or_default();
         let name_len = record.name_len;
         let event = match record.kind {
             Kind::Start => Event::Start(BytesStart::from_content(text, name_len)),
@@ -413,7 +1063,6 @@ impl<'a> EventStream<'a> {
                 let spent = mem::replace(&mut self.batch, batch);
                 feeder.recycle(spent);
                 self.next = 0;
-                self.text_start = 0;
                 Ok(())
             }
             Some(FromWorker::Failed(error)) => Err(Failure::Lost(error)),
@@ -427,6 +1076,10 @@ mod tests {
     use std::io::{self, Read};
     use std::time::{Duration, Instant};
 
+    use quick_xml::events::Event;
+
+    use super::{CHUNK, EventStream, Failure, XmlFailure};
+    use crate::input::Limits;
     use crate::model::{Action, CatalogHeader};
     use crate::reader::{CatalogReader, ReadOptions};
     use crate::synthetic::Synthetic;
@@ -449,6 +1102,179 @@ mod tests {
         let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         io::Write::write_all(&mut encoder, data).unwrap();
         encoder.finish().unwrap()
+    }
+
+    /// What the reader gets from `bytes`: each event with the position after
+    /// it, then the failure if any, as text; the tokenizer takes chunks of
+    /// `chunk` bytes (0: quick-xml's stream reader alone).
+    fn events_of(bytes: &[u8], limits: Limits, chunk: usize) -> Vec<String> {
+        let (raw, compression) = crate::input::sniff(bytes).unwrap();
+        let mut stream = EventStream::start_in(raw, compression, limits, chunk).unwrap();
+        let mut seen = Vec::new();
+        loop {
+            match stream.next_event() {
+                Ok((Event::Eof, after)) => {
+                    seen.push(format!("Eof {after:?}"));
+                    return seen;
+                }
+                Ok((event, after)) => seen.push(format!("{event:?} {after:?}")),
+                Err(Failure::Xml(failure)) => {
+                    let XmlFailure { error, at, after } = *failure;
+                    seen.push(format!("failed: {error} at {at}, {after:?}"));
+                    return seen;
+                }
+                Err(Failure::Lost(error)) => panic!("{error}"),
+            }
+        }
+    }
+
+    /// The tokenizer, with chunks of every small size and its own, reads
+    /// `bytes` as quick-xml's stream reader does.
+    fn reads_as_quick_xml(bytes: &[u8]) {
+        let limits = Limits::default();
+        let expected = events_of(bytes, limits, 0);
+        // Tiny chunks cut every token everywhere; they cost a batch each.
+        let tiny: &[usize] = if bytes.len() < 2_000 {
+            &[1, 2, 3, 5, 8]
+        } else {
+            &[]
+        };
+        for &chunk in tiny.iter().chain(&[13, 61, 1000, CHUNK]) {
+            let got = events_of(bytes, limits, chunk);
+            if got != expected {
+                let at = got.iter().zip(&expected).position(|(a, b)| a != b);
+                panic!(
+                    "chunk {chunk}, document {:?}: first difference at event {at:?}\n got: {:?}\nwant: {:?}",
+                    String::from_utf8_lossy(bytes),
+                    at.and_then(|i| got.get(i)).or(got.last()),
+                    at.and_then(|i| expected.get(i)).or(expected.last()),
+                );
+            }
+        }
+    }
+
+    /// Documents with every kind of event and most ways to be wrong.
+    const ODD_DOCUMENTS: &[&str] = &[
+        "",
+        "<",
+        "<a",
+        "<a>",
+        "<a></a>",
+        "<a/>",
+        "<a />",
+        "<>",
+        "</>",
+        "</a>",
+        "<a></b>",
+        "<a></a >",
+        "<a></a\n>",
+        "<a><b></a></b>",
+        "text only",
+        "<a>x &amp; y &#233; &#x1F600; &unknown; z</a>",
+        "<a>&</a>",
+        "<a>& b</a>",
+        "<a>&amp</a>",
+        "<a>&amp",
+        "<a>a&b&c;</a>",
+        "<a x='1' y=\"2\">t</a>",
+        "<a x='>' y=\">\">t</a>",
+        "<a x='unclosed>t</a>",
+        "<a x=\"unclosed>t</a>",
+        "<a></a x='>'>",
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<a>\n  <b>1</b>\n</a>\n",
+        "\u{FEFF}<?xml version=\"1.0\"?><a>x</a>",
+        "<a>\u{FEFF}x</a>",
+        "<a><b/>\u{FEFF}x&amp;\u{FEFF}y</a>",
+        "<a><!-- a comment --><![CDATA[ <not> & markup ]]><?pi data?></a>",
+        "<a><!-- bad -- comment --></a>",
+        "<a><!-- unclosed",
+        "<a><![CDATA[ unclosed",
+        "<a><!DOCTYPE a [ <!ENTITY e 'v'> ]></a>",
+        "<!DOCTYPE a><a/>",
+        "<a><!x></a>",
+        "<a><!",
+        "<a><?",
+        "<a><?pi",
+        "<a>é ü 日本語 😀</a>",
+        "<a t=\"日本\">😀</a >",
+        "<a>\r\n\r\n</a>",
+        "<a>]]></a>",
+        "<a><b>1</b><c>2</c></a><d/>",
+        "<a></a></a>",
+    ];
+
+    #[test]
+    fn the_tokenizer_reads_odd_documents_as_quick_xml() {
+        for document in ODD_DOCUMENTS {
+            reads_as_quick_xml(document.as_bytes());
+        }
+        // Bytes that are not UTF-8, in text, in a tag, and cut short.
+        for document in [
+            &b"<a>ok \xff no</a>"[..],
+            b"<a x='\xfe'>t</a>",
+            b"<a>\xc3</a>",
+            b"<a>x</a>\xe6\x97",
+            b"<a>\xEF\xBB\xBFx\xff</a>",
+        ] {
+            reads_as_quick_xml(document);
+        }
+    }
+
+    #[test]
+    fn the_tokenizer_reads_catalogs_and_the_fixtures_as_quick_xml() {
+        reads_as_quick_xml(&catalog(8));
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures");
+        let mut read = 0;
+        for dir in ["valid", "invalid"] {
+            for entry in std::fs::read_dir(format!("{root}/{dir}")).unwrap() {
+                let path = entry.unwrap().path();
+                if path.extension().is_some_and(|e| e == "xml") {
+                    reads_as_quick_xml(&std::fs::read(&path).unwrap());
+                    read += 1;
+                }
+            }
+        }
+        assert!(read > 40, "{read} fixtures");
+    }
+
+    #[test]
+    fn the_tokenizer_reads_damaged_catalogs_as_quick_xml() {
+        // What is spliced in, `|` apart.
+        let pieces: Vec<&[u8]> = b"<|>|&|;|'|\"|/|</|/>|<!--|-->|--|<![CDATA[|]]>|<?|?>|<!|\xEF\xBB\xBF|\xff|\xc3|\xc3\xa9|\n| |&amp;|<x>|</x>|<x/>"
+            .split(|&b| b == b'|')
+            .collect();
+        let base = catalog(2);
+        let mut random = crate::synthetic::SplitMix64::new(16);
+        for _ in 0..1_000 {
+            let mut document = base.clone();
+            for _ in 0..1 + random.next_u64() % 3 {
+                let at = (random.next_u64() % document.len() as u64) as usize;
+                let cut = (random.next_u64() % 4) as usize;
+                let piece = pieces[(random.next_u64() % pieces.len() as u64) as usize];
+                let end = (at + cut).min(document.len());
+                document.splice(at..end, piece.iter().copied());
+            }
+            reads_as_quick_xml(&document);
+        }
+    }
+
+    #[test]
+    fn the_tokenizer_stops_at_the_document_bound_as_quick_xml() {
+        let xml = catalog(20);
+        for max_bytes in [10, 100, 1000, xml.len() as u64 - 1, xml.len() as u64] {
+            let limits = Limits {
+                max_bytes,
+                ..Limits::default()
+            };
+            let expected = events_of(&xml, limits, 0);
+            for chunk in [7, 64, CHUNK] {
+                assert_eq!(
+                    events_of(&xml, limits, chunk),
+                    expected,
+                    "{max_bytes} {chunk}"
+                );
+            }
+        }
     }
 
     #[test]
