@@ -3392,6 +3392,23 @@ mod tests {
     }
 
     #[test]
+    fn bytes_that_are_not_utf8_are_placed_at_their_text() {
+        let head = "<?xml version=\"1.0\"?>\n<DataCollections schemaVersion=\"1.0.0\">\n<ProgramCatalog id=\"C\" version=\"1\">\n<Movie id=\"m\" version=\"1\"><Titles><Title language=\"en\">";
+        let mut xml = head.as_bytes().to_vec();
+        xml.extend_from_slice(
+            b"Caf\xe9</Title></Titles></Movie></ProgramCatalog></DataCollections>",
+        );
+        let report = read_with(&xml, Limits::default());
+        let finding = report.findings.iter().next().unwrap();
+        assert_eq!(finding.rule.code(), "xml.malformed");
+        assert!(finding.message.contains("UTF-8"), "{}", finding.message);
+        // The text starts right after the head: line 4, where the bad
+        // byte's text begins (quick-xml itself gives no place for it).
+        assert_eq!(finding.position.offset, head.len() as u64);
+        assert_eq!(finding.position.line, 4);
+    }
+
+    #[test]
     fn deep_nesting_stops() {
         let mut xml = format!(
             "{DECL}<DataCollections schemaVersion=\"1.0.0\"><ProgramCatalog id=\"C\" version=\"1\"><Movie id=\"m\" version=\"1\"><Junk>"
