@@ -4,6 +4,10 @@
 //! print the error chain, exit with a documented code. The same code runs in
 //! the Lambda functions; nothing here decides a domain rule.
 
+// The arguments' doc comments are clap's `--help` text, written for a
+// terminal: `<provider>` and bare URLs are meant as they are.
+#![allow(rustdoc::invalid_html_tags, rustdoc::bare_urls)]
+
 use std::io::{self, Write};
 use std::process::ExitCode;
 

@@ -6,14 +6,14 @@
 //! `*_QUERY` functions below, so a shape that turns out wrong changes in one
 //! place. What DOMAIN.md gives and what is inferred:
 //!
-//! - [documented] the field names, `createUploadLink(input:{fileType: CSV,
+//! - \[documented\] the field names, `createUploadLink(input:{fileType: CSV,
 //!   size})` answering `payload { uploadUrl fileId }`,
 //!   `createCatalogFeed(input:{dataProvider:{uploadedFile:{fileId}},
 //!   configuration:{overwriteExistingProducts:false}})` answering `{ id }`,
 //!   `catalogFeed` answering `id status result { signals { code
 //!   signalMessage impactSummary reactionSummary } resultReport { ... on
 //!   UploadedFile { fileId } } }`, `downloadLink` answering `downloadUrl`.
-//! - [inferred] the argument names `catalogFeed(catalogFeedId: …)` and
+//! - \[inferred\] the argument names `catalogFeed(catalogFeedId: …)` and
 //!   `downloadLink(fileId: …)`, from DOMAIN.md's shorthand
 //!   `catalogFeed(catalogFeedId)` / `downloadLink(fileId)` and the
 //!   reference's `inventoryItem(inventoryItemId: …)`.
@@ -22,13 +22,13 @@
 //!   variables, because variables need the input types' names
 //!   (`CreateUploadLinkInput!`?) and the docs give none. Every value inlined
 //!   is a number or escaped by [`graphql_string`].
-//! - [inferred] the "only one ongoing catalog feed" refusal is recognised by
+//! - \[inferred\] the "only one ongoing catalog feed" refusal is recognised by
 //!   its classification (ThrottlingError / 429) *and* its message containing
 //!   "ongoing" (the docs' text: "Only one ongoing Catalog Feed is supported
 //!   at a time"); see [`is_ongoing_feed_message`]. A plain rate limit is a
 //!   [`ApiError::Throttled`] and is retried; this one is
 //!   [`ApiError::FeedOngoing`] and is not: the file waits for a later run.
-//! - [docs] a presigned upload URL refuses a different Content-Length with
+//! - \[docs\] a presigned upload URL refuses a different Content-Length with
 //!   S3's `SignatureDoesNotMatch` and an expired link with `AccessDenied`
 //!   (XML bodies, HTTP 403); both are [`ApiError::LinkRefused`], whose
 //!   answer is to ask for a new link. Download links last 5 seconds: fetch
@@ -57,7 +57,7 @@ pub struct UploadLink {
     pub file_id: String,
 }
 
-/// A catalog feed's status [docs].
+/// A catalog feed's status \[docs\].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FeedStatus {
     /// Accepted, not started.

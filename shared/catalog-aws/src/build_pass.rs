@@ -25,7 +25,7 @@
 //!    recorded. Otherwise [`commit`]: the submission record (with how to
 //!    hand the catalog over), then the state by compare-and-swap, only while
 //!    the claim is still ours.
-//! 7. [`handover`]: one part is copied to its final name with its counts and
+//! 7. [`handover_catalog`]: one part is copied to its final name with its counts and
 //!    content hash as metadata, or several get a `<name>.batch.json`
 //!    descriptor. The gate sees the catalog only now, with the state it is
 //!    checked against already committed. Then the requests it answered are

@@ -261,7 +261,7 @@ impl<W: Write> CatalogWriter<W> {
     }
 
     /// Queues a delete of a `<ProgramOffers>` (by its id,
-    /// [`program_offers_id`]), written in the `OfferCatalog` by `finish`.
+    /// [`program_offers_id`](crate::model::program_offers_id)), written in the `OfferCatalog` by `finish`.
     pub fn delete_offers(&mut self, delete: Delete) -> Result<(), WriteError> {
         check_delete(&delete)?;
         self.offer_deletes.push(delete);

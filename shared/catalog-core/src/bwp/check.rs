@@ -6,10 +6,10 @@
 //! rules only a file has: the exact header row first, the same column count
 //! on every row, at most [`MAX_PRODUCTS_PER_FILE`] products.
 //!
-//! The rules: [seed] the header row first or the upload fails; External ID
+//! The rules: \[seed\] the header row first or the upload fails; External ID
 //! always, and SKU, Amazon SKU and Image URL on a first listing; Offer
 //! Prime `true` or `false` (empty is false); Updated External ID only when
-//! re-listing. [ours] http(s) URLs, no control characters or line breaks in
+//! re-listing. \[ours\] http(s) URLs, no control characters or line breaks in
 //! a value, no External ID or SKU twice in one file, and a warning for
 //! Offer Prime true without a detail page URL (Prime cannot be enabled).
 

@@ -8,7 +8,7 @@
 //! it holds one row at a time, so memory stays flat in the number of
 //! products (the listing state and the export's id hashes aside).
 //!
-//! [ours] Every field is quoted (`QuoteStyle::Always`), so the header row is
+//! \[ours\] Every field is quoted (`QuoteStyle::Always`), so the header row is
 //! byte for byte the one the issue and the seed's template give:
 //! `"External ID","Updated External ID","SKU",…`; an RFC 4180 reader reads
 //! the same values either way.

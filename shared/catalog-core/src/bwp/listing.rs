@@ -1,5 +1,5 @@
 //! The listing state: what catalog-relay sent to Buy with Prime, product by
-//! product, and what the result files said [ours].
+//! product, and what the result files said \[ours\].
 //!
 //! One entry per External ID: the content hash of the row last sent
 //! ([`Product::content_hash`]), the listing status, the feed it went in (a
@@ -91,7 +91,7 @@ pub struct ListingEntry {
     pub feed_id: Option<String>,
 }
 
-/// What the state knows about one feed file [ours].
+/// What the state knows about one feed file \[ours\].
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FeedMeta {
     /// The API's catalog feed id.

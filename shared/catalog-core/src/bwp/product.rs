@@ -1,4 +1,4 @@
-//! The merchant's product export: what goes into Buy with Prime feeds [ours].
+//! The merchant's product export: what goes into Buy with Prime feeds \[ours\].
 //!
 //! Two shapes, each plain, gzip or zstd (sniffed, not guessed from the name):
 //!

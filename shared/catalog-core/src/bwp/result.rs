@@ -1,7 +1,7 @@
 //! The feed result file: what Amazon did with each row (DOMAIN.md B3).
 //!
-//! [seed] A CSV with the columns Import Result, Error Type, Error Code(s),
-//! Error Detail(s), then the feed's seven product columns. [ours] Columns
+//! \[seed\] A CSV with the columns Import Result, Error Type, Error Code(s),
+//! Error Detail(s), then the feed's seven product columns. \[ours\] Columns
 //! are found by name (trimmed, any case), so an extra or reordered column
 //! does not break the parser; Import Result and External ID must be there.
 //! Error Code(s) and Error Detail(s) may hold several values: split on `;`

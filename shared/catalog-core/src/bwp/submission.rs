@@ -1,5 +1,5 @@
 //! The feed ledger: one record per feed file, from queued to done, and the
-//! decisions taken on it [ours]. The I/O (the work bucket, the API) is
+//! decisions taken on it \[ours\]. The I/O (the work bucket, the API) is
 //! `catalog_aws::bwp_pass`; this module only says what a record holds and
 //! what comes next.
 //!
@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 pub const FEED_RECORD_VERSION: u32 = 1;
 
 /// How long an upload link is used after it was issued (seconds): the
-/// links last 15 minutes [docs]; a link older than this is replaced rather
+/// links last 15 minutes \[docs\]; a link older than this is replaced rather
 /// than tried.
 pub const UPLOAD_LINK_REUSE_SECS: i64 = 14 * 60;
 
