@@ -164,10 +164,17 @@ struct Counted<R> {
     token_start: u64,
     max_bytes: u64,
     max_token_bytes: u64,
+    /// The first `fill_buf` gives one byte at most (see [`Counted::new`]).
+    short_start: bool,
 }
 
 impl<R: Read> Counted<R> {
     /// Reads `inner`, whose first byte is at `at` in the document.
+    ///
+    /// A new quick-xml reader skips a byte order mark at its start, as it
+    /// should at the document's. In the middle of a document the same bytes
+    /// are a character of text (U+FEFF): there, the first `fill_buf` gives
+    /// one byte only, which quick-xml cannot take for a byte order mark.
     fn new(inner: R, limits: &Limits, at: Resume) -> Counted<R> {
         Counted {
             inner,
@@ -181,6 +188,7 @@ impl<R: Read> Counted<R> {
             token_start: 0,
             max_bytes: limits.max_bytes,
             max_token_bytes: limits.max_token_bytes,
+            short_start: at.offset > 0,
         }
     }
 
@@ -256,7 +264,10 @@ impl<R: Read> BufRead for Counted<R> {
                 LimitExceeded::Document { limit },
             ));
         }
-        let n = buf.len().min(usize::try_from(room).unwrap_or(usize::MAX));
+        let mut n = buf.len().min(usize::try_from(room).unwrap_or(usize::MAX));
+        if mem::take(&mut self.short_start) {
+            n = n.min(1);
+        }
         Ok(&buf[..n])
     }
 
@@ -365,7 +376,7 @@ fn configure<R>(xml: &mut quick_xml::Reader<R>) {
     config.expand_empty_elements = false;
 }
 
-/// The UTF-8 byte order mark, which a new quick-xml reader skips.
+/// The UTF-8 byte order mark, which quick-xml skips at the start.
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// How many new bytes each chunk of the tokenizer takes.
@@ -391,7 +402,6 @@ fn read_events_in<R: Read>(source: R, limits: Limits, worker: Worker<Batch>, chu
     if chunk == 0 {
         let rest = Handover {
             at: Resume::default(),
-            skip: 0,
             opened: Opened::default(),
             leftover: Vec::new(),
             failed: None,
@@ -404,7 +414,6 @@ fn read_events_in<R: Read>(source: R, limits: Limits, worker: Worker<Batch>, chu
         chunk,
         base: 0,
         lines: Lines::default(),
-        counted_to: 0,
         opened: Opened::default(),
         index: Vec::new(),
         tail: Vec::new(),
@@ -427,8 +436,6 @@ fn read_events_in<R: Read>(source: R, limits: Limits, worker: Worker<Batch>, chu
 struct Handover {
     /// Where the first byte of `leftover` is.
     at: Resume,
-    /// Events at the start already sent (see [`Tokenizer::restart`]).
-    skip: usize,
     opened: Opened,
     /// Bytes read from the source and not tokenized.
     leftover: Vec<u8>,
@@ -460,7 +467,6 @@ impl<R: Read> Read for Rest<R> {
 fn read_slowly<R: Read>(source: R, limits: Limits, worker: Worker<Batch>, rest: Handover) {
     let Handover {
         at,
-        mut skip,
         mut opened,
         leftover,
         failed,
@@ -482,10 +488,6 @@ fn read_slowly<R: Read>(source: R, limits: Limits, worker: Worker<Batch>, rest: 
         let result = xml.read_event_into(&mut buf);
         let after = xml.get_mut().position();
         let result = match result {
-            Ok(_) if skip > 0 => {
-                skip -= 1;
-                continue;
-            }
             Ok(event) => {
                 let (kind, text, name_len) = parts(&event);
                 match opened.check(kind, text, name_len) {
@@ -572,11 +574,11 @@ struct Tokenizer<R> {
     chunk: usize,
     /// Where the current chunk starts in the document.
     base: u64,
-    /// Lines counted up to `counted_to`.
+    /// Lines counted up to the end of the last event sent, where the
+    /// current chunk starts.
     lines: Lines,
-    counted_to: u64,
     opened: Opened,
-    /// Newlines of the chunk not counted yet, from `counted_to` on.
+    /// The newlines of the chunk.
     index: Vec<usize>,
     /// Bytes read after the chunk's last whole character.
     tail: Vec<u8>,
@@ -595,13 +597,12 @@ impl<R: Read> Tokenizer<R> {
     /// caller.
     fn run(&mut self, worker: &Worker<Batch>) -> Next {
         let mut bytes = Vec::with_capacity(self.chunk);
-        let mut skip = (0, Lines::default());
         loop {
             self.fill(&mut bytes);
             // A byte order mark at the start: quick-xml's stream reader
             // skips it and counts offsets without it.
             if self.base == 0 && bytes.starts_with(BOM) {
-                return Next::Slowly(self.handover(bytes, 0, 0, Lines::default()));
+                return Next::Slowly(self.handover(bytes, 0));
             }
             let text = match String::from_utf8(bytes) {
                 Ok(text) => text,
@@ -614,8 +615,7 @@ impl<R: Read> Tokenizer<R> {
                         Ok(text) => text,
                         // Cannot happen: the bytes up to `valid` are UTF-8.
                         Err(error) => {
-                            let lines = self.lines;
-                            return Next::Slowly(self.handover(error.into_bytes(), 0, 0, lines));
+                            return Next::Slowly(self.handover(error.into_bytes(), 0));
                         }
                     }
                 }
@@ -624,8 +624,7 @@ impl<R: Read> Tokenizer<R> {
             let mut batch = worker.reuse().unwrap_or_default();
             batch.clear();
             batch.text = text;
-            let (stop, earlier) = self.tokenize(&mut batch, last, skip);
-            let (at, restart) = match stop {
+            let (at, odd) = match self.tokenize(&mut batch, last) {
                 Stop::Last => {
                     return if worker.send(batch) {
                         Next::Finish
@@ -633,22 +632,23 @@ impl<R: Read> Tokenizer<R> {
                         Next::Gone
                     };
                 }
-                Stop::More(at) | Stop::Odd(at) => (at, Self::restart(at, earlier)),
+                Stop::More(at) => (at, false),
+                Stop::Odd(at) => (at, true),
             };
-            let (from, lines, next_skip) = restart;
+            // The token at `at` starts the next chunk, or the rest.
             let stuck = self.eof || self.failed.is_some() || self.broken || self.full;
-            let carried = batch.text.len() - from;
-            let odd = matches!(stop, Stop::Odd(_))
+            let carried = batch.text.len() - at;
+            let odd = odd
                 || stuck
                 || carried as u64 > self.limits.max_token_bytes
-                || !batch.text.is_char_boundary(from);
+                || !batch.text.is_char_boundary(at);
             let mut next = worker
                 .reuse()
                 .map(|b| b.text)
                 .unwrap_or_default()
                 .into_bytes();
             next.clear();
-            next.extend_from_slice(batch.text.as_bytes().get(from..).unwrap_or_default());
+            next.extend_from_slice(batch.text.as_bytes().get(at..).unwrap_or_default());
             if batch.text.is_char_boundary(at) {
                 batch.text.truncate(at);
             }
@@ -656,45 +656,23 @@ impl<R: Read> Tokenizer<R> {
                 return Next::Gone;
             }
             if odd {
-                return Next::Slowly(self.handover(next, from, next_skip, lines));
+                return Next::Slowly(self.handover(next, at));
             }
-            self.base += from as u64;
-            skip = (next_skip, lines);
+            self.base += at as u64;
             bytes = next;
-        }
-    }
-
-    /// Where to start again for the token at `at`: at the event before it
-    /// (`earlier`), to be read again and skipped, so that a new quick-xml
-    /// reader, if it comes to that, never starts at a text (it would take a
-    /// byte order mark there for the document's own).
-    fn restart(at: usize, earlier: Option<(usize, Lines)>) -> (usize, Lines, usize) {
-        match earlier {
-            Some((before, lines)) => (before, lines, 1),
-            None => (at, Lines::default(), 0),
         }
     }
 
     /// Gives the rest of the document, from `from` in the chunk whose
     /// remaining bytes are `bytes`, to quick-xml's stream reader.
-    fn handover(&mut self, mut bytes: Vec<u8>, from: usize, skip: usize, lines: Lines) -> Handover {
+    fn handover(&mut self, mut bytes: Vec<u8>, from: usize) -> Handover {
         bytes.append(&mut self.tail);
-        let at = if skip > 0 {
-            Resume {
-                offset: self.base + from as u64,
-                lines,
-            }
-        } else {
-            // Everything before `from` is counted: the lines up to the
-            // last event sent end there.
-            Resume {
+        Handover {
+            // The lines up to the last event sent end at `from`.
+            at: Resume {
                 offset: self.base + from as u64,
                 lines: self.lines,
-            }
-        };
-        Handover {
-            at,
-            skip,
+            },
             opened: mem::take(&mut self.opened),
             leftover: bytes,
             failed: self.failed.take(),
@@ -721,30 +699,19 @@ impl<R: Read> Tokenizer<R> {
         }
     }
 
-    /// Records the events of the chunk in `batch.text`, skipping the first
-    /// `skip`. Also returns where the last event recorded started, with the
-    /// lines up to there.
-    fn tokenize(
-        &mut self,
-        batch: &mut Batch,
-        last: bool,
-        (mut skip, skipped_lines): (usize, Lines),
-    ) -> (Stop, Option<(usize, Lines)>) {
+    /// Records the events of the chunk in `batch.text`, whose lines before
+    /// it are counted.
+    fn tokenize(&mut self, batch: &mut Batch, last: bool) -> Stop {
         let text = batch.text.as_str();
         let bytes = text.as_bytes();
-        let from = usize::try_from(self.counted_to.saturating_sub(self.base))
-            .unwrap_or(usize::MAX)
-            .min(bytes.len());
         self.index.clear();
-        self.index
-            .extend(memchr::memchr_iter(b'\n', &bytes[from..]).map(|i| i + from));
+        self.index.extend(memchr::memchr_iter(b'\n', bytes));
         let mut newline = 0;
-        let mut earlier = None;
         let mut at = 0;
         loop {
             let token = if at == bytes.len() {
                 if !last {
-                    return (Stop::More(at), earlier);
+                    return Stop::More(at);
                 }
                 Token::Event {
                     kind: Kind::Eof,
@@ -764,18 +731,9 @@ impl<R: Read> Tokenizer<R> {
                     name_len,
                     next,
                 } => (kind, start, end, name_len, next),
-                Token::More if !last => return (Stop::More(at), earlier),
-                Token::More | Token::Odd => return (Stop::Odd(at), earlier),
+                Token::More if !last => return Stop::More(at),
+                Token::More | Token::Odd => return Stop::Odd(at),
             };
-            if skip > 0 {
-                // Read again only to start a new reader before it: its
-                // lines are those the chunk was given.
-                skip -= 1;
-                earlier = Some((at, skipped_lines));
-                at = next;
-                continue;
-            }
-            let lines_before = self.lines;
             while let Some(&n) = self.index.get(newline) {
                 if n >= next {
                     break;
@@ -783,14 +741,12 @@ impl<R: Read> Tokenizer<R> {
                 self.lines.count(self.base + n as u64);
                 newline += 1;
             }
-            let offset = self.base + next as u64;
-            self.counted_to = offset;
-            let after = self.lines.at(offset);
+            let after = self.lines.at(self.base + next as u64);
             let content = text.get(start..end).unwrap_or_default();
             if let Err(error) = self.opened.check(kind, content, name_len) {
                 let at = self.base + at as u64;
                 batch.failure = Some(Box::new(XmlFailure { error, at, after }));
-                return (Stop::Last, earlier);
+                return Stop::Last;
             }
             batch.records.push(Record {
                 kind,
@@ -800,9 +756,8 @@ impl<R: Read> Tokenizer<R> {
                 after,
             });
             if kind == Kind::Eof {
-                return (Stop::Last, earlier);
+                return Stop::Last;
             }
-            earlier = Some((at, lines_before));
             at = next;
         }
     }
