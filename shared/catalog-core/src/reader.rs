@@ -3033,7 +3033,7 @@ fn has_no_attributes(start: &BytesStart<'_>) -> bool {
 /// and quick-xml reads the attributes (and reports what is wrong).
 fn simple_attributes<'x>(raw: &'x str, out: &mut Attributes<'x>) -> bool {
     let bytes = raw.as_bytes();
-    let is_space = |b: u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
+    let is_space = quick_xml::utils::is_whitespace;
     let mut at = 0;
     let plain = 'parse: loop {
         while bytes.get(at).is_some_and(|&b| is_space(b)) {

@@ -34,6 +34,7 @@ use std::mem;
 use quick_xml::events::{
     BytesCData, BytesDecl, BytesEnd, BytesPI, BytesRef, BytesStart, BytesText, Event,
 };
+use quick_xml::utils::{is_whitespace, name_len};
 
 use crate::finding::Position;
 use crate::input::{Compression, LimitExceeded, Limits, READ_BUFFER};
@@ -782,7 +783,7 @@ fn token(text: &str, at: usize) -> Token {
                     let inner = &rest[2..close];
                     let name = inner
                         .iter()
-                        .rposition(|&b| !is_space(b))
+                        .rposition(|&b| !is_whitespace(b))
                         .map_or(0, |i| i + 1);
                     return Token::Event {
                         kind: Kind::End,
@@ -797,11 +798,7 @@ fn token(text: &str, at: usize) -> Token {
                 } else {
                     (Kind::Start, close)
                 };
-                let content = &rest[1..end];
-                let name_len = content
-                    .iter()
-                    .position(|&b| is_space(b))
-                    .unwrap_or(content.len());
+                let name_len = name_len(&rest[1..end]);
                 Token::Event {
                     kind,
                     start: at + 1,
@@ -849,12 +846,6 @@ fn tag_end(rest: &[u8]) -> Option<usize> {
         }
     }
     None
-}
-
-/// XML's white space, as quick-xml counts it.
-#[inline]
-fn is_space(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
 }
 
 /// Reads the comment, CDATA, DOCTYPE, declaration or processing
