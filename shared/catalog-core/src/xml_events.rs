@@ -158,10 +158,8 @@ struct Counted<R> {
     base: u64,
     /// Newlines counted so far, and where the last one ended.
     lines: Lines,
-    /// Positions of the newlines in `buf[..filled]`; those from
-    /// `next_newline` on are not counted yet.
-    index: Vec<usize>,
-    next_newline: usize,
+    /// The newlines of `buf[..filled]`.
+    newlines: Newlines,
     token_start: u64,
     max_bytes: u64,
     max_token_bytes: u64,
@@ -184,8 +182,7 @@ impl<R: Read> Counted<R> {
             filled: 0,
             base: at.offset,
             lines: at.lines,
-            index: Vec::new(),
-            next_newline: 0,
+            newlines: Newlines::default(),
             token_start: 0,
             max_bytes: limits.max_bytes,
             max_token_bytes: limits.max_token_bytes,
@@ -202,20 +199,9 @@ impl<R: Read> Counted<R> {
         self.token_start = self.offset();
     }
 
-    /// Counts the newlines consumed since the last count.
-    fn count_lines(&mut self) {
-        while let Some(&at) = self.index.get(self.next_newline) {
-            if at >= self.pos {
-                break;
-            }
-            self.lines.count(self.base + at as u64);
-            self.next_newline += 1;
-        }
-    }
-
     /// Where the next byte to be consumed is.
     fn position(&mut self) -> Position {
-        self.count_lines();
+        self.newlines.count(self.pos, self.base, &mut self.lines);
         self.lines.at(self.offset())
     }
 
@@ -223,15 +209,12 @@ impl<R: Read> Counted<R> {
     #[inline(never)]
     fn refill(&mut self) -> io::Result<()> {
         // Everything in the buffer was consumed: count it before it goes.
-        self.count_lines();
+        self.newlines.count(self.pos, self.base, &mut self.lines);
         let n = self.inner.read(&mut self.buf)?.min(self.buf.len());
         self.base += self.filled as u64;
         self.pos = 0;
         self.filled = n;
-        self.index.clear();
-        self.index
-            .extend(memchr::memchr_iter(b'\n', &self.buf[..n]));
-        self.next_newline = 0;
+        self.newlines.find(&self.buf[..n]);
         Ok(())
     }
 }
@@ -301,6 +284,36 @@ impl Lines {
             line: self.newlines + 1,
             column: offset - self.last_newline_end + 1,
             offset,
+        }
+    }
+}
+
+/// The newlines of a buffer, counted into [`Lines`] as reading passes them.
+#[derive(Debug, Default)]
+struct Newlines {
+    /// Their positions in the buffer; those from `next` on are not counted.
+    at: Vec<usize>,
+    next: usize,
+}
+
+impl Newlines {
+    /// Finds the newlines of a new buffer.
+    fn find(&mut self, buf: &[u8]) {
+        self.at.clear();
+        self.at.extend(memchr::memchr_iter(b'\n', buf));
+        self.next = 0;
+    }
+
+    /// Counts those before `end` in the buffer, which starts at `base` in
+    /// the document.
+    #[inline]
+    fn count(&mut self, end: usize, base: u64, lines: &mut Lines) {
+        while let Some(&at) = self.at.get(self.next) {
+            if at >= end {
+                break;
+            }
+            lines.count(base + at as u64);
+            self.next += 1;
         }
     }
 }
@@ -416,7 +429,7 @@ fn read_events_in<R: Read>(source: R, limits: Limits, worker: Worker<Batch>, chu
         base: 0,
         lines: Lines::default(),
         opened: Opened::default(),
-        index: Vec::new(),
+        newlines: Newlines::default(),
         tail: Vec::new(),
         eof: false,
         failed: None,
@@ -530,17 +543,19 @@ fn read_slowly<R: Read>(source: R, limits: Limits, worker: Worker<Batch>, rest: 
     }
 }
 
+/// An event in a chunk: its kind, where its text is, its name's length,
+/// and where the next token starts.
+struct Span {
+    kind: Kind,
+    start: usize,
+    end: usize,
+    name_len: usize,
+    next: usize,
+}
+
 /// One token read from a chunk.
 enum Token {
-    /// An event: its kind, text and name length, and where the next token
-    /// starts.
-    Event {
-        kind: Kind,
-        start: usize,
-        end: usize,
-        name_len: usize,
-        next: usize,
-    },
+    Event(Span),
     /// The token goes on past the chunk (or the chunk ends where it does).
     More,
     /// Something quick-xml's stream reader must read.
@@ -580,7 +595,7 @@ struct Tokenizer<R> {
     lines: Lines,
     opened: Opened,
     /// The newlines of the chunk.
-    index: Vec<usize>,
+    newlines: Newlines,
     /// Bytes read after the chunk's last whole character.
     tail: Vec<u8>,
     /// The source has ended.
@@ -621,7 +636,9 @@ impl<R: Read> Tokenizer<R> {
                     }
                 }
             };
-            let last = self.eof && self.tail.is_empty() && self.failed.is_none() && !self.broken;
+            // (A source's error comes instead of its end; bytes that are not
+            // UTF-8 stay in the tail.)
+            let last = self.eof && self.tail.is_empty();
             let mut batch = worker.reuse().unwrap_or_default();
             batch.clear();
             batch.text = text;
@@ -639,20 +656,15 @@ impl<R: Read> Tokenizer<R> {
             // The token at `at` starts the next chunk, or the rest.
             let stuck = self.eof || self.failed.is_some() || self.broken || self.full;
             let carried = batch.text.len() - at;
-            let odd = odd
-                || stuck
-                || carried as u64 > self.limits.max_token_bytes
-                || !batch.text.is_char_boundary(at);
+            let odd = odd || stuck || carried as u64 > self.limits.max_token_bytes;
             let mut next = worker
                 .reuse()
                 .map(|b| b.text)
                 .unwrap_or_default()
                 .into_bytes();
             next.clear();
+            // The records end before `at`; the bytes after it go on.
             next.extend_from_slice(batch.text.as_bytes().get(at..).unwrap_or_default());
-            if batch.text.is_char_boundary(at) {
-                batch.text.truncate(at);
-            }
             if !batch.records.is_empty() && !worker.send(batch) {
                 return Next::Gone;
             }
@@ -705,43 +717,35 @@ impl<R: Read> Tokenizer<R> {
     fn tokenize(&mut self, batch: &mut Batch, last: bool) -> Stop {
         let text = batch.text.as_str();
         let bytes = text.as_bytes();
-        self.index.clear();
-        self.index.extend(memchr::memchr_iter(b'\n', bytes));
-        let mut newline = 0;
+        self.newlines.find(bytes);
         let mut at = 0;
         loop {
             let token = if at == bytes.len() {
                 if !last {
                     return Stop::More(at);
                 }
-                Token::Event {
+                Token::Event(Span {
                     kind: Kind::Eof,
                     start: at,
                     end: at,
                     name_len: 0,
                     next: at,
-                }
+                })
             } else {
                 token(text, at)
             };
-            let (kind, start, end, name_len, next) = match token {
-                Token::Event {
-                    kind,
-                    start,
-                    end,
-                    name_len,
-                    next,
-                } => (kind, start, end, name_len, next),
+            let Span {
+                kind,
+                start,
+                end,
+                name_len,
+                next,
+            } = match token {
+                Token::Event(span) => span,
                 Token::More if !last => return Stop::More(at),
                 Token::More | Token::Odd => return Stop::Odd(at),
             };
-            while let Some(&n) = self.index.get(newline) {
-                if n >= next {
-                    break;
-                }
-                self.lines.count(self.base + n as u64);
-                newline += 1;
-            }
+            self.newlines.count(next, self.base, &mut self.lines);
             let after = self.lines.at(self.base + next as u64);
             let content = text.get(start..end).unwrap_or_default();
             if let Err(error) = self.opened.check(kind, content, name_len) {
@@ -785,13 +789,13 @@ fn token(text: &str, at: usize) -> Token {
                         .iter()
                         .rposition(|&b| !is_whitespace(b))
                         .map_or(0, |i| i + 1);
-                    return Token::Event {
+                    return Token::Event(Span {
                         kind: Kind::End,
                         start: at + 2,
                         end: at + 2 + name,
                         name_len: 0,
                         next,
-                    };
+                    });
                 }
                 let (kind, end) = if rest[1..=close].ends_with(b"/>") {
                     (Kind::Empty, close - 1)
@@ -799,34 +803,34 @@ fn token(text: &str, at: usize) -> Token {
                     (Kind::Start, close)
                 };
                 let name_len = name_len(&rest[1..end]);
-                Token::Event {
+                Token::Event(Span {
                     kind,
                     start: at + 1,
                     end: at + end,
                     name_len,
                     next,
-                }
+                })
             }
         },
         Some(b'&') => match memchr::memchr3(b';', b'&', b'<', &rest[1..]) {
-            Some(i) if rest[1 + i] == b';' => Token::Event {
+            Some(i) if rest[1 + i] == b';' => Token::Event(Span {
                 kind: Kind::GeneralRef,
                 start: at + 1,
                 end: at + 1 + i,
                 name_len: 0,
                 next: at + i + 2,
-            },
+            }),
             Some(_) => Token::Odd,
             None => Token::More,
         },
         _ => match memchr::memchr2(b'<', b'&', rest) {
-            Some(i) => Token::Event {
+            Some(i) => Token::Event(Span {
                 kind: Kind::Text,
                 start: at,
                 end: at + i,
                 name_len: 0,
                 next: at + i,
-            },
+            }),
             None => Token::More,
         },
     }
@@ -868,13 +872,13 @@ fn delegate(text: &str, at: usize) -> Token {
             if text.get(start..end).is_none() || used > rest.len() {
                 return Token::Odd;
             }
-            Token::Event {
+            Token::Event(Span {
                 kind,
                 start,
                 end,
                 name_len,
                 next: at + used,
-            }
+            })
         }
         // It may only lack the rest of the input.
         Err(_) if used >= rest.len() => Token::More,
