@@ -138,7 +138,8 @@ fn parts<'e>(event: &'e Event<'_>) -> (Kind, &'e str, usize) {
 /// quick-xml gives a declaration the name `xml`.
 const DECL_NAME_LEN: usize = 3;
 
-/// The buffered, bounded, line-counting input the worker parses: what
+/// The buffered, bounded, line-counting input of quick-xml's stream reader
+/// (the worker's reader of whatever the tokenizer hands over): what
 /// [`Tracked`](crate::input::Tracked) over a `BufReader` of [`READ_BUFFER`]
 /// bytes does, in one layer, with the newlines of each buffer found in one
 /// pass when it is filled and counted when a position is asked for (once per
