@@ -2488,11 +2488,10 @@ impl<'a> CatalogReader<'a> {
         element: &str,
     ) -> Result<String, Stop> {
         self.read_leaf(buf, empty, id, element)?;
-        Ok(match self.spare.strings.pop() {
-            // The text read becomes the value; the spare string is the next buffer.
-            Some(spare) => std::mem::replace(&mut self.text, spare),
-            None => self.text.as_str().to_owned(),
-        })
+        // A copy, so `self.text` keeps its capacity: handing it over and
+        // reading on into a smaller spare string made each long text grow
+        // its buffer again, realloc after realloc.
+        Ok(self.spare.copy(&self.text))
     }
 
     /// Reads the text of a leaf element up to its end tag into `self.text`.
@@ -3108,13 +3107,17 @@ struct Spare {
 impl Spare {
     /// A copy of `text`, in a spare string if there is one.
     fn copy(&mut self, text: &str) -> String {
-        match self.strings.pop() {
-            Some(mut spare) => {
+        match self.strings.last_mut() {
+            // One too small stays for a shorter text: growing it would copy
+            // its old bytes for nothing.
+            Some(spare) if spare.capacity() >= text.len() => {
+                let mut spare = std::mem::take(spare);
+                self.strings.pop();
                 spare.clear();
                 spare.push_str(text);
                 spare
             }
-            None => text.to_owned(),
+            _ => text.to_owned(),
         }
     }
 
