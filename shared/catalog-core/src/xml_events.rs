@@ -413,7 +413,7 @@ const CHUNK: usize = 128 * 1024;
 ///
 /// `chunk` is how many new bytes each chunk takes ([`CHUNK`]); with 0, all
 /// of the document goes to quick-xml's stream reader.
-fn read_events_in<R: Read>(source: R, limits: Limits, worker: Worker<Batch>, chunk: usize) {
+fn read_events_in<R: BufRead>(source: R, limits: Limits, worker: Worker<Batch>, chunk: usize) {
     if chunk == 0 {
         let rest = Handover {
             at: Resume::default(),
@@ -609,7 +609,7 @@ struct Tokenizer<R> {
     full: bool,
 }
 
-impl<R: Read> Tokenizer<R> {
+impl<R: BufRead> Tokenizer<R> {
     /// Tokenizes chunk after chunk; what it cannot read goes back to the
     /// caller.
     fn run(&mut self, worker: &Worker<Batch>) -> Next {
@@ -704,10 +704,19 @@ impl<R: Read> Tokenizer<R> {
                 self.full = true;
                 return;
             }
-            let room = room.min((want - bytes.len()) as u64);
-            match (&mut self.source).take(room).read_to_end(bytes) {
-                Ok(n) if (n as u64) < room => self.eof = true,
-                Ok(_) => {}
+            let room = usize::try_from(room)
+                .unwrap_or(usize::MAX)
+                .min(want - bytes.len());
+            // Copied from the source's buffer: a `read` into the chunk would
+            // first zero the room it reads into.
+            match self.source.fill_buf() {
+                Ok([]) => self.eof = true,
+                Ok(available) => {
+                    let n = available.len().min(room);
+                    bytes.extend_from_slice(available.get(..n).unwrap_or_default());
+                    self.source.consume(n);
+                }
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
                 Err(error) => self.failed = Some(error),
             }
         }
