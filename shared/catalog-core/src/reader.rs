@@ -56,6 +56,7 @@
 
 use std::borrow::Cow;
 use std::io::{self, Read};
+use std::mem;
 
 use quick_xml::XmlVersion;
 use quick_xml::events::{BytesStart, Event};
@@ -74,7 +75,7 @@ use crate::model::{
     LocalizedText, Metadata, Offer, OfferKind, Rating, ReleaseDate, Title, drain_offer_strings,
 };
 use crate::rules;
-use crate::xml_events::{EventStream, Failure, XmlFailure};
+use crate::xml_events::{EventStream, Failure, Scanned, XmlFailure};
 
 /// How to read.
 #[derive(Clone, Copy)]
@@ -388,6 +389,13 @@ pub struct CatalogReader<'a> {
     at: Position,
     /// The text of the leaf element being read.
     text: String,
+    /// What the scan found of the text the last event was cut from.
+    scanned: Scanned,
+    /// Some text read since the last item was checked may hold a character
+    /// XML cannot carry: it came from text not scanned, a character
+    /// reference, or attributes quick-xml read. Otherwise the item's
+    /// character check is skipped.
+    unscanned: bool,
     /// Entries are checked and dropped, not returned (`validate_to_end`):
     /// their allocations are then reused through `spare`.
     discard: bool,
@@ -449,6 +457,8 @@ impl<'a> CatalogReader<'a> {
                 offset: 0,
             },
             text: String::new(),
+            scanned: Scanned::default(),
+            unscanned: true,
             discard: false,
             spare: Spare::default(),
             options,
@@ -592,8 +602,10 @@ impl<'a> CatalogReader<'a> {
     #[inline(always)]
     fn read_event<'b>(&mut self, buf: &'b mut EventStream<'a>) -> Result<Event<'b>, Stop> {
         match buf.next_event() {
-            Ok((event, after)) => {
+            Ok((event, after, scanned)) => {
                 self.at = after;
+                self.scanned = scanned;
+                self.unscanned |= !scanned.xml_chars;
                 Ok(event)
             }
             Err(Failure::Xml(failure)) => {
@@ -1120,6 +1132,8 @@ impl<'a> CatalogReader<'a> {
         if has_no_attributes(start) || simple_attributes(start.attributes_raw(), out) {
             return;
         }
+        // Values may hold references to any character.
+        self.unscanned = true;
         for attribute in start.attributes() {
             match attribute {
                 Ok(attribute) => {
@@ -1372,7 +1386,14 @@ impl<'a> CatalogReader<'a> {
             },
         };
         let mut problems = Vec::new();
-        rules::check_item(&item, &mut |rule, message| problems.push((rule, message)));
+        let mut report = |rule, message| problems.push((rule, message));
+        if mem::replace(&mut self.unscanned, false) {
+            rules::check_item(&item, &mut report);
+        } else {
+            // Every text of the item was cut from scanned text free of
+            // characters XML cannot carry.
+            rules::check_item_values(&item, &mut report);
+        }
         for (rule, message) in problems {
             self.error(rule, position, Some(&item.id), message);
         }
@@ -2528,10 +2549,16 @@ impl<'a> CatalogReader<'a> {
             let nested = matches!(event, Event::Start(_));
             match event {
                 Event::End(_) => break,
+                // No carriage return anywhere in the batch: nothing to normalize.
+                Event::Text(t) if self.scanned.no_cr => self.push_text(&t, at, id, element)?,
+                Event::CData(c) if self.scanned.no_cr => self.push_text(&c, at, id, element)?,
                 Event::Text(t) => self.push_text(&t.xml10_content(), at, id, element)?,
                 Event::CData(c) => self.push_text(&c.xml10_content(), at, id, element)?,
                 Event::GeneralRef(r) => match resolve_reference(&r) {
-                    Some(resolved) => self.push_text(&resolved, at, id, element)?,
+                    Some(resolved) => {
+                        self.unscanned |= r.is_char_ref();
+                        self.push_text(&resolved, at, id, element)?
+                    }
                     None => {
                         let name = r.into_inner();
                         self.error(
@@ -3384,6 +3411,100 @@ mod tests {
                 ("element.unknown", 6),
             ]
         );
+    }
+
+    /// A catalog of `n` movies, one a line after the root's; the `bad`-th
+    /// has `title` as its title's text and `scheme` as its external id's
+    /// scheme (both written as given: escapes are the caller's).
+    fn movies_with(n: usize, bad: usize, title: &str, scheme: &str) -> String {
+        let mut xml = format!(
+            "{DECL}<DataCollections schemaVersion=\"1.0.0\"><ProgramCatalog id=\"C\" version=\"1\">\n"
+        );
+        let synopsis = "words &amp; more words ".repeat(60);
+        for i in 0..n {
+            let (title, scheme) = if i == bad {
+                (title, scheme)
+            } else {
+                ("Plain", "imdb")
+            };
+            xml.push_str(&format!(
+                "<Movie id=\"m{i}\" version=\"1\"><ExternalIds><ExternalId scheme=\"{scheme}\">tt{i}</ExternalId></ExternalIds>\
+                 <Titles><Title language=\"en-US\" default=\"true\">{title}</Title></Titles>\
+                 <Synopses><Synopsis language=\"en-US\" default=\"true\">{synopsis}</Synopsis></Synopses></Movie>\n"
+            ));
+        }
+        xml.push_str("</ProgramCatalog></DataCollections>\n");
+        xml
+    }
+
+    #[test]
+    fn text_xml_cannot_carry_is_refused_however_it_is_written() {
+        // The reader checks an item's characters only when its text may
+        // hold one XML cannot carry; each way one can get in must be seen,
+        // in any item of a catalog many chunks long, read both ways.
+        let refused = [
+            ("a\u{1}b", "imdb"),
+            ("a\u{FFFE}b", "imdb"),
+            ("a&#1;b", "imdb"),
+            ("a&#x1F;b", "imdb"),
+            ("a&#xFFFF;b", "imdb"),
+            ("Plain", "im\u{7}db"),
+            ("Plain", "im&#x8;db"),
+            // CR after the bad character: the text takes the other path.
+            ("a\u{1}\r\nb", "imdb"),
+        ];
+        let accepted = [
+            ("a\u{FFC0}b&#233;\u{FFFD}", "imdb"),
+            ("tab\there", "i&#x9;mdb"),
+            ("line\r\nend", "imdb"),
+        ];
+        for (n, bad) in [(1, 0), (400, 0), (400, 123), (400, 399)] {
+            let line = bad as u64 + 3;
+            for (title, scheme) in refused {
+                let xml = movies_with(n, bad, title, scheme);
+                let (entries, report) = read_all(&xml);
+                assert_eq!(
+                    rules(&report),
+                    vec![("text.control-character", line)],
+                    "{title:?} {scheme:?} in movie {bad} of {n}"
+                );
+                assert_eq!(entries.len(), n - 1);
+                let report = CatalogReader::new(xml.as_bytes(), ReadOptions::default())
+                    .unwrap()
+                    .validate_to_end()
+                    .unwrap();
+                assert_eq!(rules(&report), vec![("text.control-character", line)]);
+            }
+            for (title, scheme) in accepted {
+                let xml = movies_with(n, bad, title, scheme);
+                let (entries, report) = read_all(&xml);
+                assert!(report.is_valid(), "{title:?}: {:?}", report.findings);
+                assert_eq!(entries.len(), n);
+            }
+        }
+    }
+
+    #[test]
+    fn line_ends_in_text_are_normalized_wherever_the_text_is() {
+        // CR LF and a lone CR are read as LF, in a chunk holding a CR and in
+        // chunks holding none.
+        for (n, bad) in [(1, 0), (400, 0), (400, 200), (400, 399)] {
+            let xml = movies_with(n, bad, "one\r\ntwo\rthree&#xD;four", "imdb");
+            let (entries, report) = read_all(&xml);
+            assert!(report.is_valid(), "{:?}", report.findings);
+            for (i, entry) in entries.iter().enumerate() {
+                let Entry::Item(item) = entry else {
+                    panic!("{entry:?}")
+                };
+                let expected = if i == bad {
+                    "one\ntwo\nthree\rfour"
+                } else {
+                    "Plain"
+                };
+                assert_eq!(item.meta.title.text, expected);
+                assert!(!item.meta.synopsis.as_deref().unwrap_or("").contains('\r'));
+            }
+        }
     }
 
     #[test]

@@ -60,6 +60,28 @@ pub fn first_non_xml_char(text: &str) -> Option<char> {
     None
 }
 
+/// Whether `text` may hold a character XML cannot carry: false means it
+/// holds none ([`first_non_xml_char`] would find none in it or in any part
+/// of it). One pass over a whole buffer, for a reader that then skips the
+/// check of each text cut from it.
+pub fn may_hold_non_xml_char(text: &str) -> bool {
+    // The same candidates as `first_non_xml_char`'s: a byte below 0x20 other
+    // than tab, LF and CR, or 0xEF followed by 0xBF (U+FFC0..=U+FFFF, among
+    // them U+FFFE and U+FFFF). No early exit, so the loop is vectorized.
+    let bytes = text.as_bytes();
+    let control = |b: u8| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r');
+    let Some((&last, _)) = bytes.split_last() else {
+        return false;
+    };
+    let pairs = bytes
+        .iter()
+        .zip(bytes.get(1..).unwrap_or_default())
+        .fold(false, |found, (&b, &next)| {
+            found | control(b) | (b == 0xEF && next == 0xBF)
+        });
+    pairs || control(last)
+}
+
 /// The first character XML cannot carry among those starting in
 /// `bytes[from..to]`; `bytes` is valid UTF-8.
 fn first_bad_at(bytes: &[u8], from: usize, to: usize) -> Option<char> {
@@ -605,8 +627,17 @@ mod tests {
         for c in (0..0x11_0000).filter_map(char::from_u32) {
             texts.push(format!("ab{c}cd"));
         }
+        // The scan of a whole buffer flags exactly the texts with a
+        // character XML cannot carry, or one of U+FFC0..=U+FFFF (which share
+        // U+FFFE's and U+FFFF's first two bytes).
+        let candidate = |c: char| !is_xml_char(c) || ('\u{FFC0}'..='\u{FFFF}').contains(&c);
         for text in &texts {
             assert_eq!(first_non_xml_char(text), by_char(text), "{text:?}");
+            assert_eq!(
+                may_hold_non_xml_char(text),
+                text.chars().any(candidate),
+                "{text:?}"
+            );
         }
     }
 

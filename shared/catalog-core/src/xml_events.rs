@@ -38,6 +38,7 @@ use quick_xml::utils::{is_whitespace, name_len};
 
 use crate::finding::Position;
 use crate::input::{Compression, LimitExceeded, Limits, READ_BUFFER};
+use crate::rules;
 use crate::threaded::{
     Codec, Feeder, FromWorker, Plumbing, Segments, Worker, pipe, plumbing, start_decoder,
 };
@@ -91,6 +92,30 @@ struct Batch {
     records: Vec<Record>,
     /// The error that ended the events, after the records.
     failure: Option<Box<XmlFailure>>,
+    /// What is known of all of `text` (nothing, unless the tokenizer
+    /// scanned it).
+    scanned: Scanned,
+}
+
+/// What one scan of a batch's whole text found, so that the reader can
+/// skip work on each piece of it. Both are false unless the text was
+/// scanned (quick-xml's stream reader does not scan).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Scanned {
+    /// No carriage return: the texts need no end-of-line normalization.
+    pub(crate) no_cr: bool,
+    /// No character XML cannot carry ([`rules::may_hold_non_xml_char`]
+    /// found no candidate), so no text cut from it holds one.
+    pub(crate) xml_chars: bool,
+}
+
+impl Scanned {
+    fn of(text: &str) -> Scanned {
+        Scanned {
+            no_cr: memchr::memchr(b'\r', text.as_bytes()).is_none(),
+            xml_chars: !rules::may_hold_non_xml_char(text),
+        }
+    }
 }
 
 impl Batch {
@@ -98,6 +123,7 @@ impl Batch {
         self.text.clear();
         self.records.clear();
         self.failure = None;
+        self.scanned = Scanned::default();
     }
 
     fn is_full(&self) -> bool {
@@ -642,6 +668,7 @@ impl<R: BufRead> Tokenizer<R> {
             let last = self.eof && self.tail.is_empty();
             let mut batch = worker.reuse().unwrap_or_default();
             batch.clear();
+            batch.scanned = Scanned::of(&text);
             batch.text = text;
             let (at, odd) = match self.tokenize(&mut batch, last) {
                 Stop::Last => {
@@ -967,11 +994,12 @@ impl<'a> EventStream<'a> {
         })
     }
 
-    /// The next event and where the input was after it.
+    /// The next event, where the input was after it, and what is known of
+    /// the text it was cut from.
     #[inline(always)]
-    pub(crate) fn next_event(&mut self) -> Result<(Event<'_>, Position), Failure> {
+    pub(crate) fn next_event(&mut self) -> Result<(Event<'_>, Position, Scanned), Failure> {
         if let Some(at) = self.ended {
-            return Ok((Event::Eof, at));
+            return Ok((Event::Eof, at, Scanned::default()));
         }
         let record = loop {
             if let Some(&record) = self.batch.records.get(self.next) {
@@ -1008,7 +1036,7 @@ impl<'a> EventStream<'a> {
             Kind::GeneralRef => Event::GeneralRef(BytesRef::new(text)),
             Kind::Eof => Event::Eof,
         };
-        Ok((event, record.after))
+        Ok((event, record.after, self.batch.scanned))
     }
 
     #[cold]
@@ -1073,11 +1101,31 @@ mod tests {
         let mut seen = Vec::new();
         loop {
             match stream.next_event() {
-                Ok((Event::Eof, after)) => {
+                Ok((Event::Eof, after, _)) => {
                     seen.push(format!("Eof {after:?}"));
                     return seen;
                 }
-                Ok((event, after)) => seen.push(format!("{event:?} {after:?}")),
+                Ok((event, after, scanned)) => {
+                    // What the scan claims holds of every event's text (a
+                    // tokenizer's claim; quick-xml's reader claims nothing).
+                    let text: &str = match &event {
+                        Event::Start(e) | Event::Empty(e) => e,
+                        Event::End(e) => e,
+                        Event::Text(e) | Event::Comment(e) | Event::DocType(e) => e,
+                        Event::CData(e) => e,
+                        Event::PI(e) => e,
+                        Event::GeneralRef(e) => e,
+                        Event::Decl(e) => e,
+                        Event::Eof => "",
+                    };
+                    assert!(chunk > 0 || !(scanned.no_cr || scanned.xml_chars));
+                    assert!(!scanned.no_cr || !text.contains('\r'), "{text:?}");
+                    assert!(
+                        !scanned.xml_chars || crate::rules::first_non_xml_char(text).is_none(),
+                        "{text:?}"
+                    );
+                    seen.push(format!("{event:?} {after:?}"));
+                }
                 Err(Failure::Xml(failure)) => {
                     let XmlFailure { error, at, after } = *failure;
                     seen.push(format!("failed: {error} at {at}, {after:?}"));
@@ -1158,6 +1206,10 @@ mod tests {
         "<a>é ü 日本語 😀</a>",
         "<a t=\"日本\">😀</a >",
         "<a>\r\n\r\n</a>",
+        // What the scan of a chunk must see (its claims are checked on every event).
+        "<a b=\"\u{1}\">x\u{1f}y</a>",
+        "<a>\u{FFFE}\u{FFFF}\u{FFC0}</a>",
+        "<a>x\ry</a>",
         "<a>]]></a>",
         "<a><b>1</b><c>2</c></a><d/>",
         "<a></a></a>",
