@@ -622,27 +622,13 @@ impl<'a> Parser<'a, '_> {
 /// bytes are looked at eight at a time; the lowest flagged byte of a word
 /// is always a true match.
 fn string_stop(bytes: &[u8], from: usize) -> Option<usize> {
-    const LOW: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let mut at = from;
-    while let Some(chunk) = bytes.get(at..at + 8) {
-        let word = u64::from_le_bytes(chunk.try_into().ok()?);
-        let has = |byte: u8| {
-            let x = word ^ (u64::from(byte) * LOW);
-            x.wrapping_sub(LOW) & !x & HIGH
-        };
-        let below_space = word.wrapping_sub(0x20 * LOW) & !word & HIGH;
-        let found = has(b'"') | has(b'\\') | below_space;
-        if found != 0 {
-            return Some(at + (found.trailing_zeros() / 8) as usize);
-        }
-        at += 8;
-    }
-    let rest = bytes.get(at..)?;
-    let found = rest
-        .iter()
-        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
-    Some(at + found)
+    use crate::words::{below, equal};
+    let found = crate::words::first(
+        bytes.get(from..)?,
+        |word| equal(word, b'"') | equal(word, b'\\') | below(word, 0x20),
+        |b| b == b'"' || b == b'\\' || b < 0x20,
+    )?;
+    Some(from + found)
 }
 
 #[cfg(test)]

@@ -62,6 +62,7 @@ pub mod source;
 pub mod state;
 pub mod synthetic;
 mod threaded;
+mod words;
 pub mod writer;
 mod xml_events;
 

@@ -75,6 +75,7 @@ use crate::model::{
     LocalizedText, Metadata, Offer, OfferKind, Rating, ReleaseDate, Title, drain_offer_strings,
 };
 use crate::rules;
+use crate::words;
 use crate::xml_events::{EventStream, Failure, Scanned, XmlFailure};
 
 /// How to read.
@@ -3070,7 +3071,7 @@ fn simple_attributes<'x>(raw: &'x str, out: &mut Attributes<'x>) -> bool {
         }
         let key_start = at;
         let rest = bytes.get(at..).unwrap_or_default();
-        at += first_stop(rest, name_ends, &NAME_ENDS).unwrap_or(rest.len());
+        at += words::first(rest, name_ends, is_name_end).unwrap_or(rest.len());
         // An empty name, a space before `=`, or no `=`: not plain.
         if at == key_start || bytes.get(at) != Some(&b'=') {
             break 'parse false;
@@ -3084,7 +3085,7 @@ fn simple_attributes<'x>(raw: &'x str, out: &mut Attributes<'x>) -> bool {
         let mut value_end = value_start;
         loop {
             let rest = bytes.get(value_end..).unwrap_or_default();
-            let Some(stop) = first_stop(rest, value_stops, &VALUE_STOPS) else {
+            let Some(stop) = words::first(rest, value_stops, is_value_stop) else {
                 break 'parse false;
             };
             value_end += stop;
@@ -3113,86 +3114,30 @@ fn simple_attributes<'x>(raw: &'x str, out: &mut Attributes<'x>) -> bool {
     plain
 }
 
-/// A table of the bytes `stop` accepts, for the bytes a word scan leaves.
-macro_rules! byte_set {
-    ($stop:path) => {{
-        let mut set = [false; 256];
-        let mut b = 0;
-        while b < 256 {
-            set[b] = $stop(b as u8);
-            b += 1;
-        }
-        set
-    }};
-}
-
 /// What ends an attribute's name: `=`, or a space or control character
 /// (then the attributes are not plain).
-const fn is_name_end(b: u8) -> bool {
+fn is_name_end(b: u8) -> bool {
     b == b'=' || b <= b' '
+}
+
+/// [`is_name_end`] for the eight bytes of a word.
+fn name_ends(word: u64) -> u64 {
+    words::below(word, b' ' + 1) | words::equal(word, b'=')
 }
 
 /// What [`simple_attributes`] stops at in a value: a quote (its end, or
 /// the other quote in it), `&`, or a control character up to CR (tab, LF
 /// and CR are what normalization would change; then it is not plain).
-const fn is_value_stop(b: u8) -> bool {
+fn is_value_stop(b: u8) -> bool {
     matches!(b, b'"' | b'\'' | b'&') || b <= b'\r'
 }
 
-static NAME_ENDS: [bool; 256] = byte_set!(is_name_end);
-static VALUE_STOPS: [bool; 256] = byte_set!(is_value_stop);
-
-const LOW_BITS: u64 = 0x0101_0101_0101_0101;
-const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
-
-/// The high bit of the bytes of `word` below `n` (at most 0x80). Exact for
-/// the lowest one: a borrow only reaches the bytes above a byte below `n`.
-#[inline]
-fn bytes_below(word: u64, n: u8) -> u64 {
-    word.wrapping_sub(LOW_BITS * u64::from(n)) & !word & HIGH_BITS
-}
-
-/// The high bit of the bytes of `word` equal to `b`, exact for the lowest.
-#[inline]
-fn bytes_equal(word: u64, b: u8) -> u64 {
-    bytes_below(word ^ (LOW_BITS * u64::from(b)), 1)
-}
-
-/// [`is_name_end`] for the eight bytes of a word.
-#[inline]
-fn name_ends(word: u64) -> u64 {
-    bytes_below(word, b' ' + 1) | bytes_equal(word, b'=')
-}
-
 /// [`is_value_stop`] for the eight bytes of a word.
-#[inline]
 fn value_stops(word: u64) -> u64 {
-    bytes_below(word, b'\r' + 1)
-        | bytes_equal(word, b'"')
-        | bytes_equal(word, b'\'')
-        | bytes_equal(word, b'&')
-}
-
-/// Where the first byte of `bytes` that `set` holds is: eight bytes at a
-/// time through `in_word` (the same set, for the bytes of a word, exact for
-/// the lowest), the rest one at a time.
-#[inline]
-fn first_stop(bytes: &[u8], in_word: fn(u64) -> u64, set: &[bool; 256]) -> Option<usize> {
-    let mut words = bytes.chunks_exact(8);
-    let mut at = 0;
-    for word in &mut words {
-        if let Ok(word) = <[u8; 8]>::try_from(word) {
-            let found = in_word(u64::from_le_bytes(word));
-            if found != 0 {
-                return Some(at + (found.trailing_zeros() / 8) as usize);
-            }
-        }
-        at += 8;
-    }
-    let rest = words.remainder();
-    rest.iter()
-        .position(|&b| set[usize::from(b)])
-        .map(|i| at + i)
+    words::below(word, b'\r' + 1)
+        | words::equal(word, b'"')
+        | words::equal(word, b'\'')
+        | words::equal(word, b'&')
 }
 
 /// How many strings, and lists of each kind, [`Spare`] keeps.
@@ -3593,39 +3538,17 @@ mod tests {
     }
 
     #[test]
-    fn word_scans_stop_where_byte_scans_do() {
-        // Every byte in every place of words and tails, alone and after
-        // other stops and high bytes (where a borrow could mislead).
-        let fillers: [&[u8]; 4] = [
-            b"abcdefghijklmnop",
-            b"\xff\x80\xc3\xa9xyz",
-            b"\x00\x21\x3c",
-            b"==''",
-        ];
-        let mut texts: Vec<Vec<u8>> = Vec::new();
-        for len in 0..=20 {
-            for filler in fillers {
-                let base: Vec<u8> = filler.iter().copied().cycle().take(len).collect();
-                for place in 0..=len {
-                    for b in 0..=255u8 {
-                        let mut text = base.clone();
-                        text.insert(place, b);
-                        texts.push(text);
-                    }
-                }
+    fn attribute_word_scans_stop_where_byte_scans_do() {
+        for b in 0..=255u8 {
+            for place in 0..8 {
+                let mut word = *b"abcdefgh";
+                word[place] = b;
+                let word = u64::from_le_bytes(word);
+                let flagged = |found: u64| (found != 0).then(|| found.trailing_zeros() / 8);
+                let at = u32::try_from(place).unwrap();
+                assert_eq!(flagged(name_ends(word)), is_name_end(b).then_some(at));
+                assert_eq!(flagged(value_stops(word)), is_value_stop(b).then_some(at));
             }
-        }
-        for text in &texts {
-            assert_eq!(
-                first_stop(text, name_ends, &NAME_ENDS),
-                text.iter().position(|&b| is_name_end(b)),
-                "{text:?}"
-            );
-            assert_eq!(
-                first_stop(text, value_stops, &VALUE_STOPS),
-                text.iter().position(|&b| is_value_stop(b)),
-                "{text:?}"
-            );
         }
     }
 

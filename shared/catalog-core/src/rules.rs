@@ -12,6 +12,7 @@ use time::{Date, OffsetDateTime};
 use crate::finding::Rule;
 use crate::ids::Sent;
 use crate::model::{Item, ItemKind, Metadata, Offer};
+use crate::words;
 
 /// Whether XML 1.0 can carry this character at all (even as a reference).
 ///
@@ -27,15 +28,8 @@ pub fn first_non_xml_char(text: &str) -> Option<char> {
     // longer UTF-8 sequence) or U+FFFE / U+FFFF, which start with 0xEF (never
     // a continuation byte). So the bytes are scanned eight at a time for a
     // candidate, and only a word holding one is looked at closely.
-    const LOW: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
     fn suspect(word: u64) -> bool {
-        // A byte below 0x20 (exact for bytes below 0x80, and bytes from 0x80
-        // up have their top bit cleared by `!word`), or a byte equal to 0xEF.
-        let below_space = word.wrapping_sub(0x20 * LOW) & !word & HIGH;
-        let ef = word ^ (0xEF * LOW);
-        let has_ef = ef.wrapping_sub(LOW) & !ef & HIGH;
-        below_space | has_ef != 0
+        words::below(word, 0x20) | words::equal(word, 0xEF) != 0
     }
     let bytes = text.as_bytes();
     let mut words = bytes.chunks_exact(8);
@@ -104,8 +98,12 @@ fn first_bad_at(bytes: &[u8], from: usize, to: usize) -> Option<char> {
 /// Whether `text` holds a character `char::is_whitespace` accepts.
 fn has_whitespace(text: &str) -> bool {
     // The ASCII ones are U+0009..=U+000D and U+0020; the others are not ASCII.
-    text.bytes().any(|b| matches!(b, b'\t'..=b'\r' | b' '))
-        || (!text.is_ascii() && text.chars().any(char::is_whitespace))
+    let ascii = words::any(
+        text.as_bytes(),
+        |word| words::below(word, b' ' + 1),
+        |b| matches!(b, b'\t'..=b'\r' | b' '),
+    );
+    ascii || (!text.is_ascii() && text.chars().any(char::is_whitespace))
 }
 
 /// The longest id, in bytes of UTF-8: the catalog state stores an id's
@@ -425,8 +423,50 @@ fn for_each_formatted_text(item: &Item, f: &mut dyn FnMut(&'static str, &str)) {
 
 /// Parses `YYYY-MM-DD` into a calendar date.
 pub fn parse_date(text: &str) -> Option<Date> {
+    if let Some(date) = plain_date(text.as_bytes()) {
+        return Some(date);
+    }
     let format = time::macros::format_description!("[year]-[month]-[day]");
     Date::parse(text, &format).ok()
+}
+
+/// The value of a run of ASCII digits.
+fn digits(bytes: &[u8]) -> Option<u16> {
+    bytes.iter().try_fold(0u16, |n, &b| {
+        b.is_ascii_digit().then(|| n * 10 + u16::from(b - b'0'))
+    })
+}
+
+/// A date written exactly `YYYY-MM-DD` with a day that exists, read
+/// without `time`'s general parser (a reader checks one per item and
+/// offer). Anything else is left to that parser, which reads these as this
+/// does: a test holds them together.
+fn plain_date(bytes: &[u8]) -> Option<Date> {
+    let [y0, y1, y2, y3, b'-', m0, m1, b'-', d0, d1] = *bytes else {
+        return None;
+    };
+    let year = digits(&[y0, y1, y2, y3])?;
+    let month = time::Month::try_from(u8::try_from(digits(&[m0, m1])?).ok()?).ok()?;
+    let day = u8::try_from(digits(&[d0, d1])?).ok()?;
+    Date::from_calendar_date(i32::from(year), month, day).ok()
+}
+
+/// [`plain_date`] for `YYYY-MM-DDTHH:MM:SSZ` with a time that exists.
+fn plain_datetime(bytes: &[u8]) -> Option<OffsetDateTime> {
+    let [date @ .., b'T', h0, h1, b':', n0, n1, b':', s0, s1, b'Z'] = bytes else {
+        return None;
+    };
+    let date = plain_date(date)?;
+    let hms = [[h0, h1], [n0, n1], [s0, s1]].map(|[a, b]| digits(&[*a, *b]));
+    let [Some(hour), Some(minute), Some(second)] = hms else {
+        return None;
+    };
+    // A leap second (60) is left to the general parser.
+    if hour > 23 || minute > 59 || second > 59 {
+        return None;
+    }
+    let time = time::Time::from_hms(hour as u8, minute as u8, second as u8).ok()?;
+    Some(date.with_time(time).assume_utc())
 }
 
 /// Parses an RFC 3339 date-time.
@@ -437,6 +477,9 @@ pub fn parse_date(text: &str) -> Option<Date> {
 pub fn parse_datetime(text: &str) -> Option<OffsetDateTime> {
     if text.as_bytes().get(10) != Some(&b'T') {
         return None;
+    }
+    if let Some(time) = plain_datetime(text.as_bytes()) {
+        return Some(time);
     }
     OffsetDateTime::parse(text, &Rfc3339).ok()
 }
@@ -639,6 +682,52 @@ mod tests {
                 "{text:?}"
             );
         }
+    }
+
+    #[test]
+    fn plain_dates_and_times_read_as_the_general_parsers_read_them() {
+        let general_date = |text: &str| {
+            let format = time::macros::format_description!("[year]-[month]-[day]");
+            Date::parse(text, &format).ok()
+        };
+        let general_time = |text: &str| OffsetDateTime::parse(text, &Rfc3339).ok();
+        let years = [
+            "0000", "0001", "1900", "2000", "2023", "2024", "9999", "20a4", "+202",
+        ];
+        let twos: Vec<String> = (0..=61)
+            .map(|n| format!("{n:02}"))
+            .chain(["1a", " 1", "-1", "١٢"].map(String::from))
+            .collect();
+        let mut dates = 0;
+        for year in years {
+            for month in &twos {
+                for day in &twos {
+                    let text = format!("{year}-{month}-{day}");
+                    let fast = plain_date(text.as_bytes());
+                    assert!(fast.is_none() || fast == general_date(&text), "{text}");
+                    assert_eq!(parse_date(&text), general_date(&text), "{text}");
+                    dates += usize::from(fast.is_some());
+                }
+            }
+        }
+        assert!(dates > 2_000, "the plain path read {dates} dates");
+        let mut times = 0;
+        for date in ["2024-02-29", "2023-02-29", "2025-12-31", "0000-01-01"] {
+            for hour in &twos {
+                for minute in ["00", "07", "59", "60", "5x"] {
+                    for second in ["00", "30", "59", "60", "61"] {
+                        for zone in ["Z", "z", "+00:00", "+01:30", ""] {
+                            let text = format!("{date}T{hour}:{minute}:{second}{zone}");
+                            let fast = plain_datetime(text.as_bytes());
+                            assert!(fast.is_none() || fast == general_time(&text), "{text}");
+                            assert_eq!(parse_datetime(&text), general_time(&text), "{text}");
+                            times += usize::from(fast.is_some());
+                        }
+                    }
+                }
+            }
+        }
+        assert!(times > 500, "the plain path read {times} times");
     }
 
     #[test]

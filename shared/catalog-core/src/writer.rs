@@ -874,16 +874,10 @@ fn escape(buf: &mut Vec<u8>, text: &str, attribute: bool) {
 /// flag is exact; flags above it may be false, which only costs a closer
 /// look.
 fn candidates(word: u64, attribute: bool) -> u64 {
-    const LOW: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let has = |byte: u8| {
-        let x = word ^ (u64::from(byte) * LOW);
-        x.wrapping_sub(LOW) & !x & HIGH
-    };
-    let below_space = word.wrapping_sub(0x20 * LOW) & !word & HIGH;
-    let mut found = below_space | has(b'&') | has(b'<') | has(b'>');
+    use crate::words::{below, equal};
+    let mut found = below(word, 0x20) | equal(word, b'&') | equal(word, b'<') | equal(word, b'>');
     if attribute {
-        found |= has(b'"');
+        found |= equal(word, b'"');
     }
     found
 }
