@@ -358,43 +358,137 @@ struct Resume {
 /// quick-xml reader to another in the middle of a document.
 #[derive(Debug, Default)]
 struct Opened {
-    names: String,
-    starts: Vec<usize>,
+    /// One per open element, innermost last.
+    stack: Vec<Name>,
+    /// The names longer than a [`Name::Short`] holds, one after another.
+    long: String,
+}
+
+/// An open element's name: up to 16 bytes by value (its length and two
+/// words that cover it, so a check is two compares instead of a copy and a
+/// `memcmp`), longer ones by where they start in [`Opened::long`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Name {
+    Short { len: usize, low: u64, high: u64 },
+    Long { start: usize },
+}
+
+impl Name {
+    /// A short name's value: for 8 to 16 bytes its first and last eight
+    /// (overlapping), for 4 to 7 its first and last four, for fewer its
+    /// first, middle and last byte. Equal for equal names only, since the
+    /// parts cover every byte of a name of that length.
+    #[inline]
+    fn short(name: &[u8]) -> Option<Name> {
+        let len = name.len();
+        let four = |at: usize| {
+            let bytes = name
+                .get(at..at + 4)
+                .and_then(|b| <[u8; 4]>::try_from(b).ok());
+            bytes.map_or(0, |b| u64::from(u32::from_le_bytes(b)))
+        };
+        let eight = |at: usize| {
+            let bytes = name
+                .get(at..at + 8)
+                .and_then(|b| <[u8; 8]>::try_from(b).ok());
+            bytes.map_or(0, u64::from_le_bytes)
+        };
+        let (low, high) = match len {
+            0 => (0, 0),
+            1..=3 => {
+                let byte = |at: usize| u64::from(name.get(at).copied().unwrap_or(0));
+                (byte(0) | byte(len / 2) << 8 | byte(len - 1) << 16, 0)
+            }
+            4..=7 => (four(0), four(len - 4)),
+            8..=16 => (eight(0), eight(len - 8)),
+            _ => return None,
+        };
+        Some(Name::Short { len, low, high })
+    }
+
+    /// The bytes of a short name, back from its value.
+    fn short_bytes(len: usize, low: u64, high: u64) -> Vec<u8> {
+        let mut name = vec![0u8; len];
+        let (low, high) = (low.to_le_bytes(), high.to_le_bytes());
+        match len {
+            0 => {}
+            1..=3 => {
+                for (at, byte) in [(0, low[0]), (len / 2, low[1]), (len - 1, low[2])] {
+                    if let Some(slot) = name.get_mut(at) {
+                        *slot = byte;
+                    }
+                }
+            }
+            _ => {
+                let size = if len < 8 { 4 } else { 8 };
+                for (at, part) in [(0, &low), (len - size, &high)] {
+                    if let (Some(to), Some(from)) = (name.get_mut(at..at + size), part.get(..size))
+                    {
+                        to.copy_from_slice(from);
+                    }
+                }
+            }
+        }
+        name
+    }
 }
 
 impl Opened {
     #[inline]
     fn start(&mut self, name: &str) {
-        self.starts.push(self.names.len());
-        self.names.push_str(name);
+        let name = Name::short(name.as_bytes()).unwrap_or_else(|| {
+            let start = self.long.len();
+            self.long.push_str(name);
+            Name::Long { start }
+        });
+        self.stack.push(name);
     }
 
     /// Closes the innermost element, whose end tag names `found`.
-    #[inline]
+    #[inline(always)]
     fn end(&mut self, found: &str) -> Result<(), quick_xml::Error> {
+        match self.stack.last() {
+            Some(&open @ Name::Short { .. }) if Name::short(found.as_bytes()) == Some(open) => {
+                self.stack.pop();
+                Ok(())
+            }
+            _ => self.end_otherwise(found),
+        }
+    }
+
+    /// [`end`](Self::end) but for a matching short name.
+    #[cold]
+    #[inline(never)]
+    fn end_otherwise(&mut self, found: &str) -> Result<(), quick_xml::Error> {
         use quick_xml::errors::IllFormedError;
-        let Some(start) = self.starts.pop() else {
+        let Some(open) = self.stack.pop() else {
             return Err(quick_xml::Error::IllFormed(
                 IllFormedError::UnmatchedEndTag(found.to_owned()),
             ));
         };
-        let expected = self.names.get(start..).unwrap_or_default();
-        let outcome = if expected == found {
-            Ok(())
-        } else {
-            Err(quick_xml::Error::IllFormed(
-                IllFormedError::MismatchedEndTag {
-                    expected: expected.to_owned(),
-                    found: found.to_owned(),
-                },
-            ))
+        let expected = match open {
+            Name::Short { len, low, high } => {
+                String::from_utf8_lossy(&Name::short_bytes(len, low, high)).into_owned()
+            }
+            Name::Long { start } => {
+                let expected = self.long.get(start..).unwrap_or_default().to_owned();
+                self.long.truncate(start);
+                if expected == found {
+                    return Ok(());
+                }
+                expected
+            }
         };
-        self.names.truncate(start);
-        outcome
+        Err(quick_xml::Error::IllFormed(
+            IllFormedError::MismatchedEndTag {
+                expected,
+                found: found.to_owned(),
+            },
+        ))
     }
 
     /// Checks one event that quick-xml or the tokenizer read.
-    #[inline]
+    #[inline(always)]
     fn check(&mut self, kind: Kind, text: &str, name_len: usize) -> Result<(), quick_xml::Error> {
         match kind {
             Kind::Start => {
@@ -806,7 +900,7 @@ impl<R: BufRead> Tokenizer<R> {
 }
 
 /// Reads the token at `at` (not the end of `text`).
-#[inline]
+#[inline(always)]
 fn token(text: &str, at: usize) -> Token {
     let bytes = text.as_bytes();
     let rest = &bytes[at..];
@@ -1285,6 +1379,46 @@ mod tests {
                     expected,
                     "{max_bytes} {chunk}"
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn open_names_match_and_come_back_byte_for_byte() {
+        use super::{Name, Opened};
+        let alphabet = ["a", "b", "é", "東", "😀", ":", "-"];
+        let mut names = vec![String::new()];
+        let mut seed = 7u64;
+        for len in 1..=24 {
+            for _ in 0..40 {
+                let mut name = String::new();
+                while name.len() < len {
+                    seed = seed
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    name.push_str(alphabet[(seed >> 33) as usize % alphabet.len()]);
+                }
+                names.push(name);
+            }
+        }
+        for a in &names {
+            if let Some(Name::Short { len, low, high }) = Name::short(a.as_bytes()) {
+                assert_eq!(Name::short_bytes(len, low, high), a.as_bytes());
+            } else {
+                assert!(a.len() > 16, "{a:?}");
+            }
+            for b in names.iter().take(300) {
+                let mut opened = Opened::default();
+                opened.start("outer");
+                opened.start(a);
+                let closed = opened.end(b);
+                assert_eq!(closed.is_ok(), a == b, "{a:?} {b:?}");
+                if let Err(error) = closed {
+                    let message = error.to_string();
+                    assert!(message.contains(&format!("expected `</{a}>`")), "{message}");
+                }
+                assert!(opened.end("outer").is_ok());
+                assert!(opened.end("outer").is_err());
             }
         }
     }
