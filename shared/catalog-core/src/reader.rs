@@ -1161,6 +1161,7 @@ impl<'a> CatalogReader<'a> {
 
     /// A string for an entry: `value` itself when it owns one, else a copy,
     /// in a spare allocation when there is one.
+    #[inline]
     fn own(&mut self, value: Cow<'_, str>) -> String {
         match value {
             Cow::Owned(owned) => owned,
@@ -2607,6 +2608,7 @@ impl<'a> CatalogReader<'a> {
     /// whole text to the token bound: comments, CDATA sections and
     /// references split a text into tokens each under the bound, and the
     /// value must not grow past it either.
+    #[inline(always)]
     fn push_text(
         &mut self,
         piece: &str,
@@ -2617,18 +2619,31 @@ impl<'a> CatalogReader<'a> {
         let limit = self.options.limits.max_token_bytes;
         let total = (self.text.len() as u64).saturating_add(piece.len() as u64);
         if total > limit {
-            let message = format!(
-                "the text of <{element}> is larger than the limit of {limit} bytes \
-                 (counted across the comments, CDATA sections and references that split it); reading stopped"
-            );
-            self.error(Rule::TextTooLarge, at, id, message);
-            self.finished = true;
-            self.text.clear();
-            self.text.shrink_to(SPARE_MAX_BYTES);
-            return Err(Stop::Finding);
+            return self.text_too_large(at, id, element);
         }
         self.text.push_str(piece);
         Ok(())
+    }
+
+    /// [`push_text`](Self::push_text) past the bound.
+    #[cold]
+    #[inline(never)]
+    fn text_too_large(
+        &mut self,
+        at: Position,
+        id: Option<&str>,
+        element: &str,
+    ) -> Result<(), Stop> {
+        let limit = self.options.limits.max_token_bytes;
+        let message = format!(
+            "the text of <{element}> is larger than the limit of {limit} bytes \
+             (counted across the comments, CDATA sections and references that split it); reading stopped"
+        );
+        self.error(Rule::TextTooLarge, at, id, message);
+        self.finished = true;
+        self.text.clear();
+        self.text.shrink_to(SPARE_MAX_BYTES);
+        Err(Stop::Finding)
     }
 
     /// Skips the children of an element that must be empty (`Delete` at
@@ -3161,6 +3176,7 @@ struct Spare {
 
 impl Spare {
     /// A copy of `text`, in a spare string if there is one.
+    #[inline]
     fn copy(&mut self, text: &str) -> String {
         match self.strings.last_mut() {
             // One too small stays for a shorter text: growing it would copy
