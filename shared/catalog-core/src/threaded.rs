@@ -11,9 +11,8 @@
 //! with the same read sizes, so its output and its errors are unchanged; an
 //! error of the raw input is passed through as the very same `io::Error`.
 //!
-//! [`Feeder`] is the caller's side, [`Worker`] a worker's sending end and
-//! [`Sink`] the receiving end between two workers, [`ChannelInput`] a
-//! worker's view of the raw input. [`Threaded`] is a `BufRead` of bytes
+//! [`Feeder`] is the caller's side, [`Worker`] a worker's sending end,
+//! [`ChannelInput`] a worker's view of the raw input. [`Threaded`] is a `BufRead` of bytes
 //! decoded on a worker, used by [`input::open`](crate::input::open).
 //! Channels are bounded, so memory stays small however far a worker could
 //! run ahead. Dropping the feeder closes the channels: each worker stops at
@@ -130,46 +129,12 @@ impl<T> Worker<T> {
     }
 }
 
-/// A channel between two workers: the sending [`Worker`] and this, the
-/// receiving end.
-pub(crate) struct Sink<T> {
-    output: Receiver<FromWorker<T>>,
-    recycle: SyncSender<T>,
-}
-
-/// Makes a channel from one worker to another.
-pub(crate) fn pipe<T>() -> (Worker<T>, Sink<T>) {
-    let (output_tx, output_rx) = mpsc::sync_channel(QUEUED);
-    let (recycle_tx, recycle_rx) = mpsc::sync_channel(QUEUED + 2);
-    (
-        Worker {
-            output: output_tx,
-            recycled: recycle_rx,
-        },
-        Sink {
-            output: output_rx,
-            recycle: recycle_tx,
-        },
-    )
-}
-
 /// Where decoded [`Chunk`]s come from.
 pub(crate) trait Chunks {
     /// The next message; `None` when the sender is gone without a word.
     fn next_chunk(&mut self) -> Option<FromWorker<Chunk>>;
     /// Gives a spent chunk back for reuse.
     fn recycle(&self, spent: Chunk);
-}
-
-impl Chunks for Sink<Chunk> {
-    fn next_chunk(&mut self) -> Option<FromWorker<Chunk>> {
-        self.output.recv().ok()
-    }
-
-    fn recycle(&self, spent: Chunk) {
-        // The pool may be full or the sender gone: then `spent` is dropped.
-        let _ = self.recycle.try_send(spent);
-    }
 }
 
 impl Chunks for Feeder<'_, Chunk> {
