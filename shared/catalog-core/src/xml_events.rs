@@ -40,7 +40,9 @@ use std::mem;
 use quick_xml::events::{
     BytesCData, BytesDecl, BytesEnd, BytesPI, BytesRef, BytesStart, BytesText, Event,
 };
-use quick_xml::utils::{is_whitespace, name_len};
+use quick_xml::utils::is_whitespace;
+
+use crate::words;
 
 use crate::finding::Position;
 use crate::input::{Compression, LimitExceeded, Limits, READ_BUFFER};
@@ -937,7 +939,7 @@ fn token(text: &str, at: usize) -> Token {
                 } else {
                     (Kind::Start, close)
                 };
-                let name_len = name_len(&rest[1..end]);
+                let name_len = tag_name_len(&rest[1..end]);
                 Token::Event(Span {
                     kind,
                     start: at + 1,
@@ -969,6 +971,19 @@ fn token(text: &str, at: usize) -> Token {
             None => Token::More,
         },
     }
+}
+
+/// quick-xml's `name_len` (a tag's name ends at its first XML space),
+/// eight bytes at a time.
+#[inline(always)]
+fn tag_name_len(content: &[u8]) -> usize {
+    let spaces = |word| {
+        words::equal(word, b' ')
+            | words::equal(word, b'\t')
+            | words::equal(word, b'\n')
+            | words::equal(word, b'\r')
+    };
+    words::first(content, spaces, is_whitespace).unwrap_or(content.len())
 }
 
 /// Where the `>` that closes the tag starting `rest` is, outside quoted
@@ -1396,6 +1411,20 @@ mod tests {
                     expected,
                     "{max_bytes} {chunk}"
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn tag_names_end_where_quick_xml_ends_them() {
+        for len in 0..=20 {
+            for place in 0..=len {
+                for b in 0..=255u8 {
+                    let mut content = b"Relationships ab".repeat(2)[..len].to_vec();
+                    content.insert(place, b);
+                    let expected = quick_xml::utils::name_len(&content);
+                    assert_eq!(super::tag_name_len(&content), expected, "{content:?}");
+                }
             }
         }
     }
