@@ -932,6 +932,7 @@ impl<'a> CatalogReader<'a> {
                     Section::Root => self.root_closed = true,
                     _ => self.section = Section::Root,
                 }
+                buf.scan_characters(false);
                 Ok(None)
             }
             Event::Text(text) => {
@@ -1016,6 +1017,8 @@ impl<'a> CatalogReader<'a> {
                 }
                 if !empty {
                     self.section = Section::Program;
+                    // Items' characters are checked here (see `unscanned`).
+                    buf.scan_characters(true);
                 }
                 Ok(None)
             }

@@ -98,30 +98,25 @@ struct Batch {
     records: Vec<Record>,
     /// The error that ended the events, after the records.
     failure: Option<Box<XmlFailure>>,
-    /// What is known of all of `text` (nothing, unless the tokenizer
-    /// scanned it).
+    /// What is known of all of `text` (nothing, unless it is a chunk of
+    /// the tokenizer).
     scanned: Scanned,
+    /// `text` is a tokenizer's chunk, which may be scanned.
+    chunk: bool,
 }
 
-/// What one scan of a batch's whole text found, so that the reader can
-/// skip work on each piece of it. Both are false unless the text was
-/// scanned (quick-xml's stream reader does not scan).
+/// What scans of a batch's whole text found, so that the reader can skip
+/// work on each piece of it. Both are false unless the text was scanned
+/// (quick-xml's stream reader's batches are not).
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Scanned {
-    /// No carriage return: the texts need no end-of-line normalization.
+    /// No carriage return: the texts need no end-of-line normalization
+    /// (scanned by the tokenizer).
     pub(crate) no_cr: bool,
     /// No character XML cannot carry ([`rules::may_hold_non_xml_char`]
-    /// found no candidate), so no text cut from it holds one.
+    /// found no candidate), so no text cut from it holds one (scanned by
+    /// the reader's thread, when it asks: [`EventStream::scan_characters`]).
     pub(crate) xml_chars: bool,
-}
-
-impl Scanned {
-    fn of(text: &str) -> Scanned {
-        Scanned {
-            no_cr: memchr::memchr(b'\r', text.as_bytes()).is_none(),
-            xml_chars: !rules::may_hold_non_xml_char(text),
-        }
-    }
 }
 
 impl Batch {
@@ -130,6 +125,7 @@ impl Batch {
         self.records.clear();
         self.failure = None;
         self.scanned = Scanned::default();
+        self.chunk = false;
     }
 
     fn is_full(&self) -> bool {
@@ -768,7 +764,8 @@ impl<R: BufRead> Tokenizer<R> {
             let last = self.eof && self.tail.is_empty();
             let mut batch = worker.reuse().unwrap_or_default();
             batch.clear();
-            batch.scanned = Scanned::of(&text);
+            batch.scanned.no_cr = memchr::memchr(b'\r', text.as_bytes()).is_none();
+            batch.chunk = true;
             batch.text = text;
             let (at, odd) = match self.tokenize(&mut batch, last) {
                 Stop::Last => {
@@ -1054,6 +1051,8 @@ pub(crate) struct EventStream<'a> {
     next: usize,
     /// After the end or a failure, only `Eof` follows, at this position.
     ended: Option<Position>,
+    /// Batches are scanned for characters XML cannot carry.
+    scan: bool,
 }
 
 impl<'a> EventStream<'a> {
@@ -1165,6 +1164,23 @@ impl<'a> EventStream<'a> {
         Ok((event, record.after, self.batch.scanned))
     }
 
+    /// Scans each batch from now on (`on`) or no more for characters XML
+    /// cannot carry, so that [`Scanned::xml_chars`] can say it holds none.
+    /// The reader scans where it checks the characters of what it reads
+    /// (the items of the program catalog): the scan is its thread's work,
+    /// since the tokenizer's is the busier while items are read.
+    pub(crate) fn scan_characters(&mut self, on: bool) {
+        self.scan = on;
+        self.scan_batch();
+    }
+
+    fn scan_batch(&mut self) {
+        let batch = &mut self.batch;
+        if self.scan && batch.chunk && !batch.scanned.xml_chars {
+            batch.scanned.xml_chars = !rules::may_hold_non_xml_char(&batch.text);
+        }
+    }
+
     #[cold]
     #[inline(never)]
     fn next_batch(&mut self) -> Result<(), Failure> {
@@ -1177,6 +1193,7 @@ impl<'a> EventStream<'a> {
                 let spent = mem::replace(&mut self.batch, batch);
                 feeder.recycle(spent);
                 self.next = 0;
+                self.scan_batch();
                 Ok(())
             }
             Some(FromWorker::Failed(error)) => Err(Failure::Lost(error)),
@@ -1224,6 +1241,7 @@ mod tests {
     fn events_of(bytes: &[u8], limits: Limits, chunk: usize) -> Vec<String> {
         let (raw, compression) = crate::input::sniff(bytes).unwrap();
         let mut stream = EventStream::start_in(raw, compression, limits, chunk).unwrap();
+        stream.scan_characters(true);
         let mut seen = Vec::new();
         loop {
             match stream.next_event() {
