@@ -984,19 +984,42 @@ fn tag_name_len(content: &[u8]) -> usize {
 }
 
 /// Where the `>` that closes the tag starting `rest` is, outside quoted
-/// values: quick-xml's `ElementParser`.
-#[inline]
+/// values: quick-xml's `ElementParser`. Eight bytes at a time: tags are
+/// short, and a `memchr3` call per quote cost more than the scan.
+#[inline(always)]
 fn tag_end(rest: &[u8]) -> Option<usize> {
     let mut quote = None;
-    for i in memchr::memchr3_iter(b'>', b'\'', b'"', rest) {
-        match (quote, rest[i]) {
-            (None, b'>') => return Some(i),
-            (None, q) => quote = Some(q),
-            (Some(q), b) if q == b => quote = None,
-            _ => {}
+    // Each flagged byte is looked at: all of `>`, `"` and `'` are flagged,
+    // and the other bytes a flag may fall on are passed over.
+    let mut step = |i: usize| match (quote, rest.get(i)) {
+        (None, Some(b'>')) => Some(i),
+        (None, Some(&q @ (b'"' | b'\''))) => {
+            quote = Some(q);
+            None
+        }
+        (Some(q), Some(&b)) if q == b => {
+            quote = None;
+            None
+        }
+        _ => None,
+    };
+    let whole = rest.len() - rest.len() % 8;
+    for (at, word) in rest.chunks_exact(8).enumerate() {
+        let Ok(word) = <[u8; 8]>::try_from(word) else {
+            break;
+        };
+        let word = u64::from_le_bytes(word);
+        let mut flags =
+            words::equal(word, b'>') | words::equal(word, b'"') | words::equal(word, b'\'');
+        while flags != 0 {
+            let i = at * 8 + (flags.trailing_zeros() / 8) as usize;
+            flags &= flags - 1;
+            if let Some(end) = step(i) {
+                return Some(end);
+            }
         }
     }
-    None
+    (whole..rest.len()).find_map(step)
 }
 
 /// Reads the comment, CDATA, DOCTYPE, declaration or processing
@@ -1429,6 +1452,39 @@ mod tests {
                     expected,
                     "{max_bytes} {chunk}"
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn tags_end_where_a_scan_by_quote_ends_them() {
+        fn by_memchr(rest: &[u8]) -> Option<usize> {
+            let mut quote = None;
+            for i in memchr::memchr3_iter(b'>', b'\'', b'"', rest) {
+                match (quote, rest[i]) {
+                    (None, b'>') => return Some(i),
+                    (None, q) => quote = Some(q),
+                    (Some(q), b) if q == b => quote = None,
+                    _ => {}
+                }
+            }
+            None
+        }
+        // Every mix of the three delimiters and the bytes a flag can fall
+        // on next to them (`?`, `#`, `&`: each delimiter's value XOR 1).
+        let alphabet = b"a>\"'?#&=\x00";
+        let mut seed = 11u64;
+        for len in 0..=40 {
+            for _ in 0..400 {
+                let text: Vec<u8> = (0..len)
+                    .map(|_| {
+                        seed = seed
+                            .wrapping_mul(6364136223846793005)
+                            .wrapping_add(1442695040888963407);
+                        alphabet[(seed >> 33) as usize % alphabet.len()]
+                    })
+                    .collect();
+                assert_eq!(super::tag_end(&text), by_memchr(&text), "{text:?}");
             }
         }
     }
