@@ -518,6 +518,8 @@ const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// How many new bytes each chunk of the tokenizer takes.
 const CHUNK: usize = 128 * 1024;
+/// Room a new chunk buffer keeps for tokens carried over from the last.
+const CARRY_ROOM: usize = 16 * 1024;
 
 /// The worker: reads events from `source` into batches until the end, an
 /// error, or the reader going away.
@@ -735,7 +737,7 @@ impl<R: BufRead> Tokenizer<R> {
     /// Tokenizes chunk after chunk; what it cannot read goes back to the
     /// caller.
     fn run(&mut self, worker: &Worker<Batch>) -> Next {
-        let mut bytes = Vec::with_capacity(self.chunk);
+        let mut bytes = Vec::with_capacity(self.chunk + CARRY_ROOM);
         loop {
             self.fill(&mut bytes);
             // A byte order mark at the start: quick-xml's stream reader
@@ -766,7 +768,9 @@ impl<R: BufRead> Tokenizer<R> {
             batch.clear();
             batch.scanned.no_cr = memchr::memchr(b'\r', text.as_bytes()).is_none();
             batch.chunk = true;
-            batch.text = text;
+            // The batch's old text buffer becomes the next chunk's, so one
+            // batch back from the reader is all each chunk takes.
+            let spare = mem::replace(&mut batch.text, text);
             let (at, odd) = match self.tokenize(&mut batch, last) {
                 Stop::Last => {
                     return if worker.send(batch) {
@@ -782,12 +786,15 @@ impl<R: BufRead> Tokenizer<R> {
             let stuck = self.eof || self.failed.is_some() || self.broken || self.full;
             let carried = batch.text.len() - at;
             let odd = odd || stuck || carried as u64 > self.limits.max_token_bytes;
-            let mut next = worker
-                .reuse()
-                .map(|b| b.text)
-                .unwrap_or_default()
-                .into_bytes();
+            let mut next = spare.into_bytes();
             next.clear();
+            // Room for the carried bytes, the next chunk and a partial
+            // character, so filling never grows it (each growth copied the
+            // whole buffer): a buffer too small is dropped, not grown.
+            let room = carried + self.chunk + 4;
+            if next.capacity() < room {
+                next = Vec::with_capacity(room + CARRY_ROOM);
+            }
             // The records end before `at`; the bytes after it go on.
             next.extend_from_slice(batch.text.as_bytes().get(at..).unwrap_or_default());
             if !batch.records.is_empty() && !worker.send(batch) {
