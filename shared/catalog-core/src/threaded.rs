@@ -113,6 +113,21 @@ impl<T> Worker<T> {
         self.output.send(FromWorker::Data(data)).is_ok()
     }
 
+    /// [`send`](Self::send), but when the caller's side has all the output
+    /// it can queue, so that this worker would wait, `spare_time` works on
+    /// the output first.
+    pub(crate) fn send_or(&self, data: T, spare_time: impl FnOnce(&mut T)) -> bool {
+        match self.output.try_send(FromWorker::Data(data)) {
+            Ok(()) => true,
+            Err(mpsc::TrySendError::Full(FromWorker::Data(mut data))) => {
+                spare_time(&mut data);
+                self.send(data)
+            }
+            Err(mpsc::TrySendError::Full(other)) => self.output.send(other).is_ok(),
+            Err(mpsc::TrySendError::Disconnected(_)) => false,
+        }
+    }
+
     /// Ends the work, cleanly or with an error.
     pub(crate) fn finish(self, outcome: io::Result<()>) {
         let last = match outcome {

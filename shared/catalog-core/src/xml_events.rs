@@ -103,6 +103,8 @@ struct Batch {
     scanned: Scanned,
     /// `text` is a tokenizer's chunk, which may be scanned.
     chunk: bool,
+    /// [`Scanned::xml_chars`] is known.
+    chars_scanned: bool,
 }
 
 /// What scans of a batch's whole text found, so that the reader can skip
@@ -115,7 +117,8 @@ pub(crate) struct Scanned {
     pub(crate) no_cr: bool,
     /// No character XML cannot carry ([`rules::may_hold_non_xml_char`]
     /// found no candidate), so no text cut from it holds one (scanned by
-    /// the reader's thread, when it asks: [`EventStream::scan_characters`]).
+    /// the tokenizer when it has time to spare, else by the reader's thread
+    /// when it asks: [`EventStream::scan_characters`]).
     pub(crate) xml_chars: bool,
 }
 
@@ -126,6 +129,15 @@ impl Batch {
         self.failure = None;
         self.scanned = Scanned::default();
         self.chunk = false;
+        self.chars_scanned = false;
+    }
+
+    /// Scans a chunk's text for characters XML cannot carry, once.
+    fn scan_characters(&mut self) {
+        if self.chunk && !self.chars_scanned {
+            self.scanned.xml_chars = !rules::may_hold_non_xml_char(&self.text);
+            self.chars_scanned = true;
+        }
     }
 
     fn is_full(&self) -> bool {
@@ -797,7 +809,9 @@ impl<R: BufRead> Tokenizer<R> {
             }
             // The records end before `at`; the bytes after it go on.
             next.extend_from_slice(batch.text.as_bytes().get(at..).unwrap_or_default());
-            if !batch.records.is_empty() && !worker.send(batch) {
+            // With the reader's queue full, the tokenizer would wait: it
+            // scans the chunk meanwhile, sparing the reader's thread.
+            if !batch.records.is_empty() && !worker.send_or(batch, Batch::scan_characters) {
                 return Next::Gone;
             }
             if odd {
@@ -1197,17 +1211,18 @@ impl<'a> EventStream<'a> {
     /// Scans each batch from now on (`on`) or no more for characters XML
     /// cannot carry, so that [`Scanned::xml_chars`] can say it holds none.
     /// The reader scans where it checks the characters of what it reads
-    /// (the items of the program catalog): the scan is its thread's work,
-    /// since the tokenizer's is the busier while items are read.
+    /// (the items of the program catalog). A batch the tokenizer scanned
+    /// while it waited for room in the queue is not scanned again; the
+    /// others are scanned here, since the tokenizer's thread is the busier
+    /// while items are read, unless the gate's checks make this one busier.
     pub(crate) fn scan_characters(&mut self, on: bool) {
         self.scan = on;
         self.scan_batch();
     }
 
     fn scan_batch(&mut self) {
-        let batch = &mut self.batch;
-        if self.scan && batch.chunk && !batch.scanned.xml_chars {
-            batch.scanned.xml_chars = !rules::may_hold_non_xml_char(&batch.text);
+        if self.scan {
+            self.batch.scan_characters();
         }
     }
 
