@@ -2,9 +2,10 @@
 //! tested at once (the zero-byte trick) for a few delimiters.
 //!
 //! A flag is the top bit of a byte. The lowest flag of a word is always
-//! exact; flags above it may be false (a borrow only travels up from a
-//! byte that matched), so a scan takes the lowest flag as its answer, or
-//! looks closer at a flagged word.
+//! exact; flags above it may be wrong either way (a borrow only travels
+//! up from a byte that matched: it can flag a byte above that does not
+//! match, or, for [`below`] 0x80, hide one that does), so a scan takes the
+//! lowest flag as its answer, or looks closer at a flagged word.
 
 const LOW: u64 = 0x0101_0101_0101_0101;
 const HIGH: u64 = 0x8080_8080_8080_8080;
@@ -21,8 +22,7 @@ pub(crate) fn equal(word: u64, b: u8) -> u64 {
     below(word ^ (LOW * u64::from(b)), 1)
 }
 
-/// The words of `bytes` from `at`, eight bytes at a time, and where each
-/// starts; the bytes after the last whole word are the caller's.
+/// The words of `bytes`, eight bytes at a time, and where each starts; the bytes after the last whole word are the caller's.
 #[inline]
 fn words(bytes: &[u8]) -> impl Iterator<Item = (usize, u64)> + '_ {
     bytes
