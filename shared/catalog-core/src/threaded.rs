@@ -117,15 +117,15 @@ impl<T> Worker<T> {
     /// it can queue, so that this worker would wait, `spare_time` works on
     /// the output first.
     pub(crate) fn send_or(&self, data: T, spare_time: impl FnOnce(&mut T)) -> bool {
-        match self.output.try_send(FromWorker::Data(data)) {
-            Ok(()) => true,
-            Err(mpsc::TrySendError::Full(FromWorker::Data(mut data))) => {
-                spare_time(&mut data);
-                self.send(data)
-            }
-            Err(mpsc::TrySendError::Full(other)) => self.output.send(other).is_ok(),
-            Err(mpsc::TrySendError::Disconnected(_)) => false,
+        let mut message = match self.output.try_send(FromWorker::Data(data)) {
+            Ok(()) => return true,
+            Err(mpsc::TrySendError::Disconnected(_)) => return false,
+            Err(mpsc::TrySendError::Full(message)) => message,
+        };
+        if let FromWorker::Data(data) = &mut message {
+            spare_time(data);
         }
+        self.output.send(message).is_ok()
     }
 
     /// Ends the work, cleanly or with an error.

@@ -22,7 +22,8 @@ pub(crate) fn equal(word: u64, b: u8) -> u64 {
     below(word ^ (LOW * u64::from(b)), 1)
 }
 
-/// The words of `bytes`, eight bytes at a time, and where each starts; the bytes after the last whole word are the caller's.
+/// The words of `bytes`, eight bytes at a time, and where each starts;
+/// the bytes after the last whole word are the caller's.
 #[inline]
 fn words(bytes: &[u8]) -> impl Iterator<Item = (usize, u64)> + '_ {
     bytes

@@ -103,8 +103,6 @@ struct Batch {
     scanned: Scanned,
     /// `text` is a tokenizer's chunk, which may be scanned.
     chunk: bool,
-    /// [`Scanned::xml_chars`] is known.
-    chars_scanned: bool,
 }
 
 /// What scans of a batch's whole text found, so that the reader can skip
@@ -129,14 +127,14 @@ impl Batch {
         self.failure = None;
         self.scanned = Scanned::default();
         self.chunk = false;
-        self.chars_scanned = false;
     }
 
-    /// Scans a chunk's text for characters XML cannot carry, once.
+    /// Scans a chunk's text for characters XML cannot carry, unless a scan
+    /// already found none (a chunk that holds one may be scanned twice:
+    /// only hostile input does).
     fn scan_characters(&mut self) {
-        if self.chunk && !self.chars_scanned {
+        if self.chunk && !self.scanned.xml_chars {
             self.scanned.xml_chars = !rules::may_hold_non_xml_char(&self.text);
-            self.chars_scanned = true;
         }
     }
 
